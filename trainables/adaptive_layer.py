@@ -1,0 +1,34 @@
+"""The Ray Tune function trainable: one adaptive-layer training run reporting STS-dev every N steps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainables.data import TrialData
+from trainables.model import ModelConfig
+from trainables.quiet import quiet_libraries
+from trainables.train_config import TrainConfig
+
+
+def adaptive_layer_trainable(
+    config: dict[str, Any],
+    data: TrialData,
+    settings: TrainConfig,
+    model_config: ModelConfig,
+    threads: int,
+) -> None:
+    """Train ``config`` (loss values and trainer knobs) and ``tune.report`` each STS-dev evaluation.
+
+    ``data`` arrives through ``tune.with_parameters``, so the driver loads it once for all trials.
+    """
+    # Imported in the worker only: the driver that schedules this function never trains.
+    import torch
+    from ray import tune
+
+    from trainables.training import train
+
+    quiet_libraries()
+    # Ray sets OMP_NUM_THREADS from the trial's CPUs, but torch may have started its pool before;
+    # pin it so concurrent trials do not oversubscribe the cores.
+    torch.set_num_threads(threads)
+    train(config, data, settings, model_config, seed=settings.seed, report=tune.report)

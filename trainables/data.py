@@ -1,0 +1,146 @@
+"""Training triplets and STS pairs: loaded once in the driver, validated, handed to trials compactly."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from trainables.errors import InputError
+from trainables.schema import Strict
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+TRIPLET_COLUMNS = ("anchor", "positive", "negative")
+STS_COLUMNS = ("sentence1", "sentence2", "score")
+LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+class DataSource(Strict):
+    """One split: a local file (json, jsonl, csv, parquet; ``.gz`` allowed) or a hub dataset."""
+
+    source: str  # local file path, or hub dataset id
+    subset: str | None = None  # hub config name, e.g. "triplet"
+    split: str = "train"  # hub split; ignored for local files
+    limit: int | None = Field(None, ge=1)  # keep only the first N rows
+
+    @property
+    def is_local(self) -> bool:
+        return _local_format(self.source) is not None
+
+
+class DataConfig(Strict):
+    """Hub datasets of the reference recipe by default; any split may be a local file instead."""
+
+    train: DataSource = DataSource(source="sentence-transformers/all-nli", subset="triplet", split="train")
+    sts_dev: DataSource = DataSource(source="sentence-transformers/stsb", split="validation")
+    sts_test: DataSource = DataSource(source="sentence-transformers/stsb", split="test")
+
+    def resolved(self) -> DataConfig:
+        """A copy with absolute local paths, so a saved config works from any working directory."""
+        update = {
+            key: source.model_copy(update={"source": str(Path(source.source).expanduser().resolve())})
+            for key, source in (("train", self.train), ("sts_dev", self.sts_dev), ("sts_test", self.sts_test))
+            if source.is_local and Path(source.source).expanduser().exists()
+        }
+        return self.model_copy(update=update)
+
+
+@dataclass(frozen=True)
+class StsPairs:
+    """Sentence pairs with gold similarity in [0, 1]."""
+
+    sentences1: list[str]
+    sentences2: list[str]
+    scores: list[float]
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """Everything a trial reads. The triplets stay an Arrow-backed Dataset so they travel compactly."""
+
+    train: Dataset
+    sts_dev: StsPairs
+
+
+def _local_format(source: str) -> str | None:
+    suffixes = [s.lower() for s in Path(source).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _load(source: DataSource, key: str) -> Dataset:
+    from datasets import load_dataset  # imported on use: config validation does not need it
+
+    if source.is_local:
+        path = Path(source.source).expanduser()
+        if not path.is_file():
+            raise InputError(f"{key}.source: data file {source.source} does not exist")
+        try:
+            dataset = load_dataset(_local_format(source.source), data_files=str(path), split="train")
+        except Exception as error:  # the json/csv/parquet readers raise many types for a broken file
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(f"{key}.source: cannot read {source.source}: {first}") from None
+    else:
+        try:
+            dataset = load_dataset(source.source, source.subset, split=source.split)
+        except Exception as error:  # hub errors: offline, unknown id, unknown split
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputError(f"{key}.source: cannot load hub dataset {source.source}: {first}") from None
+    if source.limit is not None and source.limit < len(dataset):
+        dataset = dataset.select(range(source.limit))
+    return dataset
+
+
+def _check_columns(dataset: Dataset, columns: tuple[str, ...], key: str, source: str) -> None:
+    missing = [c for c in columns if c not in dataset.column_names]
+    if missing:
+        raise InputError(
+            f"{key}: {source} lacks column(s) {', '.join(missing)}; "
+            f"needs {', '.join(columns)}, has {', '.join(dataset.column_names) or 'none'}"
+        )
+    if len(dataset) == 0:
+        raise InputError(f"{key}: {source} has no rows")
+
+
+def _check_text(values: list, column: str, key: str, source: str) -> None:
+    for row, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            raise InputError(f"{key}: {source} row {row} column {column} is {value!r}; expected non-empty text")
+
+
+def load_triplets(source: DataSource, key: str = "data.train") -> Dataset:
+    """Load (anchor, positive, negative) triplets, only those columns, checked for empty text."""
+    dataset = _load(source, key)
+    _check_columns(dataset, TRIPLET_COLUMNS, key, source.source)
+    dataset = dataset.select_columns(list(TRIPLET_COLUMNS))
+    for column in TRIPLET_COLUMNS:
+        _check_text(dataset[column], column, key, source.source)
+    return dataset
+
+
+def load_sts(source: DataSource, key: str) -> StsPairs:
+    """Load STS pairs; scores must be finite and in [0, 1] (the 0-5 scale divided by 5)."""
+    dataset = _load(source, key)
+    _check_columns(dataset, STS_COLUMNS, key, source.source)
+    sentences1, sentences2, scores = (dataset[c] for c in STS_COLUMNS)
+    _check_text(sentences1, "sentence1", key, source.source)
+    _check_text(sentences2, "sentence2", key, source.source)
+    for row, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise InputError(f"{key}: {source.source} row {row} score is {score!r}; expected a number in [0, 1]")
+        if not 0.0 <= score <= 1.0:
+            raise InputError(
+                f"{key}: {source.source} row {row} score {score} is outside [0, 1]; divide 0-5 scores by 5"
+            )
+    if len(set(scores)) < 2:
+        raise InputError(f"{key}: {source.source} scores are all equal; a correlation needs variation")
+    return StsPairs(list(sentences1), list(sentences2), [float(s) for s in scores])

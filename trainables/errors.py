@@ -1,0 +1,10 @@
+"""The one error type for input a user can fix: bad config, bad data, bad paths."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input that cannot work. The message is one line naming the key or file and what is allowed.
+
+    The command line turns it into exit status 2 before any trial starts.
+    """

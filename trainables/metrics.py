@@ -1,0 +1,19 @@
+"""Metric names, declared once: the sweep's objective and the model card's STS metric set."""
+
+from __future__ import annotations
+
+# The sweep's objective, declared once: full-depth STS-dev Spearman of cosine similarity, maximised.
+OBJECTIVE = "sts_dev_spearman_cosine"
+MODE = "max"
+SIMILARITIES = ("cosine", "manhattan", "euclidean", "dot")
+# The model card's metric set, in its order.
+METRIC_NAMES = (
+    *(f"{kind}_{sim}" for sim in SIMILARITIES for kind in ("pearson", "spearman")),
+    "pearson_max",
+    "spearman_max",
+)
+
+
+def depth_metric(depth: int, prefix: str = "sts_dev") -> str:
+    """Name of spearman_cosine after ``depth`` transformer layers."""
+    return f"{prefix}_spearman_cosine_depth_{depth}"

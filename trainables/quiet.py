@@ -1,0 +1,32 @@
+"""Silence the libraries' progress bars and per-step log lines, which drown a sweep's own output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+
+
+def quiet_libraries() -> None:
+    """Call once per process (driver and trial workers) before training."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # a trial owns its threads; no tokenizer pool
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*Fixed parameter .* is out of range.*")
+
+
+def warm_worker() -> None:
+    """Ray worker setup hook: import the training stack while the worker waits for its first trial.
+
+    Importing torch, transformers and sentence-transformers takes seconds of CPU; done at worker
+    start-up it overlaps with the driver's own set-up instead of delaying the first training step.
+    """
+    quiet_libraries()
+    import sentence_transformers  # noqa: F401

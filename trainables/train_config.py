@@ -1,0 +1,35 @@
+"""The fixed training recipe shared by every trial; its trainer knobs are the reference values."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field
+
+from trainables.schema import Strict
+
+
+class TrainConfig(Strict):
+    """Training settings shared by every trial; the trainer knobs here are the reference values."""
+
+    batch_size: int = Field(128, ge=2)  # reference recipe; in-batch negatives need at least 2
+    epochs: float = Field(1.0, gt=0)  # one pass over the triplets, as in the reference recipe
+    max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    learning_rate: float = Field(5e-5, gt=0, lt=1)  # the Trainer's default, used by the reference recipe
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 where supported, else fp16; fp32 on CPU
+    batch_sampler: Literal["no_duplicates", "batch_sampler"] = "no_duplicates"  # no false in-batch negatives
+    seed: int = 12  # seed of every sweep trial; retrains use retrain.seeds
+    eval_steps: int = Field(100, ge=1)  # STS-dev is evaluated (and reported to the scheduler) every N steps
+    eval_batch_size: int = Field(64, ge=1)  # batch size of the STS encoding passes
+
+    def steps(self, n_rows: int, batch_size: int) -> int:
+        """Optimizer steps of a full run, as the Trainer counts them."""
+        if self.max_steps is not None:
+            return self.max_steps
+        return max(1, math.ceil(math.ceil(n_rows / batch_size) * self.epochs))
+
+    def evaluations(self, n_rows: int, batch_size: int) -> int:
+        """Reports of a full run: every eval_steps, plus one at the last step."""
+        return math.ceil(self.steps(n_rows, batch_size) / self.eval_steps)

@@ -1,0 +1,132 @@
+"""One training run of the adaptive-layer recipe, evaluated on STS-dev every N steps.
+
+The same function serves a sweep trial, a local ``sweep trial`` run and a retrain; only what happens
+with each evaluation (``report``) differs.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
+from transformers import PrinterCallback, TrainerCallback, set_seed
+
+from trainables.data import StsPairs, TrialData
+from trainables.errors import InputError
+from trainables.evaluation import evaluate_sts
+from trainables.loss import build_loss
+from trainables.metrics import OBJECTIVE, depth_metric
+from trainables.model import ModelConfig, build_model
+from trainables.train_config import TrainConfig
+
+Report = Callable[[dict[str, Any]], None]
+
+
+def resolve_precision(precision: str, on_gpu: bool) -> str:
+    """auto picks bf16 on GPUs that support it, else fp16, and fp32 on CPU."""
+    if precision != "auto":
+        return precision
+    if not on_gpu:
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+class _EvaluateEvery(TrainerCallback):
+    """Evaluates STS-dev every N steps and at the last step, and hands the row to ``report``.
+
+    It asks the Trainer to log at the same steps so the row carries the mean training loss since the
+    previous evaluation; the evaluation itself runs in ``on_log``, right after the loss is known.
+    """
+
+    def __init__(self, model: SentenceTransformer, pairs: StsPairs, every: int, batch_size: int, report: Report):
+        self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
+        self.pending = False
+        self.history: list[dict[str, Any]] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.every == 0 or state.global_step >= state.max_steps:
+            control.should_log = True
+            self.pending = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not self.pending or not logs or "loss" not in logs:
+            return
+        self.pending = False
+        loss = float(logs["loss"])
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss} at step {state.global_step}")
+        sts = evaluate_sts(self.model, self.pairs, self.batch_size)
+        row = {
+            "step": state.global_step,
+            "total_steps": state.max_steps,
+            "epoch": float(state.epoch or 0.0),
+            "loss": loss,
+            "learning_rate": float(logs.get("learning_rate", float("nan"))),
+            OBJECTIVE: sts["full"]["spearman_cosine"],
+            **{depth_metric(d): v for d, v in enumerate(sts["per_depth"], start=1)},
+            "completed": state.global_step >= state.max_steps,
+        }
+        self.history.append(row)
+        self.report(row)
+
+
+def train(
+    params: dict[str, Any],
+    data: TrialData,
+    settings: TrainConfig,
+    model_config: ModelConfig,
+    seed: int,
+    report: Report | None = None,
+) -> tuple[SentenceTransformer, list[dict[str, Any]]]:
+    """Train one config; returns the trained model and the evaluation rows, each also passed to ``report``.
+
+    ``params`` holds the AdaptiveLayerLoss values and the trainer knobs (learning_rate, warmup_ratio,
+    batch_size); missing ones take ``settings``' values.
+    """
+    batch_size = int(params.get("batch_size", settings.batch_size))
+    on_gpu = torch.cuda.is_available()
+    precision = resolve_precision(settings.precision, on_gpu)
+    if precision == "fp16" and not on_gpu:
+        raise InputError("train.precision: fp16 needs a GPU; use auto, fp32 or bf16")
+    set_seed(seed)  # covers python's random too, which AdaptiveLayerLoss samples layers with
+    model = build_model(model_config, device="cuda" if on_gpu else "cpu")
+    loss = build_loss(model, params)
+    callback = _EvaluateEvery(model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore)
+    with tempfile.TemporaryDirectory(prefix="trainer-") as output_dir:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=output_dir,
+            num_train_epochs=settings.epochs,
+            max_steps=settings.max_steps or -1,
+            per_device_train_batch_size=batch_size,
+            learning_rate=float(params.get("learning_rate", settings.learning_rate)),
+            # transformers 5 reads a float below 1 as a share of the steps (warmup_ratio is deprecated).
+            warmup_steps=float(params.get("warmup_ratio", settings.warmup_ratio)),
+            fp16=precision == "fp16",
+            bf16=precision == "bf16",
+            batch_sampler=settings.batch_sampler,
+            seed=seed,
+            data_seed=seed,
+            save_strategy="no",  # the sweep needs no checkpoints; retrain saves the model itself
+            eval_strategy="no",  # evaluation runs in the callback, at the steps it chooses
+            logging_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not on_gpu,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[callback]
+        )
+        trainer.remove_callback(PrinterCallback)  # rows reach the caller through `report` instead
+        trainer.train()
+    return model, callback.history
+
+
+def _ignore(row: dict[str, Any]) -> None:
+    pass
