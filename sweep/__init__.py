@@ -1,0 +1,37 @@
+"""Adaptive-layer hyperparameter sweeps on Ray Tune.
+
+Python API (the command line calls the same functions)::
+
+    from sweep import load_config, run_experiment, load_trials
+    config = load_config("search_spaces/smoke.yaml", ["search.num_samples=8"])
+    folder = run_experiment(config, command="...")
+    trials = load_trials(folder)   # pandas DataFrame, one row per trial
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["load_config", "load_trials", "report_experiment", "retrain_experiment", "run_experiment"]
+
+if TYPE_CHECKING:
+    from sweep.config import load_config
+    from sweep.experiment import report_experiment, retrain_experiment, run_experiment
+    from sweep.results import load_trials
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `python -m sweep --help` does not import torch and Ray.
+    if name == "load_config":
+        from sweep.config import load_config
+
+        return load_config
+    if name == "load_trials":
+        from sweep.results import load_trials
+
+        return load_trials
+    if name in ("run_experiment", "retrain_experiment", "report_experiment"):
+        from sweep import experiment
+
+        return getattr(experiment, name)
+    raise AttributeError(name)

@@ -1,0 +1,114 @@
+"""Command line: ``sweep run|trial|retrain|report``. Parses, calls one function, prints.
+
+Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from trainables.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sweep", description="Adaptive-layer hyperparameter sweeps on Ray Tune.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="sweep, retrain the best config and the defaults, report")
+    run.add_argument("config", help="experiment YAML, e.g. search_spaces/smoke.yaml")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.batch_size=32 (repeatable)",
+    )
+    run.add_argument("--results-dir", help="where the experiment folder goes (overrides results_dir)")
+
+    trial = commands.add_parser("trial", help="train one config locally, no scheduler, print the metrics")
+    trial.add_argument("config")
+    trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    for name, text in (
+        ("retrain", "retrain the best config and the defaults of a finished sweep, then report"),
+        ("report", "rewrite report.json and report.md of an experiment folder"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("dir", help="experiment folder, e.g. results/smoke-20260101-120000")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sweep`` and ``python -m sweep``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO)
+    try:
+        return _dispatch(args, argv)
+    except InputError as error:
+        print(f"sweep: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
+    from sweep.config import load_config
+    from sweep.experiment import report_experiment, retrain_experiment, run_experiment, run_single_trial
+
+    if args.command in ("run", "trial"):
+        overrides = list(args.overrides)
+        if getattr(args, "results_dir", None):
+            overrides.append(f"results_dir={args.results_dir}")
+        config = load_config(args.config, overrides)
+        if args.command == "trial":
+            result = run_single_trial(config, report=lambda row: print(json.dumps(_rounded(row))))
+            print(
+                json.dumps(
+                    {
+                        "params": result["params"],
+                        "test": _rounded(result["test"]),
+                        "test_per_depth": [round(v, 4) for v in result["test_per_depth"]],
+                    },
+                    indent=2,
+                )
+            )
+            return 0
+        experiment_dir = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]))
+        report = json.loads((experiment_dir / "report.json").read_text())
+    elif args.command == "retrain":
+        report = retrain_experiment(Path(args.dir))
+        experiment_dir = Path(args.dir)
+    else:
+        report = report_experiment(Path(args.dir))
+        experiment_dir = Path(args.dir)
+    _print_summary(experiment_dir, report)
+    return 0
+
+
+def _print_summary(experiment_dir: Path, report: dict) -> None:
+    trials = report["trials"]
+    default = report["default"]["test"]
+    print(f"experiment: {experiment_dir}")
+    print(
+        f"trials: {trials['total']} ({trials['completed']} completed, {trials['pruned']} pruned, "
+        f"{trials['errored']} errored)"
+    )
+    print(f"best config: {json.dumps(report['best']['config'])}")
+    print(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
+    line = f"STS-test spearman_cosine: best {report['test']['spearman_cosine']:.4f}"
+    if default:
+        line += f", reference defaults {default['spearman_cosine']:.4f}"
+    print(line)
+    print(f"report: {experiment_dir / 'report.md'}")
+
+
+def _rounded(row: dict) -> dict:
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}

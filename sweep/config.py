@@ -1,0 +1,183 @@
+"""Experiment config: defaults, then the experiment YAML, then ``--set key=value`` overrides, validated
+before anything starts."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from sweep.search_space import Param, parse_space
+from trainables.data import DataConfig
+from trainables.errors import InputError
+from trainables.model import ModelConfig
+from trainables.schema import Strict
+from trainables.train_config import TrainConfig
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class SearchConfig(Strict):
+    """How configs are proposed: Optuna's TPE sampler, seeded."""
+
+    algorithm: Literal["optuna"] = "optuna"
+    num_samples: int = Field(20, ge=1, le=100_000)  # trials in the sweep, the reference defaults included
+    max_concurrent: int = Field(1, ge=1)  # trials running at once; TPE learns more from fewer at a time
+    seed: int = 0  # sampler seed: the same file proposes the same configs
+    n_startup_trials: int = Field(4, ge=1)  # random proposals before TPE takes over
+
+
+class SchedulerConfig(Strict):
+    """Early stopping of weak trials, in units of STS-dev evaluations (one report per evaluation)."""
+
+    type: Literal["asha", "none"] = "asha"
+    grace_period: int = Field(1, ge=1)  # evaluations a trial gets before it can be stopped
+    reduction_factor: float = Field(2.0, gt=1)  # keep the best 1/reduction_factor at each rung
+
+
+class ResourcesConfig(Strict):
+    """What one trial (and one retrain) is given."""
+
+    cpu: float = Field(1.0, gt=0)  # also the trial's torch thread count (at least 1)
+    gpu: float = Field(0.0, ge=0)  # fractions below 1 pack several trials on one GPU
+
+    @field_validator("gpu")
+    @classmethod
+    def _whole_above_one(cls, value: float) -> float:
+        if value > 1 and value != int(value):
+            raise ValueError(f"a fraction of a GPU must be below 1, more than one must be whole; got {value}")
+        return value
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.cpu))
+
+
+class RetrainConfig(Strict):
+    """The full-budget retrain of the best config, for an honest comparison with the defaults."""
+
+    seeds: list[int] = Field(default_factory=lambda: [12], min_length=1)  # the first one's model is kept
+    defaults: bool = True  # also retrain the reference defaults with the same seeds
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds repeat: {seeds}")
+        return seeds
+
+
+class ExperimentConfig(Strict):
+    """One experiment file, validated."""
+
+    name: str = Field("experiment", pattern=NAME_PATTERN)  # experiment folder prefix; the file's stem by default
+    results_dir: str = "results"  # experiments land in results_dir/<name>-<timestamp>/
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    search_space: dict[str, Any] = Field(default_factory=dict)  # see sweep.search_space for the vocabulary
+    search: SearchConfig = SearchConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    resources: ResourcesConfig = ResourcesConfig()
+    retrain: RetrainConfig = RetrainConfig()
+
+    @model_validator(mode="after")
+    def _fp16_needs_gpu(self) -> ExperimentConfig:
+        if self.train.precision == "fp16" and self.resources.gpu == 0:
+            raise ValueError("train.precision fp16 needs resources.gpu > 0; use auto, fp32 or bf16")
+        return self
+
+    @property
+    def space(self) -> dict[str, Param]:
+        """The validated search space (validated once more on access; it is cheap)."""
+        return parse_space(self.search_space)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """Read an experiment YAML, apply ``key.sub=value`` overrides, validate. Raises InputError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the config file ({error.__class__.__name__}: {error})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem) or "experiment")
+    for override in overrides:
+        apply_override(raw, override)
+    return validate(raw)
+
+
+def validate(raw: dict[str, Any]) -> ExperimentConfig:
+    """Validate a config mapping; the first problem becomes one InputError line naming the key."""
+    try:
+        config = ExperimentConfig.model_validate(raw)
+    except ValidationError as error:
+        raise InputError(_one_line(error)) from None
+    config.space  # noqa: B018 - raises InputError naming the bad search_space entry
+    return config
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Set ``a.b.c=value`` in ``raw``; the value is read as YAML (``0.5``, ``[1, 2]``, ``{uniform: [0, 1]}``)."""
+    key, sep, text = override.partition("=")
+    if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
+        raise InputError(f"--set {override!r}: expected key.sub=value, e.g. train.batch_size=32")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise InputError(f"--set {key}: cannot read {text!r} as a value") from None
+    node = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise InputError(f"--set {key}: {'.'.join(parts[: depth + 1])} is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _one_line(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "config"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        allowed = _allowed_keys(first["loc"][:-1])
+        return f"{key}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
+    if first["type"] == "missing":
+        return f"{key}: required"
+    if "input" in first and first["type"] not in ("model_type", "dataclass_type"):
+        return f"{key}: {message} (got {first['input']!r})"
+    return f"{key}: {message}"
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    """Field names of the config section at ``loc``, for the unknown-key message."""
+    section: Any = ExperimentConfig
+    for part in loc:
+        fields = getattr(section, "model_fields", {})
+        if part not in fields:
+            return []
+        annotation = fields[part].annotation
+        candidates = [annotation, *typing.get_args(annotation)]
+        section = next((c for c in candidates if isinstance(c, type) and issubclass(c, Strict)), None)
+        if section is None:
+            return []
+    return list(section.model_fields)
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    """The fully resolved config, every default written out, for the experiment folder."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
