@@ -27,6 +27,7 @@ class DataSource(Strict):
     subset: str | None = None  # hub config name, e.g. "triplet"
     split: str = "train"  # hub split; ignored for local files
     limit: int | None = Field(None, ge=1)  # keep only the first N rows
+    shuffle: int | None = None  # seed: shuffle the rows before the limit, so a limit is a random sample
 
     @property
     def is_local(self) -> bool:
@@ -95,6 +96,8 @@ def _load(source: DataSource, key: str) -> Dataset:
         except Exception as error:  # hub errors: offline, unknown id, unknown split
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(f"{key}.source: cannot load hub dataset {source.source}: {first}") from None
+    if source.shuffle is not None:
+        dataset = dataset.shuffle(seed=source.shuffle).flatten_indices()
     if source.limit is not None and source.limit < len(dataset):
         dataset = dataset.select(range(source.limit))
     return dataset
