@@ -18,6 +18,7 @@ from trainables.model import ModelConfig
 from trainables.schema import Strict
 from trainables.train_config import TrainConfig
 
+MODEL_SOURCES = ("name", "package", "tiny")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -147,6 +148,11 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
             raise InputError(f"--set {key}: {'.'.join(parts[: depth + 1])} is a value, not a section")
         node = child
     node[parts[-1]] = value
+    if parts[0] == "model" and len(parts) >= 2 and parts[1] in MODEL_SOURCES:
+        # A model has exactly one source; naming one on the command line replaces the file's.
+        for other in MODEL_SOURCES:
+            if other != parts[1]:
+                raw["model"].pop(other, None)
 
 
 def _one_line(error: ValidationError) -> str:
@@ -158,8 +164,9 @@ def _one_line(error: ValidationError) -> str:
         return f"{key}: unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
     if first["type"] == "missing":
         return f"{key}: required"
-    if "input" in first and first["type"] not in ("model_type", "dataclass_type"):
-        return f"{key}: {message} (got {first['input']!r})"
+    shown = repr(first.get("input"))
+    if "input" in first and not isinstance(first["input"], dict) and len(shown) <= 80:
+        return f"{key}: {message} (got {shown})"
     return f"{key}: {message}"
 
 

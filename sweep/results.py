@@ -18,20 +18,23 @@ PARAM_COLUMNS = tuple(RULES)
 
 
 def trial_rows(grid: ResultGrid) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summarise a finished ResultGrid: (trials, reports), in the order trials were created."""
+    """Summarise a finished ResultGrid: (trials, reports), in the order trials were created.
+
+    The grid lists trials in creation order, so ``trial_index`` 0 is the reference defaults.
+    """
     trials, reports = [], []
-    for result in grid:
+    for index, result in enumerate(grid):
         history = result.metrics_dataframe
         history = history if history is not None and OBJECTIVE in history else pd.DataFrame()
         trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name.removeprefix("trial_")
-        trials.append(_trial_row(trial_id, result.config or {}, history, result.error))
+        trials.append({"trial_index": index, **_trial_row(trial_id, result.config or {}, history, result.error)})
         if not history.empty:
-            frame = history.drop(columns=[c for c in ("config", "trial_id") if c in history]).copy()
+            # Parameters live in trials.parquet; a report row keeps the measurements and Tune's timing.
+            dropped = [c for c in history if c.startswith("config/") or c in ("trial_id", "checkpoint_dir_name")]
+            frame = history.drop(columns=dropped)
             frame.insert(0, "trial_id", trial_id)
             reports.append(frame)
     trials_frame = pd.DataFrame(trials)
-    if not trials_frame.empty:
-        trials_frame = trials_frame.sort_values("trial_id", kind="stable").reset_index(drop=True)
     reports_frame = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame()
     return trials_frame, reports_frame
 

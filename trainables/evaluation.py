@@ -7,9 +7,11 @@ hidden states and only the cheap modules after it (pooling, normalisation) run o
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
-from scipy.stats import pearsonr, spearmanr
+from scipy.stats import ConstantInputWarning, pearsonr, spearmanr
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.util.tensor import batch_to_device
 
@@ -69,9 +71,11 @@ def pair_similarities(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
 def correlation_metrics(a: np.ndarray, b: np.ndarray, gold: list[float]) -> dict[str, float]:
     """The model card's metric set: pearson and spearman for each similarity, and their max."""
     metrics: dict[str, float] = {}
-    for name, predicted in pair_similarities(a, b).items():
-        metrics[f"pearson_{name}"] = _finite(pearsonr(gold, predicted)[0])
-        metrics[f"spearman_{name}"] = _finite(spearmanr(gold, predicted)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConstantInputWarning)  # a constant prediction scores 0, see _finite
+        for name, predicted in pair_similarities(a, b).items():
+            metrics[f"pearson_{name}"] = _finite(pearsonr(gold, predicted)[0])
+            metrics[f"spearman_{name}"] = _finite(spearmanr(gold, predicted)[0])
     metrics["pearson_max"] = max(metrics[f"pearson_{s}"] for s in SIMILARITIES)
     metrics["spearman_max"] = max(metrics[f"spearman_{s}"] for s in SIMILARITIES)
     return {key: metrics[key] for key in METRIC_NAMES}
