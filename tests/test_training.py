@@ -1,0 +1,64 @@
+"""The training function on the tiny model: it learns, reports every N steps, and is reproducible."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from trainables.model import ModelConfig, TinyModel
+from trainables.train_config import TrainConfig
+from trainables.training import train
+
+SETTINGS = TrainConfig(batch_size=32, epochs=2, learning_rate=1e-3, eval_steps=5)
+MODEL = ModelConfig(tiny=TinyModel(), max_seq_length=32)
+
+
+@pytest.fixture(scope="module")
+def run(smoke_data):
+    rows = []
+    model, history = train({}, smoke_data[0], SETTINGS, MODEL, seed=12, report=rows.append)
+    return model, history, rows
+
+
+def test_reports_every_n_steps_and_at_the_last_step(run):
+    _, history, rows = run
+    assert rows == history
+    assert [row["step"] for row in rows] == [5, 10, 15, 20, 25, 26]
+    assert [row["completed"] for row in rows] == [False] * 5 + [True]
+    assert all(row["total_steps"] == 26 for row in rows)
+
+
+def test_loss_decreases_and_sts_dev_is_finite_at_every_depth(run):
+    _, history, _ = run
+    losses = [row["loss"] for row in history]
+    assert losses[-1] < losses[0] * 0.8, losses
+    for row in history:
+        values = [row["sts_dev_spearman_cosine"]] + [row[f"sts_dev_spearman_cosine_depth_{d}"] for d in range(1, 5)]
+        assert all(math.isfinite(v) and -1 <= v <= 1 for v in values)
+        assert row["sts_dev_spearman_cosine"] == row["sts_dev_spearman_cosine_depth_4"]
+
+
+def test_training_improves_sts_dev_over_the_random_model(run, smoke_data):
+    from trainables.evaluation import evaluate_sts
+    from trainables.model import build_model
+
+    untrained = evaluate_sts(build_model(MODEL, device="cpu"), smoke_data[0].sts_dev)["full"]["spearman_cosine"]
+    _, history, _ = run
+    assert history[-1]["sts_dev_spearman_cosine"] > untrained + 0.03
+
+
+def test_the_same_seed_gives_the_same_run(run, smoke_data):
+    short = SETTINGS.model_copy(update={"max_steps": 5})
+    _, first = train({"kl_temperature": 0.5}, smoke_data[0], short, MODEL, seed=3)
+    _, second = train({"kl_temperature": 0.5}, smoke_data[0], short, MODEL, seed=3)
+    assert first == second
+
+
+def test_loss_parameters_reach_adaptive_layer_loss(tiny_model):
+    from trainables.loss import build_loss
+
+    loss = build_loss(tiny_model, {"kl_temperature": 0.7, "n_layers_per_step": -1, "layer_weighting": "log"})
+    assert (loss.kl_temperature, loss.n_layers_per_step, loss.layer_weighting) == (0.7, -1, "log")
+    assert (loss.last_layer_weight, loss.prior_layers_weight, loss.kl_div_weight) == (1.0, 1.0, 1.0)
+    assert type(loss.loss).__name__ == "MultipleNegativesRankingLoss"
