@@ -1,0 +1,41 @@
+# make help: the everyday commands. Everything runs in .venv, created on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch; on a GPU machine use `make TORCH=torch ...` for the CUDA build.
+TORCH  ?= torch==2.13.0
+
+.PHONY: help install smoke test test-full lint format clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/sweep: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/sweep  ## create .venv with torch (CPU by default) and the project
+
+smoke: install  ## the smoke sweep end to end: tiny model, bundled data, ~2 minutes on 2 CPU cores
+	$(BIN)/python -m sweep run search_spaces/smoke.yaml
+
+test: install  ## the fast test suite (a few minutes on 2 CPU cores)
+	$(BIN)/python -m pytest
+
+test-full: install  ## every test, the slow ones on real data and the real model included
+	$(BIN)/python -m pytest -m "not gpu"
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:  ## remove experiment folders and caches (keeps .venv)
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache
