@@ -15,6 +15,7 @@ from pathlib import Path
 from trainables.errors import InputError
 
 EXIT_BAD_INPUT = 2
+EXIT_NO_RESULTS = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,11 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO)
+    from sweep.results import NoResultsError
+
     try:
         return _dispatch(args, argv)
     except InputError as error:
         print(f"sweep: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except NoResultsError as error:
+        print(f"sweep: error: {error}", file=sys.stderr)
+        return EXIT_NO_RESULTS
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:

@@ -30,7 +30,7 @@ def start_ray(address: str | None = None) -> None:
         logging_level=logging.WARNING,
         runtime_env={
             # The setup hook runs before Ray adds the driver's folder to sys.path; make the project importable.
-            "env_vars": {"PYTHONPATH": path},
+            "env_vars": {"PYTHONPATH": path, "TQDM_DISABLE": "1"},
             "worker_process_setup_hook": "trainables.quiet.warm_worker",
         },
     )

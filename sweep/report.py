@@ -104,7 +104,7 @@ def render_markdown(report: dict[str, Any], config: ExperimentConfig, trials: pd
     ]
     space = config.space
     for key, rule in RULES.items():
-        searched = space[key].to_yaml() if key in space else "(fixed)"
+        searched = space[key].describe() if key in space else "(not swept)"
         lines.append(
             f"| `{key}` | `{searched}` | `{report['default']['config'][key]}` | "
             f"`{_short(report['best']['config'][key])}` | {rule.meaning} |"

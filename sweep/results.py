@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from ray.tune import ResultGrid
 
 from sweep.search_space import RULES
 from trainables.metrics import OBJECTIVE
+
+if TYPE_CHECKING:
+    from ray.tune import ResultGrid
 
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"
 STATUSES = ("completed", "pruned", "errored")
 PARAM_COLUMNS = tuple(RULES)
+
+
+class NoResultsError(RuntimeError):
+    """Every trial failed before its first evaluation: there is nothing to retrain."""
 
 
 def trial_rows(grid: ResultGrid) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -65,7 +71,7 @@ def best_trial(trials: pd.DataFrame) -> pd.Series:
     """The trial with the best STS-dev at any report (pruned trials count: their reports are real)."""
     candidates = trials[(trials["status"] != "errored") & trials["sts_dev_best"].notna()]
     if candidates.empty:
-        raise RuntimeError("no trial reported an STS-dev score; see the errors in trials.parquet")
+        raise NoResultsError("no trial reported an STS-dev score; see the error column of trials.parquet")
     return candidates.loc[candidates["sts_dev_best"].idxmax()]
 
 

@@ -126,8 +126,9 @@ class Param:
             return tune.randint(self.values[0], self.values[1] + 1)  # the YAML range is inclusive
         return tune.choice(list(self.values))
 
-    def to_yaml(self) -> Any:
-        return self.values[0] if self.kind == "fixed" else {self.kind: list(self.values)}
+    def describe(self) -> str:
+        """As a person reads it: ``uniform [0.5, 2.0]``, ``choice [1, 2, -1]`` or the fixed value."""
+        return repr(self.values[0]) if self.kind == "fixed" else f"{self.kind} {list(self.values)}"
 
 
 def parse_param(key: str, raw: Any) -> Param:
@@ -192,7 +193,7 @@ def check_reference_inside(space: dict[str, Param], reference: dict[str, Any]) -
     for key, param in space.items():
         if param.searched and not param.contains(reference[key]):
             raise InputError(
-                f"search_space.{key}: {param.to_yaml()} leaves out the reference default {reference[key]!r}, "
+                f"search_space.{key}: {param.describe()} leaves out the reference default {reference[key]!r}, "
                 "which the sweep evaluates first; widen the range or fix the value"
             )
 

@@ -10,6 +10,7 @@ import warnings
 def quiet_libraries() -> None:
     """Call once per process (driver and trial workers) before training."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported: model-card widget bars
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # a trial owns its threads; no tokenizer pool
     import datasets
     import transformers
