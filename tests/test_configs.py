@@ -133,7 +133,7 @@ def test_n_layers_per_step_beyond_the_model_depth_is_refused():
 def test_a_grace_period_beyond_the_budget_is_refused():
     from sweep.experiment import prepare
 
-    with pytest.raises(InputError, match="scheduler.grace_period: 50 exceeds the 6 STS-dev evaluations"):
+    with pytest.raises(InputError, match="scheduler.grace_period: 50 exceeds the 4 STS-dev evaluations"):
         prepare(load_config(SMOKE, ["scheduler.grace_period=50"]))
 
 

@@ -69,7 +69,7 @@ def test_every_trial_is_accounted_for_and_asha_pruned_some(experiment):
     pruned = trials[trials["status"] == "pruned"]
     assert (pruned["steps"] < pruned["total_steps"]).all()
     completed = trials[trials["status"] == "completed"]
-    assert (completed["steps"] == completed["total_steps"]).all() and (completed["evaluations"] == 6).all()
+    assert (completed["steps"] == completed["total_steps"]).all() and (completed["evaluations"] == 4).all()
 
 
 def test_the_reference_defaults_were_the_first_trial(experiment):

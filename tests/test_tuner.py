@@ -44,6 +44,7 @@ def test_the_reference_defaults_are_the_first_point(built):
             "prior_layers_weight": 1.0,
             "n_layers_per_step": 1,
             "layer_weighting": "uniform",
+            "learning_rate": 1e-3,  # a trainer knob's reference value is the train section's
         }
     ]
 
@@ -53,9 +54,9 @@ def test_asha_counts_evaluations_and_spans_a_full_run(built):
     scheduler = tuner._tune_config.scheduler
     assert isinstance(scheduler, ASHAScheduler)
     assert scheduler._time_attr == "training_iteration"
-    # 400 triplets / batch 32 = 13 steps per epoch, 2 epochs, an evaluation every 5 steps
-    assert scheduler._max_t == prepared.plan.max_evaluations == 6
-    # grace period 1, reduction factor 2: rungs after 1, 2 and 4 evaluations
+    # 400 triplets / batch 32 = 13 steps in one epoch, an evaluation every 4 steps and at the last
+    assert scheduler._max_t == prepared.plan.max_evaluations == 4
+    # grace period 1, reduction factor 2: rungs after 1, 2 and 4 (= max_t) evaluations
     assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [4, 2, 1]
 
 

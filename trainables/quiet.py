@@ -21,13 +21,3 @@ def quiet_libraries() -> None:
     transformers.utils.logging.disable_progress_bar()
     logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*Fixed parameter .* is out of range.*")
-
-
-def warm_worker() -> None:
-    """Ray worker setup hook: import the training stack while the worker waits for its first trial.
-
-    Importing torch, transformers and sentence-transformers takes seconds of CPU; done at worker
-    start-up it overlaps with the driver's own set-up instead of delaying the first training step.
-    """
-    quiet_libraries()
-    import sentence_transformers  # noqa: F401
