@@ -63,7 +63,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
     smallest = min(space["batch_size"].values) if "batch_size" in space else config.train.batch_size
     if len(train_rows) < smallest:
         raise InputError(f"data.train: {len(train_rows)} rows is fewer than one batch of {smallest}")
-    plan = SweepPlan(n_layers, len(train_rows), max_evaluations(config, len(train_rows)), reference)
+    plan = SweepPlan(n_layers, max_evaluations(config, len(train_rows)), reference)
     if for_sweep:
         build_scheduler(config, plan.max_evaluations)  # raises InputError for a grace period beyond the budget
     return Prepared(config, TrialData(train_rows, sts_dev), sts_test, plan)

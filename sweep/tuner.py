@@ -25,7 +25,6 @@ class SweepPlan:
     """What the driver worked out before any trial starts."""
 
     n_layers: int  # transformer layers of the model
-    n_train_rows: int
     max_evaluations: int  # reports of the longest full run: ASHA's max_t
     reference: dict[str, Any]  # the reference defaults, evaluated first
 
