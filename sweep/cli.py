@@ -70,10 +70,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from sweep.experiment import report_experiment, retrain_experiment, run_experiment, run_single_trial
 
     if args.command in ("run", "trial"):
-        overrides = list(args.overrides)
-        if getattr(args, "results_dir", None):
-            overrides.append(f"results_dir={args.results_dir}")
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, args.overrides)
+        if getattr(args, "results_dir", None):  # a plain string, never read as YAML
+            config = config.model_copy(update={"results_dir": args.results_dir})
         if args.command == "trial":
             result = run_single_trial(config, report=lambda row: print(json.dumps(_rounded(row))))
             print(
