@@ -82,7 +82,7 @@ def test_a_constant_prediction_counts_as_no_correlation():
     assert metrics["spearman_cosine"] == 0.0
 
 
-def test_duplicate_sentences_are_embedded_once_and_scored_per_pair(tiny_model):
+def test_pairs_that_share_sentences_get_every_metric_at_every_depth(tiny_model):
     pairs = StsPairs(["a dog runs", "a dog runs", "a cat"], ["a dog runs", "a cat", "a cat sleeps"], [1.0, 0.2, 0.6])
     result = evaluate_sts(tiny_model, pairs)
     assert set(result["full"]) == set(METRIC_NAMES)
