@@ -18,7 +18,7 @@ from sweep.report import REPORT_JSON, REPORT_MD, build_report, render_markdown
 from sweep.results import REPORTS_FILE, TRIALS_FILE, best_trial, params_of, trial_rows
 from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
-from sweep.tuner import SweepPlan, build_scheduler, build_tuner, max_evaluations, reference_of
+from sweep.tuner import SweepPlan, build_scheduler, build_tuner, max_evaluations, reference_of, smallest_batch
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth
@@ -60,7 +60,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
     train_rows = load_triplets(config.data.train, "data.train")
     sts_dev = load_sts(config.data.sts_dev, "data.sts_dev")
     sts_test = load_sts(config.data.sts_test, "data.sts_test")
-    smallest = min(space["batch_size"].values) if "batch_size" in space else config.train.batch_size
+    smallest = smallest_batch(config)
     if len(train_rows) < smallest:
         raise InputError(f"data.train: {len(train_rows)} rows is fewer than one batch of {smallest}")
     plan = SweepPlan(n_layers, max_evaluations(config, len(train_rows)), reference)
@@ -128,14 +128,14 @@ def report_experiment(experiment_dir: Path | str) -> dict[str, Any]:
 
 def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
     """One training run of one config, no Ray: searched parameters take their reference value."""
-    from trainables.evaluation import evaluate_sts
-    from trainables.training import train
+    from trainables.training import train_and_test
 
     prepared = prepare(config, for_sweep=False)
     config = prepared.config
     params = trial_params(config.space, prepared.plan.reference)
-    model, history = train(params, prepared.data, config.train, config.model, seed=config.train.seed, report=report)
-    test = evaluate_sts(model, prepared.sts_test, config.train.eval_batch_size)
+    _, history, test = train_and_test(
+        params, prepared.data, prepared.sts_test, config.train, config.model, config.train.seed, report
+    )
     return {"params": params, "history": history, "test": test["full"], "test_per_depth": test["per_depth"]}
 
 

@@ -15,7 +15,6 @@ import ray
 from sweep.config import ExperimentConfig
 from trainables.data import StsPairs, TrialData
 from trainables.model import ModelConfig
-from trainables.quiet import quiet_libraries
 from trainables.train_config import TrainConfig
 
 RETRAIN_FILE = "retrain.json"
@@ -34,17 +33,12 @@ def retrain_one(
 ) -> dict[str, Any]:
     """Train ``params`` with ``seed`` on the full budget; STS-test at full depth and every depth."""
     # Imported in the worker only, as for the sweep's trainable.
-    import torch
+    from trainables.training import train_and_test, use_threads
 
-    from trainables.evaluation import evaluate_sts
-    from trainables.training import train
-
-    quiet_libraries()
-    torch.set_num_threads(threads)
+    use_threads(threads)
     # Evaluate STS-dev only once, at the last step: the retrain is not pruned, so nothing reads earlier rows.
     settings = settings.model_copy(update={"eval_steps": 10**9})
-    model, history = train(params, data, settings, model_config, seed=seed)
-    test = evaluate_sts(model, sts_test, settings.eval_batch_size)
+    model, history, test = train_and_test(params, data, sts_test, settings, model_config, seed)
     result = {
         "seed": seed,
         "test": test["full"],

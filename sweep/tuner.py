@@ -29,11 +29,15 @@ class SweepPlan:
     reference: dict[str, Any]  # the reference defaults, evaluated first
 
 
-def max_evaluations(config: ExperimentConfig, n_rows: int) -> int:
-    """Reports of the longest possible run (the smallest batch size in the space)."""
+def smallest_batch(config: ExperimentConfig) -> int:
+    """The smallest batch size a trial can get: the longest run, and the fewest rows that fill a batch."""
     batch = config.space.get("batch_size")
-    smallest = min(batch.values) if batch is not None else config.train.batch_size
-    return config.train.evaluations(n_rows, smallest)
+    return min(batch.values) if batch is not None else config.train.batch_size
+
+
+def max_evaluations(config: ExperimentConfig, n_rows: int) -> int:
+    """Reports of the longest possible run."""
+    return config.train.evaluations(n_rows, smallest_batch(config))
 
 
 def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:

@@ -6,7 +6,6 @@ from typing import Any
 
 from trainables.data import TrialData
 from trainables.model import ModelConfig
-from trainables.quiet import quiet_libraries
 from trainables.train_config import TrainConfig
 
 
@@ -22,13 +21,9 @@ def adaptive_layer_trainable(
     ``data`` arrives through ``tune.with_parameters``, so the driver loads it once for all trials.
     """
     # Imported in the worker only: the driver that schedules this function never trains.
-    import torch
     from ray import tune
 
-    from trainables.training import train
+    from trainables.training import train, use_threads
 
-    quiet_libraries()
-    # Ray sets OMP_NUM_THREADS from the trial's CPUs, but torch may have started its pool before;
-    # pin it so concurrent trials do not oversubscribe the cores.
-    torch.set_num_threads(threads)
+    use_threads(threads)
     train(config, data, settings, model_config, seed=settings.seed, report=tune.report)

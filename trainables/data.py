@@ -59,9 +59,6 @@ class StsPairs:
     sentences2: list[str]
     scores: list[float]
 
-    def __len__(self) -> int:
-        return len(self.scores)
-
 
 @dataclass(frozen=True)
 class TrialData:

@@ -22,6 +22,7 @@ from trainables.evaluation import evaluate_sts
 from trainables.loss import build_loss
 from trainables.metrics import OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
+from trainables.quiet import quiet_libraries
 from trainables.train_config import TrainConfig
 
 Report = Callable[[dict[str, Any]], None]
@@ -126,6 +127,30 @@ def train(
         trainer.remove_callback(PrinterCallback)  # rows reach the caller through `report` instead
         trainer.train()
     return model, callback.history
+
+
+def train_and_test(
+    params: dict[str, Any],
+    data: TrialData,
+    sts_test: StsPairs,
+    settings: TrainConfig,
+    model_config: ModelConfig,
+    seed: int,
+    report: Report | None = None,
+) -> tuple[SentenceTransformer, list[dict[str, Any]], dict[str, Any]]:
+    """``train``, then STS-test at full depth and every depth (see ``evaluate_sts``)."""
+    model, history = train(params, data, settings, model_config, seed, report)
+    return model, history, evaluate_sts(model, sts_test, settings.eval_batch_size)
+
+
+def use_threads(threads: int) -> None:
+    """First call in a Ray worker that trains: quiet the libraries, pin torch to the given CPUs.
+
+    Ray sets OMP_NUM_THREADS from the resources, but torch may have sized its pool before that;
+    pinning keeps concurrent trials from oversubscribing the cores.
+    """
+    quiet_libraries()
+    torch.set_num_threads(threads)
 
 
 def _ignore(row: dict[str, Any]) -> None:
