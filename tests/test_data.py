@@ -69,7 +69,7 @@ def test_the_committed_smoke_sample_is_real_and_sized_for_a_smoke_run():
     ("rows", "message"),
     [
         ([{"sentence1": "a", "score": 0.5}], "lacks column(s) sentence2; needs sentence1, sentence2, score"),
-        ([], None),
+        ([], "sts.jsonl has no rows"),
         ([{"sentence1": "a", "sentence2": "b", "score": 4.0}, *PAIRS], "row 0 score 4.0 is outside [0, 1]"),
         ([*PAIRS, {"sentence1": "a", "sentence2": "b", "score": None}], "row 5 score is None"),
         ([*PAIRS, {"sentence1": "", "sentence2": "b", "score": 0.1}], "row 5 column sentence1 is ''"),
@@ -82,7 +82,13 @@ def test_bad_sts_files_are_refused(tmp_path, rows, message):
     with pytest.raises(InputError) as caught:
         load_sts(DataSource(source=str(path)), "data.sts_dev")
     assert str(caught.value).startswith("data.sts_dev")
-    assert (message or "") in str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_an_empty_compressed_file_is_refused_as_empty(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl.gz", [], compress=True)
+    with pytest.raises(InputError, match="data.train: .*t.jsonl.gz has no rows"):
+        load_triplets(DataSource(source=path))
 
 
 def test_bad_triplet_files_are_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,15 @@ def _local_format(source: str) -> str | None:
     return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
 
 
+def _is_empty(path: Path) -> bool:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            return not handle.read(4096).strip()
+    except OSError:  # not gzip after all: let the reader report it
+        return False
+
+
 def _load(source: DataSource, key: str) -> Dataset:
     from datasets import load_dataset  # imported on use: config validation does not need it
 
@@ -82,6 +92,8 @@ def _load(source: DataSource, key: str) -> Dataset:
         path = Path(source.source).expanduser()
         if not path.is_file():
             raise InputError(f"{key}.source: data file {source.source} does not exist")
+        if _is_empty(path):  # the readers fail on an empty file with errors that do not say so
+            raise InputError(f"{key}: {source.source} has no rows")
         try:
             dataset = load_dataset(_local_format(source.source), data_files=str(path), split="train")
         except Exception as error:  # the json/csv/parquet readers raise many types for a broken file
