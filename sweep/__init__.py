@@ -12,11 +12,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["load_config", "load_trials", "report_experiment", "retrain_experiment", "run_experiment"]
+__all__ = [
+    "load_config",
+    "load_trials",
+    "report_experiment",
+    "resume_experiment",
+    "retrain_experiment",
+    "run_experiment",
+]
 
 if TYPE_CHECKING:
     from sweep.config import load_config
-    from sweep.experiment import report_experiment, retrain_experiment, run_experiment
+    from sweep.experiment import report_experiment, resume_experiment, retrain_experiment, run_experiment
     from sweep.results import load_trials
 
 
@@ -30,7 +37,7 @@ def __getattr__(name: str) -> Any:
         from sweep.results import load_trials
 
         return load_trials
-    if name in ("run_experiment", "retrain_experiment", "report_experiment"):
+    if name in ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment"):
         from sweep import experiment
 
         return getattr(experiment, name)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from trainables.errors import InputError
 
+log = logging.getLogger("sweep")
 EXIT_BAD_INPUT = 2
 EXIT_NO_RESULTS = 1
 
@@ -32,19 +33,33 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.batch_size=32 (repeatable)",
     )
-    run.add_argument("--results-dir", help="where the experiment folder goes (overrides results_dir)")
+    run.add_argument(
+        "--results-dir", help="where the experiment folder goes: a path or a URI such as s3://bucket/sweeps"
+    )
+    _address_option(run)
 
     trial = commands.add_parser("trial", help="train one config locally, no scheduler, print the metrics")
     trial.add_argument("config")
     trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
     for name, text in (
+        ("resume", "finish a sweep whose driver died: keep finished trials, rerun interrupted ones, then retrain"),
         ("retrain", "retrain the best config and the defaults of a finished sweep, then report"),
         ("report", "rewrite report.json and report.md of an experiment folder"),
     ):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("dir", help="experiment folder, e.g. results/smoke-20260101-120000")
+        sub.add_argument("dir", help="experiment folder (path or URI), e.g. results/smoke-20260101-120000")
+        if name != "report":
+            _address_option(sub)
     return parser
+
+
+def _address_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--address",
+        help="an existing Ray cluster: auto, HOST:PORT, ray://HOST:10001, or http://HOST:8265 to run this "
+        "command there as a Ray job (default: RAY_ADDRESS, else a Ray started in this process)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,39 +81,64 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
+    from sweep.cluster import check_address, is_job_api
     from sweep.config import load_config
-    from sweep.experiment import report_experiment, retrain_experiment, run_experiment, run_single_trial
+    from sweep.report import REPORT_JSON
+    from sweep.storage import Folder, is_uri
 
+    address = getattr(args, "address", None)
+    check_address(address)
+    config = None
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
         if getattr(args, "results_dir", None):  # a plain string, never read as YAML
             config = config.model_copy(update={"results_dir": args.results_dir})
-        if args.command == "trial":
-            result = run_single_trial(config, report=lambda row: print(json.dumps(_rounded(row))))
-            print(
-                json.dumps(
-                    {
-                        "params": result["params"],
-                        "test": _rounded(result["test"]),
-                        "test_per_depth": [round(v, 4) for v in result["test_per_depth"]],
-                    },
-                    indent=2,
-                )
+    if is_job_api(address):
+        from sweep.jobs import submit, without_address
+
+        if config is not None and not is_uri(config.results_dir) and not Path(config.results_dir).is_absolute():
+            log.warning(
+                "results_dir %s is relative: on the cluster it lands in the job's copy of this folder; "
+                "give an absolute shared path or a URI",
+                config.results_dir,
             )
-            return 0
-        experiment_dir = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]))
-        report = json.loads((experiment_dir / "report.json").read_text())
+        return submit(address, without_address(argv))
+
+    from sweep.experiment import (
+        report_experiment,
+        resume_experiment,
+        retrain_experiment,
+        run_experiment,
+        run_single_trial,
+    )
+
+    if args.command == "trial":
+        result = run_single_trial(config, report=lambda row: print(json.dumps(_rounded(row))))
+        print(
+            json.dumps(
+                {
+                    "params": result["params"],
+                    "test": _rounded(result["test"]),
+                    "test_per_depth": [round(v, 4) for v in result["test_per_depth"]],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if args.command == "run":
+        location = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]), address=address)
+        report = Folder(location).read_json(REPORT_JSON)
+    elif args.command == "resume":
+        location, report = args.dir, resume_experiment(args.dir, address=address)
     elif args.command == "retrain":
-        report = retrain_experiment(Path(args.dir))
-        experiment_dir = Path(args.dir)
+        location, report = args.dir, retrain_experiment(args.dir, address=address)
     else:
-        report = report_experiment(Path(args.dir))
-        experiment_dir = Path(args.dir)
-    _print_summary(experiment_dir, report)
+        location, report = args.dir, report_experiment(args.dir)
+    _print_summary(str(location), report)
     return 0
 
 
-def _print_summary(experiment_dir: Path, report: dict) -> None:
+def _print_summary(experiment_dir: str, report: dict) -> None:
     trials = report["trials"]
     default = report["default"]["test"]
     print(f"experiment: {experiment_dir}")
@@ -112,7 +152,7 @@ def _print_summary(experiment_dir: Path, report: dict) -> None:
     if default:
         line += f", reference defaults {default['spearman_cosine']:.4f}"
     print(line)
-    print(f"report: {experiment_dir / 'report.md'}")
+    print(f"report: {experiment_dir.rstrip('/')}/report.md")
 
 
 def _rounded(row: dict) -> dict:

@@ -58,6 +58,14 @@ class ResourcesConfig(Strict):
         return max(1, int(self.cpu))
 
 
+class FailuresConfig(Strict):
+    """What happens when a trial raises (out of memory, a bad batch, a lost worker or node)."""
+
+    # Restarts from step 1 before the trial counts as errored; the sweep goes on either way. A trial
+    # whose loss turns NaN is not retried: it would fail the same way.
+    max_retries: int = Field(2, ge=0, le=100)
+
+
 class RetrainConfig(Strict):
     """The full-budget retrain of the best config, for an honest comparison with the defaults."""
 
@@ -84,6 +92,7 @@ class ExperimentConfig(Strict):
     search: SearchConfig = SearchConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
 
     @model_validator(mode="after")
@@ -105,6 +114,11 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the config file ({error.__class__.__name__}: {error})") from None
+    return load_config_text(text, str(path), overrides)
+
+
+def load_config_text(text: str, path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+    """``load_config`` on the file's text; ``path`` names it in messages and gives the default name."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -115,7 +129,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         raw = {}
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
-    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]", "-", path.stem) or "experiment")
+    raw.setdefault("name", re.sub(r"[^A-Za-z0-9_.-]", "-", Path(path).stem) or "experiment")
     for override in overrides:
         apply_override(raw, override)
     return validate(raw)

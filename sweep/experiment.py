@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from sweep import atomic
-from sweep.cluster import start_ray
-from sweep.config import ExperimentConfig, load_config, to_yaml
+from sweep.cluster import check_resources, start_ray
+from sweep.config import ExperimentConfig, load_config_text, to_yaml
 from sweep.report import REPORT_JSON, REPORT_MD, build_report, render_markdown
-from sweep.results import REPORTS_FILE, TRIALS_FILE, best_trial, params_of, trial_rows
+from sweep.results import REPORTS_FILE, TRIALS_FILE, best_trial, params_of, trial_tables
+from sweep.resume import plan_resume
 from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
-from sweep.tuner import SweepPlan, build_scheduler, build_tuner, max_evaluations, reference_of, smallest_batch
+from sweep.storage import Folder
+from sweep.tuner import (
+    SweepPlan,
+    Warmstart,
+    build_scheduler,
+    build_tuner,
+    max_evaluations,
+    reference_of,
+    smallest_batch,
+)
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth
@@ -47,8 +53,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
     """
     quiet_libraries()
     config = config.model_copy(update={"model": config.model.resolved(), "data": config.data.resolved()})
-    results_dir = Path(config.results_dir)
-    if results_dir.exists() and not results_dir.is_dir():
+    if for_sweep and Folder(config.results_dir).kind() == "file":
         raise InputError(f"results_dir: {config.results_dir} is a file; give a folder")
     space = config.space
     if for_sweep and not any(param.searched for param in space.values()):
@@ -69,60 +74,97 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
     return Prepared(config, TrialData(train_rows, sts_dev), sts_test, plan)
 
 
-def run_experiment(config: ExperimentConfig, command: str) -> Path:
-    """Sweep, retrain and report; returns the experiment folder."""
+def run_experiment(config: ExperimentConfig, command: str, address: str | None = None) -> Path | str:
+    """Sweep, retrain and report; returns the experiment folder (a URI where results_dir is one)."""
     started = time.monotonic()
     prepared = prepare(config)
     config = prepared.config
     log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
-    start_ray()
+    _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
-    experiment_dir = _new_experiment_dir(config)
-    atomic.write_text(experiment_dir / CONFIG_FILE, to_yaml(config))
+    folder = _new_experiment_folder(config)
+    folder.write_text(CONFIG_FILE, to_yaml(config))
     meta = {
         "command": command,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "created": _now(),
         "n_layers": prepared.plan.n_layers,
         "max_evaluations": prepared.plan.max_evaluations,
+        "superseded": [],
     }
-    atomic.write_json(experiment_dir / META_FILE, meta)
-    grid = build_tuner(config, prepared.data, prepared.plan, experiment_dir).fit()
+    folder.write_json(META_FILE, meta)
+    _sweep(folder, prepared, meta)
     log.info("sweep finished at %.1fs", time.monotonic() - started)
-    trials, reports = trial_rows(grid)
-    atomic.write_parquet(experiment_dir / TRIALS_FILE, trials)
-    atomic.write_parquet(experiment_dir / REPORTS_FILE, reports)
-    retrain_experiment(experiment_dir, prepared)
+    retrain_experiment(folder, prepared)
     log.info("retrained and reported at %.1fs", time.monotonic() - started)
-    return experiment_dir
+    return folder.local or folder.location
 
 
-def retrain_experiment(experiment_dir: Path | str, prepared: Prepared | None = None) -> dict[str, Any]:
+def resume_experiment(location: str | Path, address: str | None = None) -> dict[str, Any]:
+    """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
+    folder = Folder(location)
+    config = _saved_config(folder)
+    meta = folder.read_json(_required(folder, META_FILE))
+    if folder.is_file(REPORT_JSON):
+        log.info("%s is finished already; rewriting its report", folder)
+        return report_experiment(folder)
+    prepared = prepare(config, for_sweep=False)
+    _connect(prepared.config, address)
+    if not folder.is_file(TRIALS_FILE):
+        plan = plan_resume(folder, prepared.config, meta.get("superseded", []))
+        log.info(
+            "resuming %s: %d finished trials kept, %d interrupted rerun, %d left to run",
+            folder,
+            plan.kept,
+            len(plan.superseded) - len(meta.get("superseded", [])),
+            plan.left,
+        )
+        # Recorded before the rerun starts, so a crash during the resume leaves a resumable folder.
+        meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
+        folder.write_json(META_FILE, meta)
+        _sweep(folder, prepared, meta, plan.warmstart, skip=plan.left == 0)
+    return retrain_experiment(folder, prepared)
+
+
+def _sweep(
+    folder: Folder, prepared: Prepared, meta: dict[str, Any], warmstart: Warmstart | None = None, skip: bool = False
+) -> None:
+    """Run the Tuner (unless nothing is left to run), then write trials.parquet and reports.parquet."""
+    if not skip:
+        build_tuner(prepared.config, prepared.data, prepared.plan, folder, warmstart).fit()
+    trials, reports = trial_tables(folder, meta.get("superseded", []))
+    folder.write_parquet(REPORTS_FILE, reports)
+    folder.write_parquet(TRIALS_FILE, trials)  # last: its presence marks the sweep as finished
+
+
+def retrain_experiment(
+    location: Folder | Path | str, prepared: Prepared | None = None, address: str | None = None
+) -> dict[str, Any]:
     """Retrain the best trial's config and the reference defaults, then write the report."""
-    experiment_dir = Path(experiment_dir)
+    folder = location if isinstance(location, Folder) else Folder(location)
     if prepared is None:
-        prepared = prepare(_saved_config(experiment_dir), for_sweep=False)
-    trials = pd.read_parquet(_required(experiment_dir, TRIALS_FILE))
+        prepared = prepare(_saved_config(folder), for_sweep=False)
+    trials = folder.read_parquet(_required(folder, TRIALS_FILE))
     config = prepared.config
     best = params_of(best_trial(trials))
     default = trial_params(config.space, prepared.plan.reference)
-    start_ray()
+    _connect(config, address)
     outcome = retrain(config, prepared.data, prepared.sts_test, best, default)
     model_files = outcome.pop("model_files")
-    atomic.replace_folder(experiment_dir / MODEL_DIR, model_files)
-    atomic.write_json(experiment_dir / RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
-    return report_experiment(experiment_dir)
+    folder.replace_folder(MODEL_DIR, model_files)
+    folder.write_json(RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
+    return report_experiment(folder)
 
 
-def report_experiment(experiment_dir: Path | str) -> dict[str, Any]:
+def report_experiment(location: Folder | Path | str) -> dict[str, Any]:
     """(Re)write report.json and report.md from trials.parquet and retrain.json."""
-    experiment_dir = Path(experiment_dir)
-    config = _saved_config(experiment_dir)
-    meta = json.loads(_required(experiment_dir, META_FILE).read_text())
-    trials = pd.read_parquet(_required(experiment_dir, TRIALS_FILE))
-    retrained = json.loads(_required(experiment_dir, RETRAIN_FILE).read_text())
+    folder = location if isinstance(location, Folder) else Folder(location)
+    config = _saved_config(folder)
+    meta = folder.read_json(_required(folder, META_FILE))
+    trials = folder.read_parquet(_required(folder, TRIALS_FILE))
+    retrained = folder.read_json(_required(folder, RETRAIN_FILE))
     report = build_report(config, trials, retrained, retrained["default_config"], meta["command"], meta["n_layers"])
-    atomic.write_json(experiment_dir / REPORT_JSON, report)
-    atomic.write_text(experiment_dir / REPORT_MD, render_markdown(report, config, trials))
+    folder.write_json(REPORT_JSON, report)
+    folder.write_text(REPORT_MD, render_markdown(report, config, trials))
     return report
 
 
@@ -139,25 +181,36 @@ def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
     return {"params": params, "history": history, "test": test["full"], "test_per_depth": test["per_depth"]}
 
 
-def _new_experiment_dir(config: ExperimentConfig) -> Path:
+def _new_experiment_folder(config: ExperimentConfig) -> Folder:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(config.results_dir) / f"{config.name}-{stamp}"
-    path, n = base, 1
-    while path.exists():  # two runs in the same second
+    results = Folder(config.results_dir)
+    name, n = f"{config.name}-{stamp}", 1
+    while results.exists(name):  # two runs in the same second
         n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
+        name = f"{config.name}-{stamp}-{n}"
+    folder = results.child(name)
+    folder.make()
+    return folder
 
 
-def _required(experiment_dir: Path, name: str) -> Path:
-    path = experiment_dir / name
-    if not path.is_file():
-        raise InputError(f"{experiment_dir}: no {name}; is this an experiment folder of `sweep run`?")
-    return path
+def _connect(config: ExperimentConfig, address: str | None) -> None:
+    """Start or join Ray, and refuse trials it could never place (Ray would wait for them forever)."""
+    start_ray(address)
+    check_resources(config.resources.cpu, config.resources.gpu, config.search.max_concurrent)
 
 
-def _saved_config(experiment_dir: Path) -> ExperimentConfig:
-    if not experiment_dir.is_dir():
-        raise InputError(f"{experiment_dir}: not a folder")
-    return load_config(_required(experiment_dir, CONFIG_FILE))
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _required(folder: Folder, name: str) -> str:
+    if not folder.is_file(name):
+        raise InputError(f"{folder}: no {name}; is this an experiment folder of `sweep run`?")
+    return name
+
+
+def _saved_config(folder: Folder) -> ExperimentConfig:
+    if folder.kind() != "folder":
+        raise InputError(f"{folder}: not a folder")
+    text = folder.read_text(_required(folder, CONFIG_FILE))
+    return load_config_text(text, f"{folder}/{CONFIG_FILE}")

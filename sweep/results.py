@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from sweep.search_space import RULES
-from trainables.metrics import OBJECTIVE
-
-if TYPE_CHECKING:
-    from ray.tune import ResultGrid
+from sweep.storage import Folder
+from sweep.tune_state import read_history, read_records
+from trainables.metrics import FAILURE, OBJECTIVE
 
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"
@@ -23,30 +23,48 @@ class NoResultsError(RuntimeError):
     """Every trial failed before its first evaluation: there is nothing to retrain."""
 
 
-def trial_rows(grid: ResultGrid) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Summarise a finished ResultGrid: (trials, reports), in the order trials were created.
+def trial_tables(folder: Folder, superseded: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(trials, reports) of the Ray experiment in ``folder``, in the order trials were created.
 
-    The grid lists trials in creation order, so ``trial_index`` 0 is the reference defaults.
+    ``trial_index`` 0 is the reference defaults. Trials a resume restarted (``superseded``) are left
+    out: their restart counts instead. A trial Ray has not finished has status ``running``.
     """
+    superseded = set(superseded)
     trials, reports = [], []
-    for index, result in enumerate(grid):
-        history = result.metrics_dataframe
-        history = history if history is not None and OBJECTIVE in history else pd.DataFrame()
-        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name.removeprefix("trial_")
-        trials.append({"trial_index": index, **_trial_row(trial_id, result.config or {}, history, result.error)})
+    for record in read_records(folder):
+        if record.trial_id in superseded:
+            continue
+        history = read_history(folder, record)
+        history = history if OBJECTIVE in history else pd.DataFrame()
+        row = _trial_row(record.trial_id, record.config, history, record.error)
+        if not record.finished:
+            row["status"] = "running"
+        row["attempts"] = record.num_failures + (1 if record.finished or not history.empty else 0)
+        trials.append({"trial_index": len(trials), **row})
         if not history.empty:
-            # Parameters live in trials.parquet; a report row keeps the measurements and Tune's timing.
-            dropped = [c for c in history if c.startswith("config/") or c in ("trial_id", "checkpoint_dir_name")]
-            frame = history.drop(columns=dropped)
-            frame.insert(0, "trial_id", trial_id)
+            frame = last_attempt(history).copy()
+            frame.insert(0, "trial_id", record.trial_id)
             reports.append(frame)
     trials_frame = pd.DataFrame(trials)
     reports_frame = pd.concat(reports, ignore_index=True) if reports else pd.DataFrame()
     return trials_frame, reports_frame
 
 
+def last_attempt(history: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a trial's last attempt: a retried trial starts again from step 1, after its earlier rows."""
+    if history.empty or "step" not in history:
+        return history
+    restarts = (history["step"].diff() <= 0).to_numpy().nonzero()[0]
+    return history.iloc[restarts[-1] :] if len(restarts) else history
+
+
 def _trial_row(trial_id: str, config: dict[str, Any], history: pd.DataFrame, error: Any) -> dict[str, Any]:
+    history = last_attempt(history)
     last = history.iloc[-1] if not history.empty else None
+    failure = last.get(FAILURE) if last is not None else None
+    if isinstance(failure, str) and failure:
+        # The trial stopped itself (a non-finite loss): it failed, but Tune saw it end normally.
+        error = f"{failure} at step {int(last['step'])}"
     if error is not None:
         status = "errored"
     elif last is not None and bool(last.get("completed", False)):
@@ -61,7 +79,7 @@ def _trial_row(trial_id: str, config: dict[str, Any], history: pd.DataFrame, err
         "sts_dev_final": float(last[OBJECTIVE]) if last is not None else float("nan"),
         "steps": int(last["step"]) if last is not None else 0,
         "total_steps": int(last["total_steps"]) if last is not None else 0,
-        "evaluations": len(history),
+        "evaluations": int(history[OBJECTIVE].notna().sum()) if last is not None else 0,
         "time_s": float(last["time_total_s"]) if last is not None and "time_total_s" in last else float("nan"),
         "error": None if error is None else str(error).strip().splitlines()[-1][:500],
     }

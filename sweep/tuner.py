@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from optuna.samplers import TPESampler
@@ -14,6 +13,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
 from sweep.search_space import first_point, param_space, reference_point
+from sweep.storage import Folder
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
 from trainables.errors import InputError
@@ -57,13 +57,44 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
     )
 
 
-def build_searcher(config: ExperimentConfig, reference: dict[str, Any]) -> ConcurrencyLimiter:
-    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates."""
-    first = first_point(config.space, reference)
-    searcher = OptunaSearch(
-        sampler=TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials),
-        points_to_evaluate=[first] if first else None,
-    )
+@dataclass(frozen=True)
+class Warmstart:
+    """What a resumed sweep carries over: finished trials told to Optuna, interrupted configs to rerun."""
+
+    evaluated: list[dict[str, Any]] = field(default_factory=list)  # add_evaluated_point keyword arguments
+    rerun: list[dict[str, Any]] = field(default_factory=list)  # searched values of interrupted trials
+    num_samples: int = 1  # trials still to create, the reruns included
+
+
+class _ResumedOptunaSearch(OptunaSearch):
+    """OptunaSearch that replays the finished trials of an interrupted sweep once its study exists."""
+
+    def __init__(self, *args, evaluated: list[dict[str, Any]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._evaluated = evaluated
+
+    def _setup_study(self, mode):
+        super()._setup_study(mode)
+        for point in self._evaluated:
+            self.add_evaluated_point(**point)
+
+
+def build_searcher(
+    config: ExperimentConfig, reference: dict[str, Any], warmstart: Warmstart | None = None
+) -> ConcurrencyLimiter:
+    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
+
+    A resumed sweep instead starts with the configs the crash interrupted, after replaying the
+    finished trials into the study, so TPE proposes as if it had never stopped.
+    """
+    sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
+    if warmstart is None:
+        first = first_point(config.space, reference)
+        searcher = OptunaSearch(sampler=sampler, points_to_evaluate=[first] if first else None)
+    else:
+        searcher = _ResumedOptunaSearch(
+            sampler=sampler, points_to_evaluate=warmstart.rerun or None, evaluated=warmstart.evaluated
+        )
     return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)
 
 
@@ -71,10 +102,10 @@ def build_tuner(
     config: ExperimentConfig,
     data: TrialData,
     plan: SweepPlan,
-    experiment_dir: Path | str,
+    folder: Folder,
+    warmstart: Warmstart | None = None,
 ) -> tune.Tuner:
-    """The Tuner for one sweep, storing its experiment in ``experiment_dir`` (so ``Tuner.restore`` works)."""
-    experiment_dir = Path(experiment_dir)
+    """The Tuner for one sweep (or the rest of a resumed one), storing its Ray experiment in ``folder``."""
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
         data=data,
@@ -86,20 +117,21 @@ def build_tuner(
     tune_config = tune.TuneConfig(
         metric=OBJECTIVE,
         mode=MODE,
-        search_alg=build_searcher(config, plan.reference),
+        search_alg=build_searcher(config, plan.reference, warmstart),
         scheduler=build_scheduler(config, plan.max_evaluations),
-        num_samples=config.search.num_samples,
+        num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
         # A reused CPU worker skips re-importing torch and transformers (seconds per trial). GPU trials
         # get a fresh process each, since a stopped trial may leave memory allocated (ray #23971).
         reuse_actors=config.resources.gpu == 0,
         trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
     )
     run_config = tune.RunConfig(
-        name=experiment_dir.name,
-        storage_path=str(experiment_dir.parent.resolve()),
+        name=folder.name,
+        storage_path=folder.storage_path(),
         # The sweep writes no checkpoints: ASHA only stops trials, it never pauses and resumes them.
         checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
-        failure_config=tune.FailureConfig(max_failures=0),
+        # A trial that raised restarts from step 1 (there is no checkpoint to resume from).
+        failure_config=tune.FailureConfig(max_failures=config.failures.max_retries),
         verbose=1,
     )
     return tune.Tuner(

@@ -9,6 +9,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import load_config
 from sweep.experiment import prepare
+from sweep.storage import Folder
 from sweep.tuner import build_tuner
 from trainables.metrics import MODE, OBJECTIVE
 
@@ -18,7 +19,7 @@ from .conftest import SMOKE
 @pytest.fixture
 def built(tmp_path):
     prepared = prepare(load_config(SMOKE, [f"results_dir={tmp_path}"]))
-    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, tmp_path / "smoke-test")
+    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, Folder(tmp_path / "smoke-test"))
     return prepared, tuner._local_tuner
 
 
@@ -70,7 +71,7 @@ def test_trials_get_the_configured_resources_and_reuse_cpu_workers(built):
 
 def test_gpu_trials_get_fresh_workers_and_fractional_gpus(tmp_path):
     prepared = prepare(load_config(SMOKE, ["resources.gpu=0.25", f"results_dir={tmp_path}"]))
-    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, tmp_path / "x")._local_tuner
+    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, Folder(tmp_path / "x"))._local_tuner
     assert tuner._trainable._resources.required_resources.get("GPU") == 0.25
     assert tuner._tune_config.reuse_actors is False
 
@@ -84,5 +85,5 @@ def test_the_experiment_is_stored_where_tuner_restore_finds_it(built, tmp_path):
 
 def test_no_scheduler_means_fifo(tmp_path):
     prepared = prepare(load_config(SMOKE, ["scheduler.type=none", f"results_dir={tmp_path}"]))
-    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, tmp_path / "x")._local_tuner
+    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, Folder(tmp_path / "x"))._local_tuner
     assert type(tuner._tune_config.scheduler) is FIFOScheduler

@@ -5,6 +5,8 @@ from __future__ import annotations
 # The sweep's objective, declared once: full-depth STS-dev Spearman of cosine similarity, maximised.
 OBJECTIVE = "sts_dev_spearman_cosine"
 MODE = "max"
+# Report column that names why a trial stopped itself (a non-finite loss); absent on healthy rows.
+FAILURE = "failure"
 SIMILARITIES = ("cosine", "manhattan", "euclidean", "dot")
 # The model card's metric set, in its order.
 METRIC_NAMES = (

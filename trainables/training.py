@@ -6,7 +6,6 @@ with each evaluation (``report``) differs.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -20,12 +19,20 @@ from trainables.data import StsPairs, TrialData
 from trainables.errors import InputError
 from trainables.evaluation import evaluate_sts
 from trainables.loss import build_loss
-from trainables.metrics import OBJECTIVE, depth_metric
+from trainables.metrics import FAILURE, OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
 from trainables.quiet import quiet_libraries
 from trainables.train_config import TrainConfig
 
 Report = Callable[[dict[str, Any]], None]
+
+
+class NonFiniteLoss(FloatingPointError):
+    """The training loss became NaN or infinite: the run cannot recover, so it stops at that step."""
+
+
+class TrialFailed(RuntimeError):
+    """A run that had to be fully trained (a retrain, a local trial) stopped itself; see the message."""
 
 
 def resolve_precision(precision: str, on_gpu: bool) -> str:
@@ -47,6 +54,7 @@ class _EvaluateEvery(TrainerCallback):
     def __init__(self, model: SentenceTransformer, pairs: StsPairs, every: int, batch_size: int, report: Report):
         self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
         self.pending = False
+        self.step = 0
         self.history: list[dict[str, Any]] = []
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -60,8 +68,6 @@ class _EvaluateEvery(TrainerCallback):
             return
         self.pending = False
         loss = float(logs["loss"])
-        if not math.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss} at step {state.global_step}")
         sts = evaluate_sts(self.model, self.pairs, self.batch_size)
         row = {
             "step": state.global_step,
@@ -75,6 +81,28 @@ class _EvaluateEvery(TrainerCallback):
         }
         self.history.append(row)
         self.report(row)
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.step = state.global_step + 1
+
+    def stop_on(self, failure: NonFiniteLoss, total_steps: int) -> None:
+        """Report the failure as the run's last row: Tune ends the trial without retrying it."""
+        row = {
+            "step": self.step,
+            "total_steps": total_steps,
+            "loss": float("nan"),
+            OBJECTIVE: float("nan"),
+            "completed": False,
+            FAILURE: str(failure),
+        }
+        self.history.append(row)
+        self.report(row)
+
+
+def _check_finite(module, inputs, loss) -> None:
+    """Forward hook on the loss: one check per step, where the Trainer would otherwise average NaN away."""
+    if not torch.isfinite(loss):
+        raise NonFiniteLoss(f"training loss became {loss.item()}")
 
 
 def train(
@@ -98,6 +126,7 @@ def train(
     set_seed(seed)  # covers python's random too, which AdaptiveLayerLoss samples layers with
     model = build_model(model_config, device="cuda" if on_gpu else "cpu")
     loss = build_loss(model, params)
+    loss.register_forward_hook(_check_finite)
     callback = _EvaluateEvery(model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore)
     with tempfile.TemporaryDirectory(prefix="trainer-") as output_dir:
         args = SentenceTransformerTrainingArguments(
@@ -116,6 +145,7 @@ def train(
             save_strategy="no",  # the sweep needs no checkpoints; retrain saves the model itself
             eval_strategy="no",  # evaluation runs in the callback, at the steps it chooses
             logging_strategy="no",
+            logging_nan_inf_filter=False,  # a NaN loss must stop the run, not be averaged out of the log
             report_to="none",
             disable_tqdm=True,
             dataloader_num_workers=0,
@@ -125,7 +155,10 @@ def train(
             model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[callback]
         )
         trainer.remove_callback(PrinterCallback)  # rows reach the caller through `report` instead
-        trainer.train()
+        try:
+            trainer.train()
+        except NonFiniteLoss as failure:
+            callback.stop_on(failure, trainer.state.max_steps)
     return model, callback.history
 
 
@@ -140,6 +173,8 @@ def train_and_test(
 ) -> tuple[SentenceTransformer, list[dict[str, Any]], dict[str, Any]]:
     """``train``, then STS-test at full depth and every depth (see ``evaluate_sts``)."""
     model, history = train(params, data, settings, model_config, seed, report)
+    if history and history[-1].get(FAILURE):
+        raise TrialFailed(f"seed {seed}, {params}: {history[-1][FAILURE]} at step {history[-1]['step']}")
     return model, history, evaluate_sts(model, sts_test, settings.eval_batch_size)
 
 

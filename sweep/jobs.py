@@ -1,0 +1,58 @@
+"""``--address http://HOST:8265``: run the same command on a Ray cluster as a Ray job.
+
+This is ``ray job submit --working-dir . -- python -m sweep ...`` from Python: the checkout travels
+as the job's working directory (without what ``.gitignore`` and ``.rayignore`` leave out), the job's
+log streams here, and the job's exit status becomes this command's.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+
+from trainables.errors import InputError
+
+POLL_S = 2.0
+
+
+def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
+    """Submit ``python -m sweep ARGV`` to the job API at ``address``, follow its log, return its exit status."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    try:
+        client = JobSubmissionClient(address)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None
+    entrypoint = shlex.join(["python", "-m", "sweep", *argv])
+    job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"working_dir": str(working_dir)})
+    print(f"submitted Ray job {job_id} to {address}: {entrypoint}", flush=True)
+    shown = 0
+    while True:
+        status = client.get_job_status(job_id)
+        logs = client.get_job_logs(job_id)
+        print(logs[shown:], end="", flush=True)
+        shown = len(logs)
+        if status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.STOPPED):
+            break
+        time.sleep(POLL_S)
+    info = client.get_job_info(job_id)
+    print(f"Ray job {job_id}: {status.value}", flush=True)
+    if status == JobStatus.SUCCEEDED:
+        return 0
+    code = getattr(info, "driver_exit_code", None)
+    return code if isinstance(code, int) and code != 0 else 1
+
+
+def without_address(argv: list[str]) -> list[str]:
+    """``argv`` less its ``--address`` option: the job runs on the cluster it was sent to."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--address":
+            skip = True
+        elif not arg.startswith("--address="):
+            kept.append(arg)
+    return kept

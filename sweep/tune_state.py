@@ -1,0 +1,100 @@
+"""Reads a Ray Tune experiment folder as JSON: trial statuses, configs, failures and report rows.
+
+Ray keeps a JSON copy of its state next to its pickles (``experiment_state-*.json``, each trial's
+``result.json``); reading only those works on a finished, running or crashed sweep and never runs code
+from a results folder. Values Ray could only pickle stay as the hex strings they are stored as.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sweep.storage import Folder
+
+STATE_PATTERN = re.compile(r"^experiment_state-.*\.json$")
+FINISHED = ("TERMINATED", "ERROR")  # Ray's statuses of a trial that will not run again
+# Ray's bookkeeping in each result row; the parameters live in the trial's config instead.
+_DROPPED = ("config", "checkpoint_dir_name", "done", "trial_id", "date", "pid", "hostname", "node_ip")
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as Ray last recorded it."""
+
+    trial_id: str
+    status: str  # Ray's: PENDING, RUNNING, PAUSED, TERMINATED, ERROR
+    config: dict[str, Any]
+    logdir: str  # the trial's folder, relative to the experiment folder
+    num_failures: int  # attempts that raised; a retried trial starts again from step 1
+    error: str | None  # the last attempt's error, when the trial ended in ERROR
+    run: int  # which `fit` created it: 0 for the sweep, 1.. for each resume
+    order: int  # creation order within its run
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+def state_files(folder: Folder) -> list[str]:
+    """Ray's experiment state files, oldest first (their names end in a sortable timestamp)."""
+    return [name for name in folder.names() if STATE_PATTERN.match(name)]
+
+
+def read_records(folder: Folder) -> list[TrialRecord]:
+    """Every trial of every run in the folder, in creation order; the newest state of each wins."""
+    records: dict[str, TrialRecord] = {}
+    for run, name in enumerate(state_files(folder)):
+        for position, (state_json, runtime_json) in enumerate(folder.read_json(name)["trial_data"]):
+            state, runtime = json.loads(state_json), json.loads(runtime_json)
+            trial_id = state["trial_id"]
+            first = records.get(trial_id)
+            logdir = state.get("relative_logdir") or f"trial_{trial_id}"
+            error = _error_text(folder, logdir, runtime.get("error_filename")) if state["status"] == "ERROR" else None
+            records[trial_id] = TrialRecord(
+                trial_id=trial_id,
+                status=state["status"],
+                config=_plain_config(state.get("config") or {}),
+                logdir=logdir,
+                num_failures=int(runtime.get("num_failures") or 0),
+                error=error,
+                run=first.run if first else run,
+                order=first.order if first else _tag_number(state.get("experiment_tag"), position),
+            )
+    return sorted(records.values(), key=lambda record: (record.run, record.order))
+
+
+def read_history(folder: Folder, record: TrialRecord) -> pd.DataFrame:
+    """The trial's report rows (every attempt's), one row per ``tune.report``."""
+    name = f"{record.logdir}/result.json"
+    if not folder.is_file(name):
+        return pd.DataFrame()
+    rows = []
+    for line in folder.read_text(name).splitlines():
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-write
+            rows.append({key: value for key, value in row.items() if key not in _DROPPED})
+    return pd.DataFrame(rows)
+
+
+def _plain_config(config: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in config.items() if not isinstance(value, dict)}
+
+
+def _tag_number(tag: str | None, fallback: int) -> int:
+    match = re.match(r"^(\d+)_", tag or "")
+    return int(match.group(1)) if match else fallback
+
+
+def _error_text(folder: Folder, logdir: str, filename: str | None) -> str:
+    name = f"{logdir}/{filename or 'error.txt'}"
+    if not filename or not filename.endswith(".txt") or not folder.is_file(name):
+        return "the trial raised; Ray kept no readable error text"
+    return folder.read_text(name)
