@@ -62,6 +62,8 @@ def start_ray(address: str | None = None) -> None:
         return
     _this_machine_only()
     ray.init(
+        # A new Ray of our own, even where `ray start` left a cluster address file behind (a dead one hangs).
+        address="local",
         include_dashboard=False,
         logging_level=logging.WARNING,
         # Read by tqdm at import, before a trial can silence it: the model card's progress bars.

@@ -26,7 +26,7 @@ def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None
     entrypoint = shlex.join(["python", "-m", "sweep", *argv])
-    job_id = client.submit_job(entrypoint=entrypoint, runtime_env={"working_dir": str(working_dir)})
+    job_id = _submit(client, entrypoint, {"working_dir": str(working_dir)})
     print(f"submitted Ray job {job_id} to {address}: {entrypoint}", flush=True)
     shown = 0
     while True:
@@ -43,6 +43,18 @@ def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
         return 0
     code = getattr(info, "driver_exit_code", None)
     return code if isinstance(code, int) and code != 0 else 1
+
+
+def _submit(client, entrypoint: str, runtime_env: dict, wait_s: float = 60.0) -> str:
+    """Submit, waiting while a head that has just started has no job agent yet."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
+        except RuntimeError as error:
+            if "No available agent" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(POLL_S)
 
 
 def without_address(argv: list[str]) -> list[str]:

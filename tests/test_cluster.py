@@ -1,0 +1,227 @@
+"""Cluster use, for real: a Ray head on 127.0.0.1, the smoke sweep sent with ``ray job submit``, its
+results in an S3 bucket served by a local S3-compatible server (moto), then a retrain of that bucket's
+sweep sent with ``sweep retrain --address http://...``. Everything started here is stopped here."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
+BIN = Path(sys.executable).parent
+BUCKET = "sweeps"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers (Ray's token authentication may refuse an anonymous request)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop a server started in its own session, with everything it started."""
+    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=wait)
+            return
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            continue
+
+
+@pytest.fixture(scope="module")
+def s3_env(tmp_path_factory):
+    """A moto S3 server on 127.0.0.1 with one bucket; the variables that point pyarrow (and Ray) at it."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    server = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        _wait_for(endpoint)
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")).close()
+        os.environ["SWEEP_TEST_MOTO_PID"] = str(server.pid)
+        yield {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    finally:
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def ray_head(s3_env, tmp_path_factory):
+    """``ray start --head --dashboard-host 127.0.0.1``, every server on 127.0.0.1; yields the job API URL."""
+    dashboard = _free_port()
+    env = {
+        **os.environ,
+        **s3_env,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        # One machine, no other node may join: Ray then binds every server to 127.0.0.1.
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "TQDM_DISABLE": "1",
+        # Token authentication, with a token made for this test: the job API refuses anyone without it.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+    }
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    gcs_port = _free_port()
+    head = subprocess.Popen(
+        [
+            str(BIN / "ray"),
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=2",
+            "--num-gpus=0",
+            f"--port={gcs_port}",
+            "--dashboard-host=127.0.0.1",
+            f"--dashboard-port={dashboard}",
+            f"--ray-client-server-port={_free_port()}",
+            # Free ports for the rest too: a Ray already on this machine holds the defaults.
+            *(
+                f"--{option}={_free_port()}"
+                for option in (
+                    "dashboard-agent-listen-port",
+                    "dashboard-agent-grpc-port",
+                    "metrics-export-port",
+                    "runtime-env-agent-port",
+                )
+            ),
+        ],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{dashboard}"
+        _wait_for(f"{url}/api/version")
+        yield url, env, head.pid
+    finally:
+        _stop(head)
+        # `ray start` leaves this machine's cluster address behind; a later plain ray.init() would wait for it.
+        marker = Path("/tmp/ray/ray_current_cluster")
+        if marker.is_file() and marker.read_text().strip().endswith(f":{gcs_port}"):
+            marker.unlink()
+
+
+@pytest.fixture(scope="module")
+def submitted(ray_head):
+    url, env, _ = ray_head
+    command = [
+        str(BIN / "ray"),
+        "job",
+        "submit",
+        "--address",
+        url,
+        "--working-dir",
+        ".",
+        "--",
+        "python",
+        "-m",
+        "sweep",
+        "run",
+        "search_spaces/smoke.yaml",
+        "--set",
+        "search.num_samples=3",
+        "--set",
+        "retrain.defaults=false",
+        "--results-dir",
+        f"s3://{BUCKET}/smoke",
+    ]
+    for _ in range(20):  # a head that just started takes a while to register its job agent
+        job = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=800)
+        if "No available agent" not in job.stderr + job.stdout:
+            return job
+        time.sleep(3)
+    return job
+
+
+def _folder(env):
+    from sweep.storage import Folder
+
+    for key, value in env.items():
+        if key.startswith("AWS_"):
+            os.environ[key] = value
+    results = Folder(f"s3://{BUCKET}/smoke")
+    (name,) = results.names()
+    return results.child(name)
+
+
+def test_ray_job_submit_runs_the_smoke_sweep_into_an_s3_bucket(submitted, ray_head):
+    assert submitted.returncode == 0, submitted.stdout[-4000:] + submitted.stderr[-2000:]
+    folder = _folder(ray_head[1])
+    report = folder.read_json("report.json")
+    assert report["trials"]["total"] == 3
+    trials = folder.read_parquet("trials.parquet")
+    assert len(trials) == 3 and set(trials["status"]) <= {"completed", "pruned"}
+    # Ray Tune's own files landed in the bucket too: the sweep can be resumed from there.
+    names = folder.names()
+    assert any(name.startswith("experiment_state-") for name in names)
+    assert sum(name.startswith("trial_") for name in names) == 3
+    assert folder.is_file("best_model/model.safetensors")
+
+
+def test_sweep_retrain_runs_on_the_cluster_through_the_job_api(submitted, ray_head):
+    url, env, _ = ray_head
+    folder = _folder(env)
+    before = folder.read_json("retrain.json")
+    command = [sys.executable, "-m", "sweep", "retrain", str(folder), "--address", url]
+    job = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-2000:]
+    assert "SUCCEEDED" in job.stdout
+    after = folder.read_json("retrain.json")
+    # The same config and seed, retrained on the cluster, gives the same STS-test score.
+    assert after["best"][0]["test"]["spearman_cosine"] == pytest.approx(before["best"][0]["test"]["spearman_cosine"])
+
+
+def test_every_server_started_here_listens_on_127_0_0_1_only(submitted, ray_head):
+    import psutil
+
+    started = [psutil.Process(ray_head[2]), psutil.Process(int(os.environ["SWEEP_TEST_MOTO_PID"]))]
+    ours = {p.pid for root in started for p in [root, *root.children(recursive=True)]}
+    listening = [c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in ours]
+    assert len(listening) >= 5  # GCS, raylet, dashboard, job API, S3 server at least
+    exposed = [(c.laddr.ip, c.laddr.port, psutil.Process(c.pid).name()) for c in listening]
+    exposed = [entry for entry in exposed if not _loopback(entry[0])]
+    assert exposed == [], json.dumps(exposed)
+
+
+def _loopback(ip: str) -> bool:
+    address = ipaddress.ip_address(ip)
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback

@@ -1,0 +1,164 @@
+"""Faults injected from the outside, as they happen on a cluster: a trial worker killed (the trial is
+retried), a config whose loss turns NaN (the trial stops itself, is not retried), and the driver killed
+with SIGKILL mid-sweep (``sweep resume`` finishes the sweep without rerunning finished trials)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from .conftest import ROOT, SMOKE
+
+pytestmark = pytest.mark.timeout(900)
+
+TRIALS = 6
+OVERRIDES = [
+    f"search.num_samples={TRIALS}",
+    "search.max_concurrent=1",
+    "search.n_startup_trials=3",
+    "failures.max_retries=1",
+    # A KL temperature so small that logits / temperature overflow at the first step: the NaN fault.
+    "search_space.kl_temperature={choice: [0.3, 1.0e-40]}",
+    "retrain.defaults=false",
+]
+
+
+def _sweep(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweep", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs
+    )
+
+
+def _wait(condition, what: str, timeout: float = 400.0, driver: subprocess.Popen | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if driver is not None and driver.poll() is not None:
+            raise AssertionError(f"the sweep ended (status {driver.returncode}) before {what}:\n{driver.stdout.read()}")
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _finished_trials(folder: Path) -> dict[str, str]:
+    """trial id -> Ray status, for the trials Ray has finished, from its newest state file."""
+    states = sorted(folder.glob("experiment_state-*.json"))
+    if not states:
+        return {}
+    try:
+        data = json.loads(states[-1].read_text())
+    except (json.JSONDecodeError, OSError):  # written while read
+        return {}
+    trials = (json.loads(state) for state, _ in data["trial_data"])
+    return {t["trial_id"]: t["status"] for t in trials if t["status"] in ("TERMINATED", "ERROR")}
+
+
+def _trial_workers(driver: subprocess.Popen) -> list[psutil.Process]:
+    return [p for p in psutil.Process(driver.pid).children(recursive=True) if "ImplicitFunc" in _title(p)]
+
+
+def _title(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _rows(folder: Path, trial_id: str) -> list[dict]:
+    text = (folder / f"trial_{trial_id}" / "result.json").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def crashed_and_resumed(tmp_path_factory):
+    results = tmp_path_factory.mktemp("results")
+    driver = _sweep("run", str(SMOKE), "--results-dir", str(results), *[a for o in OVERRIDES for a in ("--set", o)])
+    tree: list[psutil.Process] = []
+    try:
+        folder = _wait(lambda: next(results.iterdir(), None), "the experiment folder", driver=driver)
+        # 1. A lost worker: kill the first trial's process once it has reported.
+        worker = _wait(
+            lambda: next(iter(_trial_workers(driver)), None) if _finished_or_reporting(folder) else None,
+            "a trial worker that has reported",
+            driver=driver,
+        )
+        worker.kill()
+        # 2. The driver dies with SIGKILL once three trials are finished, Ray's processes with it.
+        _wait(lambda: len(_finished_trials(folder)) >= 3, "three finished trials", driver=driver)
+        tree = psutil.Process(driver.pid).children(recursive=True)
+        os.kill(driver.pid, signal.SIGKILL)
+    finally:
+        driver.wait()
+        for process in tree:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+    before = _finished_trials(folder)
+    rows_before = {trial_id: _rows(folder, trial_id) for trial_id in before}
+    assert not (folder / "trials.parquet").exists()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sweep", "resume", str(folder)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    return folder, before, rows_before, worker.pid
+
+
+def _finished_or_reporting(folder: Path) -> bool:
+    return any(path.stat().st_size > 0 for path in folder.glob("trial_*/result.json"))
+
+
+def test_the_resumed_sweep_has_every_configured_trial_and_a_report(crashed_and_resumed):
+    folder, *_ = crashed_and_resumed
+    trials = pd.read_parquet(folder / "trials.parquet")
+    assert len(trials) == TRIALS
+    assert trials["trial_id"].is_unique
+    report = json.loads((folder / "report.json").read_text())
+    assert report["trials"]["total"] == TRIALS
+    assert (folder / "best_model").is_dir()
+
+
+def test_trials_finished_before_the_crash_are_kept_and_not_rerun(crashed_and_resumed):
+    folder, before, rows_before, _ = crashed_and_resumed
+    trials = pd.read_parquet(folder / "trials.parquet").set_index("trial_id")
+    assert set(before) <= set(trials.index)
+    for trial_id, rows in rows_before.items():
+        assert _rows(folder, trial_id) == rows  # nothing appended: the trial did not run again
+        if before[trial_id] == "TERMINATED" and rows:
+            assert trials.loc[trial_id, "steps"] == rows[-1]["step"]
+            final = rows[-1]["sts_dev_spearman_cosine"]
+            assert trials.loc[trial_id, "sts_dev_final"] == pytest.approx(final, nan_ok=True)
+    meta = json.loads((folder / "experiment.json").read_text())
+    assert len(meta["resumed"]) == 1
+    assert not set(meta["superseded"]) & set(trials.index)
+
+
+def test_a_killed_trial_worker_is_retried_and_the_trial_counts(crashed_and_resumed):
+    folder, *_ = crashed_and_resumed
+    trials = pd.read_parquet(folder / "trials.parquet")
+    retried = trials[trials["attempts"] == 2]
+    assert len(retried) == 1, trials[["trial_id", "status", "attempts", "error"]]
+    assert retried.iloc[0]["status"] in ("completed", "pruned")
+
+
+def test_a_nan_loss_stops_its_trial_at_once_without_a_retry(crashed_and_resumed):
+    folder, *_ = crashed_and_resumed
+    trials = pd.read_parquet(folder / "trials.parquet")
+    nan = trials[trials["kl_temperature"] < 1e-30]
+    assert len(nan) >= 1, "the seeded search never proposed the NaN temperature"
+    for _, trial in nan.iterrows():
+        assert trial["status"] == "errored"
+        assert "loss became nan" in trial["error"]
+        assert trial["attempts"] == 1
+        assert trial["evaluations"] == 0  # stopped before its first STS-dev evaluation
+        assert trial["steps"] < trial["total_steps"]
+    assert (trials["status"] != "errored").sum() == TRIALS - len(nan)
