@@ -7,6 +7,7 @@ from a results folder. Values Ray could only pickle stay as the hex strings they
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -65,7 +66,16 @@ def read_records(folder: Folder) -> list[TrialRecord]:
                 run=first.run if first else run,
                 order=first.order if first else _tag_number(state.get("experiment_tag"), position),
             )
+    for trial_id, record in records.items():
+        if not record.finished and _reported_last_step(folder, record):
+            # It finished after Ray last saved its state (a driver killed in between): nothing to rerun.
+            records[trial_id] = dataclasses.replace(record, status="TERMINATED")
     return sorted(records.values(), key=lambda record: (record.run, record.order))
+
+
+def _reported_last_step(folder: Folder, record: TrialRecord) -> bool:
+    history = read_history(folder, record)
+    return not history.empty and "completed" in history and bool(history["completed"].iloc[-1])
 
 
 def read_history(folder: Folder, record: TrialRecord) -> pd.DataFrame:
