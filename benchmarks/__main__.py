@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -22,8 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(NAMES)}")
-    # A Ray of its own, in its own folder: never attach to another cluster started on this machine.
-    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray-benchmarks")
+    from benchmarks.sweeps import use_private_ray
+
+    use_private_ray()  # before anything imports Ray
     import importlib
 
     from benchmarks.record import append_row, load_average, print_outcome

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,6 +21,36 @@ import pandas as pd
 from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
 from sweep.config import ExperimentConfig
 from sweep.results import REPORTS_FILE, TRIALS_FILE
+
+# On a busy machine a Ray node may time out while its agents start; such a start is tried once more.
+RAY_START_TIMEOUT = "timed out during startup"
+
+
+def use_private_ray() -> None:
+    """Call before Ray is imported: every Ray the benchmarks start is private to them and to this machine.
+
+    ``ray.init`` attaches to a cluster it finds recorded in its temporary folder, so the benchmarks use
+    a folder of their own; and with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` Ray takes the loopback
+    address as the node's, so no Ray port opens on the network.
+    """
+    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray-benchmarks")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def start_private_ray() -> None:
+    """Start this process's Ray (see ``use_private_ray``), once more if the first start timed out."""
+    import ray
+
+    from sweep.cluster import start_ray
+
+    try:
+        start_ray()
+    except Exception as error:  # Ray raises a bare Exception for a node start that timed out
+        if RAY_START_TIMEOUT not in str(error):
+            raise
+        print(f"Ray start timed out ({error}); trying once more", flush=True)
+        ray.shutdown()
+        start_ray()
 
 
 @dataclass
@@ -80,9 +111,16 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
     command += ["--results-dir", str(folder)]
     log = folder / "sweep.log"
     print(f"[{label}] {' '.join(command[1:])}  (log: {log})", flush=True)
-    launched_at = time.time()
-    with log.open("w") as handle:
-        code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+    for attempt in (1, 2):
+        launched_at = time.time()
+        with log.open("w") as handle:
+            code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+        if code == 0 or attempt == 2 or RAY_START_TIMEOUT not in log.read_text():
+            break
+        print(f"[{label}] Ray start timed out; launching once more", flush=True)
+        for partial in folder.iterdir():  # the failed attempt's experiment folder
+            if partial.is_dir():
+                shutil.rmtree(partial)
     if code != 0:
         tail = log.read_text().strip().splitlines()[-5:]
         raise RuntimeError(f"`sweep run` exited with {code}; see {log}:\n" + "\n".join(tail))
@@ -99,14 +137,13 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
 
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
-    from sweep.cluster import start_ray
     from sweep.experiment import prepare
     from sweep.results import trial_rows
     from sweep.tuner import build_tuner
 
     launched_at = time.time()
     prepared = prepare(config)
-    start_ray()
+    start_private_ray()
     folder = RUNS_DIR / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True)
     print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
