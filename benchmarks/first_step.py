@@ -1,4 +1,4 @@
-"""2. Time to first step: from a trial's start to its first optimizer step, as a share of its wall time.
+"""2. Time to first step: from a trial's start to the start of its first optimizer step, over its wall time.
 
 Trial start is the trainable's entry in its worker, before the worker imports the training stack,
 so a cold worker's imports count. The cold figure starts earlier still: at the launch of

@@ -1,9 +1,9 @@
 """1. Tune overhead: training throughput of one trial inside the sweep vs a plain SentenceTransformerTrainer.
 
 Both arms train the reference defaults with the same recipe, seed and thread count, and time their
-optimizer steps with the same ``StepClock``. Throughput counts the steps after the first (which
-warms up) over the time from the first step's end to the last step's end, so the batches' data
-handling between steps counts and the single evaluation after the last step does not.
+optimizer steps with the same ``StepClock``. Throughput counts every step over the time from the
+first step's start to the last step's end, so the batches' data handling between steps counts and
+the single evaluation after the last step does not.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ TARGET = 0.97
 
 
 def steady_throughput(figures: dict | pd.Series, steps: int, batch_size: int) -> float:
-    """Samples per second from the first step's end to the last step's end."""
-    return (steps - 1) * batch_size / (figures["last_step_at"] - figures["first_step_at"])
+    """Samples per second from the first step's start to the last step's end."""
+    return steps * batch_size / (figures["last_step_at"] - figures["first_step_at"])
 
 
 def plain_trainer_run(config: ExperimentConfig) -> dict[str, float]:

@@ -26,7 +26,7 @@ class StepClock(TrainerCallback):
 
     def __init__(self, started_at: float | None = None):
         self.started_at = time.time() if started_at is None else started_at  # the run's start
-        self.first_step_at: float | None = None  # end of the first optimizer step
+        self.first_step_at: float | None = None  # start of the first optimizer step: training begins
         self.last_step_at: float | None = None  # end of the latest one
         self.step_s = 0.0
         self.eval_s = 0.0
@@ -34,14 +34,14 @@ class StepClock(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._step_began = time.time()
+        if self.first_step_at is None:
+            self.first_step_at = self._step_began
 
     def on_step_end(self, args, state, control, **kwargs):
         now = time.time()
         if self._step_began is not None:
             self.step_s += now - self._step_began
             self._step_began = None
-        if self.first_step_at is None:
-            self.first_step_at = now
         self.last_step_at = now
 
     @contextmanager
