@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 # The CPU build of torch; on a GPU machine use `make TORCH=torch ...` for the CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: help install smoke test test-full lint format clean
+.PHONY: help install smoke test test-full bench bench-quick lint format clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(BIN)/sweep: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ test: install  ## the fast test suite (a few minutes on 2 CPU cores)
 
 test-full: install  ## every test, the slow ones on real data and the real model included
 	$(BIN)/python -m pytest -m "not gpu"
+
+bench: install  ## every benchmark on real data and MiniLM, full size (about 90 minutes on 2 CPU cores)
+	$(BIN)/python -m benchmarks
+
+bench-quick: install  ## every benchmark, shrunk (under 10 minutes on 2 CPU cores)
+	$(BIN)/python -m benchmarks --quick
 
 lint: install  ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 
 from trainables.model import ModelConfig, TinyModel
+from trainables.step_clock import TIMING_COLUMNS
 from trainables.train_config import TrainConfig
 from trainables.training import train
 
@@ -52,7 +54,23 @@ def test_the_same_seed_gives_the_same_run(run, smoke_data):
     short = SETTINGS.model_copy(update={"max_steps": 5})
     _, first = train({"kl_temperature": 0.5}, smoke_data[0], short, MODEL, seed=3)
     _, second = train({"kl_temperature": 0.5}, smoke_data[0], short, MODEL, seed=3)
-    assert first == second
+    assert [without_timing(row) for row in first] == [without_timing(row) for row in second]
+
+
+def test_rows_say_where_the_time_went(run):
+    _, history, _ = run
+    first, last = history[0], history[-1]
+    assert first["run_started_at"] < first["first_step_at"] < first["reported_at"]
+    assert len({row["first_step_at"] for row in history}) == 1
+    for earlier, later in itertools.pairwise(history):
+        assert later["step_time_s"] > earlier["step_time_s"] and later["eval_time_s"] > earlier["eval_time_s"]
+    # Steps and evaluations fit inside the run's wall time.
+    wall = last["reported_at"] - last["run_started_at"]
+    assert 0 < last["step_time_s"] + last["eval_time_s"] < wall
+
+
+def without_timing(row):
+    return {key: value for key, value in row.items() if key not in TIMING_COLUMNS}
 
 
 def test_loss_parameters_reach_adaptive_layer_loss(tiny_model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from trainables.data import TrialData
@@ -20,10 +21,11 @@ def adaptive_layer_trainable(
 
     ``data`` arrives through ``tune.with_parameters``, so the driver loads it once for all trials.
     """
+    started_at = time.time()  # before the imports below, which are a cold worker's first cost
     # Imported in the worker only: the driver that schedules this function never trains.
     from ray import tune
 
     from trainables.training import train, use_threads
 
     use_threads(threads)
-    train(config, data, settings, model_config, seed=settings.seed, report=tune.report)
+    train(config, data, settings, model_config, seed=settings.seed, report=tune.report, started_at=started_at)

@@ -22,6 +22,7 @@ from trainables.loss import build_loss
 from trainables.metrics import FAILURE, OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
 from trainables.quiet import quiet_libraries
+from trainables.step_clock import StepClock
 from trainables.train_config import TrainConfig
 
 Report = Callable[[dict[str, Any]], None]
@@ -49,10 +50,14 @@ class _EvaluateEvery(TrainerCallback):
 
     It asks the Trainer to log at the same steps so the row carries the mean training loss since the
     previous evaluation; the evaluation itself runs in ``on_log``, right after the loss is known.
+    Each row also carries the run's timing figures (see ``StepClock``).
     """
 
-    def __init__(self, model: SentenceTransformer, pairs: StsPairs, every: int, batch_size: int, report: Report):
+    def __init__(
+        self, model: SentenceTransformer, pairs: StsPairs, every: int, batch_size: int, report: Report, clock: StepClock
+    ):
         self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
+        self.clock = clock
         self.pending = False
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -68,7 +73,8 @@ class _EvaluateEvery(TrainerCallback):
             return
         self.pending = False
         loss = float(logs["loss"])
-        sts = evaluate_sts(self.model, self.pairs, self.batch_size)
+        with self.clock.evaluating():
+            sts = evaluate_sts(self.model, self.pairs, self.batch_size)
         row = {
             "step": state.global_step,
             "total_steps": state.max_steps,
@@ -78,6 +84,7 @@ class _EvaluateEvery(TrainerCallback):
             OBJECTIVE: sts["full"]["spearman_cosine"],
             **{depth_metric(d): v for d, v in enumerate(sts["per_depth"], start=1)},
             "completed": state.global_step >= state.max_steps,
+            **self.clock.figures(),
         }
         self.history.append(row)
         self.report(row)
@@ -105,6 +112,38 @@ def _check_finite(module, inputs, loss) -> None:
         raise NonFiniteLoss(f"training loss became {loss.item()}")
 
 
+def training_arguments(
+    params: dict[str, Any], settings: TrainConfig, seed: int, output_dir: str
+) -> SentenceTransformerTrainingArguments:
+    """The Trainer's arguments for one run: ``params``' trainer knobs over ``settings``, no checkpoints, no logs."""
+    on_gpu = torch.cuda.is_available()
+    precision = resolve_precision(settings.precision, on_gpu)
+    if precision == "fp16" and not on_gpu:
+        raise InputError("train.precision: fp16 needs a GPU; use auto, fp32 or bf16")
+    return SentenceTransformerTrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=settings.epochs,
+        max_steps=settings.max_steps or -1,
+        per_device_train_batch_size=int(params.get("batch_size", settings.batch_size)),
+        learning_rate=float(params.get("learning_rate", settings.learning_rate)),
+        # transformers 5 reads a float below 1 as a share of the steps (warmup_ratio is deprecated).
+        warmup_steps=float(params.get("warmup_ratio", settings.warmup_ratio)),
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+        batch_sampler=settings.batch_sampler,
+        seed=seed,
+        data_seed=seed,
+        save_strategy="no",  # the sweep needs no checkpoints; retrain saves the model itself
+        eval_strategy="no",  # evaluation runs in the callback, at the steps it chooses
+        logging_strategy="no",
+        logging_nan_inf_filter=False,  # a NaN loss must stop the run, not be averaged out of the log
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        use_cpu=not on_gpu,
+    )
+
+
 def train(
     params: dict[str, Any],
     data: TrialData,
@@ -112,47 +151,26 @@ def train(
     model_config: ModelConfig,
     seed: int,
     report: Report | None = None,
+    started_at: float | None = None,
 ) -> tuple[SentenceTransformer, list[dict[str, Any]]]:
     """Train one config; returns the trained model and the evaluation rows, each also passed to ``report``.
 
     ``params`` holds the AdaptiveLayerLoss values and the trainer knobs (learning_rate, warmup_ratio,
-    batch_size); missing ones take ``settings``' values.
+    batch_size); missing ones take ``settings``' values. ``started_at`` (a ``time.time()``) is when the
+    run began, for the rows' timing figures; by default, now.
     """
-    batch_size = int(params.get("batch_size", settings.batch_size))
-    on_gpu = torch.cuda.is_available()
-    precision = resolve_precision(settings.precision, on_gpu)
-    if precision == "fp16" and not on_gpu:
-        raise InputError("train.precision: fp16 needs a GPU; use auto, fp32 or bf16")
-    set_seed(seed)  # covers python's random too, which AdaptiveLayerLoss samples layers with
-    model = build_model(model_config, device="cuda" if on_gpu else "cpu")
-    loss = build_loss(model, params)
-    loss.register_forward_hook(_check_finite)
-    callback = _EvaluateEvery(model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore)
+    clock = StepClock(started_at)
     with tempfile.TemporaryDirectory(prefix="trainer-") as output_dir:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=output_dir,
-            num_train_epochs=settings.epochs,
-            max_steps=settings.max_steps or -1,
-            per_device_train_batch_size=batch_size,
-            learning_rate=float(params.get("learning_rate", settings.learning_rate)),
-            # transformers 5 reads a float below 1 as a share of the steps (warmup_ratio is deprecated).
-            warmup_steps=float(params.get("warmup_ratio", settings.warmup_ratio)),
-            fp16=precision == "fp16",
-            bf16=precision == "bf16",
-            batch_sampler=settings.batch_sampler,
-            seed=seed,
-            data_seed=seed,
-            save_strategy="no",  # the sweep needs no checkpoints; retrain saves the model itself
-            eval_strategy="no",  # evaluation runs in the callback, at the steps it chooses
-            logging_strategy="no",
-            logging_nan_inf_filter=False,  # a NaN loss must stop the run, not be averaged out of the log
-            report_to="none",
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            use_cpu=not on_gpu,
+        args = training_arguments(params, settings, seed, output_dir)  # refuses a bad precision before loading
+        set_seed(seed)  # covers python's random too, which AdaptiveLayerLoss samples layers with
+        model = build_model(model_config, device="cpu" if args.use_cpu else "cuda")
+        loss = build_loss(model, params)
+        loss.register_forward_hook(_check_finite)
+        callback = _EvaluateEvery(
+            model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore, clock
         )
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[callback]
+            model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[clock, callback]
         )
         trainer.remove_callback(PrinterCallback)  # rows reach the caller through `report` instead
         try:

@@ -1,0 +1,152 @@
+"""The sweeps benchmarks measure, and where their time went, read from the report rows' timing columns.
+
+A cold sweep is ``python -m sweep run`` in its own process, exactly as a user starts it (Ray start,
+data loading and the retrain included); the sweep phase alone runs the same Tuner in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
+from sweep.config import ExperimentConfig
+from sweep.results import REPORTS_FILE, TRIALS_FILE
+
+# On a busy machine a Ray node may time out while its agents start; such a start is tried once more.
+RAY_START_TIMEOUT = "timed out during startup"
+
+
+def use_private_ray() -> None:
+    """Call before Ray is imported: every Ray the benchmarks start is private to them and to this machine.
+
+    ``ray.init`` attaches to a cluster it finds recorded in its temporary folder, so the benchmarks use
+    a folder of their own; and with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` Ray takes the loopback
+    address as the node's, so no Ray port opens on the network.
+    """
+    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray-benchmarks")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def start_private_ray() -> None:
+    """Start this process's Ray (see ``use_private_ray``), once more if the first start timed out."""
+    import ray
+
+    from sweep.cluster import start_ray
+
+    try:
+        start_ray()
+    except Exception as error:  # Ray raises a bare Exception for a node start that timed out
+        if RAY_START_TIMEOUT not in str(error):
+            raise
+        print(f"Ray start timed out ({error}); trying once more", flush=True)
+        ray.shutdown()
+        start_ray()
+
+
+@dataclass
+class SweepRun:
+    """A finished sweep: its trials and report rows, and when it was launched (``time.time()``)."""
+
+    launched_at: float
+    trials: pd.DataFrame
+    reports: pd.DataFrame
+    slots: int  # trials that can run at once
+    folder: Path
+    report: dict[str, Any] | None = None  # report.json, for a full `sweep run`
+
+    def per_trial(self) -> pd.DataFrame:
+        """One row per trial: its start, first step, last report, and seconds in steps and evaluations."""
+        grouped = self.reports.groupby("trial_id")
+        frame = pd.DataFrame(
+            {
+                "started_at": grouped["run_started_at"].min(),
+                "first_step_at": grouped["first_step_at"].min(),
+                "ended_at": grouped["reported_at"].max(),
+                "step_s": grouped["step_time_s"].max(),
+                "eval_s": grouped["eval_time_s"].max(),
+                "steps": grouped["step"].max(),
+            }
+        ).reset_index()
+        frame = frame.merge(self.trials[["trial_id", "trial_index", "status"]], on="trial_id")
+        frame["wall_s"] = frame["ended_at"] - frame["started_at"]
+        frame["to_first_step_s"] = frame["first_step_at"] - frame["started_at"]
+        return frame.sort_values("started_at").reset_index(drop=True)
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.trials["steps"].sum())
+
+    @property
+    def best_sts_dev(self) -> float:
+        return float(self.trials["sts_dev_best"].max())
+
+    def sweep_wall_s(self) -> float:
+        """From the first trial's start to the last trial's last report: the sweep phase, without start-up."""
+        return float(self.reports["reported_at"].max() - self.reports["run_started_at"].min())
+
+
+def slots_for(config: ExperimentConfig) -> int:
+    """How many trials run at once on this machine: the concurrency limit, or the CPUs if fewer."""
+    cpus = len(os.sched_getaffinity(0))
+    return max(1, min(config.search.max_concurrent, int(cpus // config.resources.cpu)))
+
+
+def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> SweepRun:
+    """``python -m sweep run`` on the benchmark recipe with ``overrides``, in a fresh process; waits for it."""
+    folder = RUNS_DIR / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True)
+    command = [sys.executable, "-m", "sweep", "run", str(RECIPE.relative_to(ROOT))]
+    for override in overrides:
+        command += ["--set", override]
+    command += ["--results-dir", str(folder)]
+    log = folder / "sweep.log"
+    print(f"[{label}] {' '.join(command[1:])}  (log: {log})", flush=True)
+    for attempt in (1, 2):
+        launched_at = time.time()
+        with log.open("w") as handle:
+            code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+        if code == 0 or attempt == 2 or RAY_START_TIMEOUT not in log.read_text():
+            break
+        print(f"[{label}] Ray start timed out; launching once more", flush=True)
+        for partial in folder.iterdir():  # the failed attempt's experiment folder
+            if partial.is_dir():
+                shutil.rmtree(partial)
+    if code != 0:
+        tail = log.read_text().strip().splitlines()[-5:]
+        raise RuntimeError(f"`sweep run` exited with {code}; see {log}:\n" + "\n".join(tail))
+    (experiment,) = [path for path in folder.iterdir() if path.is_dir()]
+    return SweepRun(
+        launched_at=launched_at,
+        trials=pd.read_parquet(experiment / TRIALS_FILE),
+        reports=pd.read_parquet(experiment / REPORTS_FILE),
+        slots=slots_for(config),
+        folder=experiment,
+        report=json.loads((experiment / "report.json").read_text()),
+    )
+
+
+def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
+    """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
+    from sweep.experiment import prepare
+    from sweep.results import trial_rows
+    from sweep.tuner import build_tuner
+
+    launched_at = time.time()
+    prepared = prepare(config)
+    start_private_ray()
+    folder = RUNS_DIR / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True)
+    print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
+    grid = build_tuner(prepared.config, prepared.data, prepared.plan, folder / prepared.config.name).fit()
+    trials, reports = trial_rows(grid)
+    return SweepRun(launched_at, trials, reports, slots_for(config), folder)

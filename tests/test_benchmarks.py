@@ -1,0 +1,60 @@
+"""The benchmarks' shared parts: where a sweep's time went, and the rows they append to RESULTS.md."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from benchmarks.record import ROW_HEADER, Outcome, append_row
+from benchmarks.sweeps import SweepRun
+
+
+def two_trials() -> SweepRun:
+    """Two trials on two slots: trial a reports twice, trial b (pruned) once."""
+    reports = pd.DataFrame(
+        {
+            "trial_id": ["a", "a", "b"],
+            "step": [4, 8, 4],
+            "run_started_at": [100.0, 100.0, 101.0],
+            "first_step_at": [103.0, 103.0, 102.0],
+            "last_step_at": [110.0, 118.0, 109.0],
+            "reported_at": [112.0, 120.0, 111.0],
+            "step_time_s": [6.0, 12.0, 5.0],
+            "eval_time_s": [2.0, 4.0, 2.0],
+        }
+    )
+    trials = pd.DataFrame(
+        {"trial_id": ["a", "b"], "trial_index": [0, 1], "status": ["completed", "pruned"], "steps": [8, 4]}
+    )
+    trials["sts_dev_best"] = [0.80, 0.78]
+    return SweepRun(launched_at=90.0, trials=trials, reports=reports, slots=2, folder=None)
+
+
+def test_per_trial_figures_come_from_each_trials_last_report():
+    frame = two_trials().per_trial()
+    assert list(frame["trial_id"]) == ["a", "b"]
+    a, b = frame.iloc[0], frame.iloc[1]
+    assert (a["wall_s"], a["to_first_step_s"], a["step_s"], a["eval_s"], a["steps"]) == (20.0, 3.0, 12.0, 4.0, 8)
+    assert (b["wall_s"], b["to_first_step_s"], b["status"]) == (10.0, 1.0, "pruned")
+
+
+def test_sweep_totals():
+    run = two_trials()
+    assert run.total_steps == 12
+    assert run.best_sts_dev == pytest.approx(0.80)
+    assert run.sweep_wall_s() == 20.0  # first trial start (100) to last report (120)
+
+
+def test_rows_are_appended_under_one_header(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\nSome prose.\n")
+    outcome = Outcome(name="n", table=pd.DataFrame(), measured="ratio 0.99 | a pipe", target="≥ 0.97", met=True)
+    append_row(outcome, "quick", 1.5, "python -m benchmarks --quick n", path=path)
+    append_row(outcome, "full", 2.0, "python -m benchmarks n", path=path)
+    text = path.read_text()
+    assert text.startswith("# Results\n\nSome prose.\n")
+    assert text.count(ROW_HEADER) == 1
+    rows = text.split(ROW_HEADER)[1].strip().splitlines()
+    assert len(rows) == 2
+    assert "| quick | ratio 0.99 / a pipe | ≥ 0.97 | yes | 1.50 → " in rows[0]
+    assert rows[1].endswith("| `python -m benchmarks n` |")
