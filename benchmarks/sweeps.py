@@ -138,7 +138,8 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
     from sweep.experiment import prepare
-    from sweep.results import trial_rows
+    from sweep.results import trial_tables
+    from sweep.storage import Folder
     from sweep.tuner import build_tuner
 
     launched_at = time.time()
@@ -147,6 +148,7 @@ def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     folder = RUNS_DIR / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True)
     print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
-    grid = build_tuner(prepared.config, prepared.data, prepared.plan, folder / prepared.config.name).fit()
-    trials, reports = trial_rows(grid)
+    experiment = Folder(folder / prepared.config.name)
+    build_tuner(prepared.config, prepared.data, prepared.plan, experiment).fit()
+    trials, reports = trial_tables(experiment)
     return SweepRun(launched_at, trials, reports, slots_for(config), folder)
