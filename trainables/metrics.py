@@ -5,6 +5,8 @@ from __future__ import annotations
 # The sweep's objective, declared once: full-depth STS-dev Spearman of cosine similarity, maximised.
 OBJECTIVE = "sts_dev_spearman_cosine"
 MODE = "max"
+# Mean of spearman_cosine over depths 1..L: one number for "good at every depth", an objective option.
+MEAN_DEPTH = "sts_dev_spearman_cosine_mean_depth"
 SIMILARITIES = ("cosine", "manhattan", "euclidean", "dot")
 # The model card's metric set, in its order.
 METRIC_NAMES = (
