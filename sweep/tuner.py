@@ -13,11 +13,12 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
+from sweep.objective import search_metric
 from sweep.search_space import first_point, param_space, reference_point
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
 from trainables.errors import InputError
-from trainables.metrics import MODE, OBJECTIVE
+from trainables.metrics import MODE
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ def max_evaluations(config: ExperimentConfig, n_rows: int) -> int:
 
 
 def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
-    """ASHA on the number of STS-dev evaluations, so rungs fall on evaluations (one report each)."""
+    """ASHA on the number of STS-dev evaluations, so rungs fall on evaluations (one report each), judging
+    one metric (``objective.prune_on``) even when Optuna optimises two."""
     if config.scheduler.type == "none":
         return FIFOScheduler()
     if config.scheduler.grace_period > max_t:
@@ -51,6 +53,8 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
         )
     return ASHAScheduler(
         time_attr="training_iteration",
+        metric=config.objective.prune_metric,
+        mode=MODE,
         max_t=max_t,
         grace_period=config.scheduler.grace_period,
         reduction_factor=config.scheduler.reduction_factor,
@@ -58,9 +62,15 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
 
 
 def build_searcher(config: ExperimentConfig, reference: dict[str, Any]) -> ConcurrencyLimiter:
-    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates."""
+    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
+
+    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials.
+    """
     first = first_point(config.space, reference)
+    metric, mode = search_metric(config.objective)
     searcher = OptunaSearch(
+        metric=metric,
+        mode=mode,
         sampler=TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials),
         points_to_evaluate=[first] if first else None,
     )
@@ -83,9 +93,9 @@ def build_tuner(
         threads=config.resources.threads,
     )
     trainable = tune.with_resources(trainable, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
+    # the TuneConfig names none: Tune refuses a metric set in both places.
     tune_config = tune.TuneConfig(
-        metric=OBJECTIVE,
-        mode=MODE,
         search_alg=build_searcher(config, plan.reference),
         scheduler=build_scheduler(config, plan.max_evaluations),
         num_samples=config.search.num_samples,
