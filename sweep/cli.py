@@ -1,4 +1,4 @@
-"""Command line: ``sweep run|trial|retrain|report``. Parses, calls one function, prints.
+"""Command line: ``sweep run|trial|retrain|report|analyze``. Parses, calls one function, prints.
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
 """
@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("retrain", "retrain the best config and the defaults of a finished sweep, then report"),
         ("report", "rewrite report.json and report.md of an experiment folder"),
+        ("analyze", "draw the plots of an experiment folder (running, crashed or done); link them from report.md"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("dir", help="experiment folder, e.g. results/smoke-20260101-120000")
@@ -69,6 +70,17 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from sweep.config import load_config
     from sweep.experiment import report_experiment, retrain_experiment, run_experiment, run_single_trial
 
+    if args.command == "analyze":
+        from sweep.analysis import analyze_experiment
+
+        outcome = analyze_experiment(Path(args.dir))
+        for name in outcome["plots"]:
+            print(Path(args.dir) / name)
+        if outcome["report"] is None:
+            print("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
+            return 0
+        _print_summary(Path(args.dir), outcome["report"])
+        return 0
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
         if getattr(args, "results_dir", None):  # a plain string, never read as YAML

@@ -12,10 +12,13 @@ from typing import Any
 import pandas as pd
 
 from sweep import atomic
+from sweep.analysis import analyze_experiment, existing_plots
 from sweep.cluster import start_ray
 from sweep.config import ExperimentConfig, load_config, to_yaml
-from sweep.report import REPORT_JSON, REPORT_MD, build_report, render_markdown
-from sweep.results import REPORTS_FILE, TRIALS_FILE, best_trial, params_of, trial_rows
+from sweep.objective import check_objective_depth, select_best
+from sweep.report import REPORT_JSON, REPORT_MD, build_report
+from sweep.report_markdown import render_markdown
+from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.tuner import SweepPlan, build_scheduler, build_tuner, max_evaluations, reference_of, smallest_batch
@@ -55,6 +58,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
         raise InputError("search_space: nothing is searched; give at least one parameter a range or choice")
     n_layers = model_depth(config.model)
     check_depth(space, n_layers)
+    check_objective_depth(config.objective, n_layers)
     reference = reference_of(config)
     check_reference_inside(space, reference)
     train_rows = load_triplets(config.data.train, "data.train")
@@ -86,9 +90,10 @@ def run_experiment(config: ExperimentConfig, command: str) -> Path:
         "max_evaluations": prepared.plan.max_evaluations,
     }
     atomic.write_json(experiment_dir / META_FILE, meta)
-    grid = build_tuner(config, prepared.data, prepared.plan, experiment_dir).fit()
+    build_tuner(config, prepared.data, prepared.plan, experiment_dir).fit()
     log.info("sweep finished at %.1fs", time.monotonic() - started)
-    trials, reports = trial_rows(grid)
+    # The frames come from the experiment folder: the same reader as load_trials on a live or crashed sweep.
+    trials, reports = read_results(experiment_dir)
     atomic.write_parquet(experiment_dir / TRIALS_FILE, trials)
     atomic.write_parquet(experiment_dir / REPORTS_FILE, reports)
     retrain_experiment(experiment_dir, prepared)
@@ -97,32 +102,33 @@ def run_experiment(config: ExperimentConfig, command: str) -> Path:
 
 
 def retrain_experiment(experiment_dir: Path | str, prepared: Prepared | None = None) -> dict[str, Any]:
-    """Retrain the best trial's config and the reference defaults, then write the report."""
+    """Retrain the best trial's config and the reference defaults, then write the report and its plots."""
     experiment_dir = Path(experiment_dir)
     if prepared is None:
-        prepared = prepare(_saved_config(experiment_dir), for_sweep=False)
+        prepared = prepare(saved_config(experiment_dir), for_sweep=False)
     trials = pd.read_parquet(_required(experiment_dir, TRIALS_FILE))
     config = prepared.config
-    best = params_of(best_trial(trials))
+    best = params_of(select_best(trials, config.objective))
     default = trial_params(config.space, prepared.plan.reference)
     start_ray()
     outcome = retrain(config, prepared.data, prepared.sts_test, best, default)
     model_files = outcome.pop("model_files")
     atomic.replace_folder(experiment_dir / MODEL_DIR, model_files)
     atomic.write_json(experiment_dir / RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
-    return report_experiment(experiment_dir)
+    return analyze_experiment(experiment_dir)["report"]
 
 
 def report_experiment(experiment_dir: Path | str) -> dict[str, Any]:
     """(Re)write report.json and report.md from trials.parquet and retrain.json."""
     experiment_dir = Path(experiment_dir)
-    config = _saved_config(experiment_dir)
+    config = saved_config(experiment_dir)
     meta = json.loads(_required(experiment_dir, META_FILE).read_text())
     trials = pd.read_parquet(_required(experiment_dir, TRIALS_FILE))
     retrained = json.loads(_required(experiment_dir, RETRAIN_FILE).read_text())
     report = build_report(config, trials, retrained, retrained["default_config"], meta["command"], meta["n_layers"])
+    report["plots"] = existing_plots(experiment_dir, config)
     atomic.write_json(experiment_dir / REPORT_JSON, report)
-    atomic.write_text(experiment_dir / REPORT_MD, render_markdown(report, config, trials))
+    atomic.write_text(experiment_dir / REPORT_MD, render_markdown(report))
     return report
 
 
@@ -157,7 +163,8 @@ def _required(experiment_dir: Path, name: str) -> Path:
     return path
 
 
-def _saved_config(experiment_dir: Path) -> ExperimentConfig:
+def saved_config(experiment_dir: Path) -> ExperimentConfig:
+    """The resolved config a sweep saved in its folder; InputError when ``experiment_dir`` is not one."""
     if not experiment_dir.is_dir():
         raise InputError(f"{experiment_dir}: not a folder")
     return load_config(_required(experiment_dir, CONFIG_FILE))

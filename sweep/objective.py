@@ -57,9 +57,13 @@ class ObjectiveConfig(Strict):
         """The metric ASHA judges trials on."""
         return metric_name(self.prune_on or self.scores[0], self.depth)
 
+    @property
+    def labels(self) -> list[str]:
+        """For people, in ``scores`` order: ``STS-dev spearman_cosine at 2 layers`` and the like."""
+        return [_describe(score, self.depth) for score in self.scores]
+
     def describe(self) -> str:
-        """For people: ``STS-dev spearman_cosine at 2 layers`` and the like."""
-        return " and ".join(_describe(score, self.depth) for score in self.scores)
+        return " and ".join(self.labels)
 
 
 def metric_name(score: Score, depth: int | None) -> str:
