@@ -30,6 +30,11 @@ STYLE = {
     "unfinished": {"color": "tab:gray", "marker": ".", "label": "unfinished"},
 }
 BEST_COLOR, DEFAULT_COLOR = "tab:green", "black"
+CURVE_LABELS = {
+    "completed": "completed",
+    "pruned": "pruned by ASHA (cut at ×)",
+    "unfinished": "unfinished (running, or cut by a crash)",
+}
 
 
 def save(figure: Figure, path: Path) -> None:
@@ -80,24 +85,24 @@ def learning_curves(trials: pd.DataFrame, reports: pd.DataFrame, metric: str, la
     figure, axes = _figure(f"Learning curves: {label}", "training step (batches)", f"STS-dev {SPEARMAN}")
     status = dict(zip(trials["trial_id"], trials["status"], strict=True))
     first = trials["trial_id"].iloc[0] if len(trials) else None
+    legend: dict[str, Line2D] = {}
     for trial_id, rows in reports.groupby("trial_id", sort=False):
         kind = status.get(trial_id, "unfinished")
         style = STYLE.get(kind, STYLE["unfinished"])
-        color, width, order = style["color"], 1.2, 2
+        color, width, order, name = style["color"], 1.2, 2, CURVE_LABELS.get(kind, kind)
         if trial_id == best_id:
             color, width, order = BEST_COLOR, 2.8, 4
+            name = "best trial" + (" (the reference defaults)" if trial_id == first else "")
         elif trial_id == first:
-            color, width, order = DEFAULT_COLOR, 2.2, 3
-        axes.plot(rows["step"], rows[metric], color=color, lw=width, ls="--" if kind == "pruned" else "-", zorder=order)
+            color, width, order, name = DEFAULT_COLOR, 2.2, 3, "reference defaults (trial 0)"
+        dashes = "--" if kind == "pruned" else "-"
+        (line,) = axes.plot(rows["step"], rows[metric], color=color, lw=width, ls=dashes, marker=".", zorder=order)
+        legend.setdefault(name, line)
         if kind == "pruned":
             axes.plot(rows["step"].iloc[-1], rows[metric].iloc[-1], "x", color=color, ms=9, mew=2, zorder=order)
-    handles = [
-        Line2D([], [], color=STYLE["completed"]["color"], label="completed"),
-        Line2D([], [], color=STYLE["pruned"]["color"], ls="--", marker="x", label="pruned by ASHA (cut at ×)"),
-        Line2D([], [], color=DEFAULT_COLOR, lw=2.2, label="reference defaults (trial 0)"),
-        Line2D([], [], color=BEST_COLOR, lw=2.8, label="best trial"),
-    ]
-    _legend(axes, handles=handles)
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    names = sorted(legend, key=lambda n: (not n.startswith("best"), not n.startswith("reference"), n))
+    _legend(axes, handles=[legend[n] for n in names], labels=names)
     return figure
 
 

@@ -105,8 +105,10 @@ def read_results(path: Path | str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _is_experiment(path: Path | str) -> bool:
+    """A folder `sweep run` made (before Tune writes anything) or a Ray Tune experiment; URIs are trusted."""
     local = Path(str(path))
-    return "://" in str(path) or (local.is_dir() and any(local.glob("experiment_state-*.json")))
+    made = (local / "experiment.json").is_file() or any(local.glob("experiment_state-*.json"))
+    return "://" in str(path) or (local.is_dir() and made)
 
 
 def _n_layers(path: Path | str, records: list[TrialRecord]) -> int:

@@ -107,6 +107,14 @@ def test_a_sweep_that_crashed_before_tune_saved_its_state_still_reads(smoke_expe
     assert depth_metric(4) in reports and depth_metric(5) not in reports
 
 
+def test_a_sweep_that_has_not_started_a_trial_reads_as_empty_frames(smoke_experiment, tmp_path):
+    for name in ("config.yaml", "experiment.json"):  # what `sweep run` writes before Tune starts
+        shutil.copy(smoke_experiment / name, tmp_path / name)
+    trials, reports = load_trials(tmp_path), load_reports(tmp_path)
+    assert trials.empty and list(trials.columns) == trial_columns(4)
+    assert reports.empty and list(reports.columns) == report_columns(4)
+
+
 def test_a_folder_that_is_not_an_experiment_is_refused(tmp_path):
     with pytest.raises(InputError, match="no Ray Tune experiment"):
         load_trials(tmp_path)
