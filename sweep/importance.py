@@ -46,6 +46,9 @@ def param_importance(trials: pd.DataFrame, space: dict[str, Param], column: str)
     if len(finished) < MIN_TRIALS:
         result["note"] = f"{len(finished)} completed trials are too few for fANOVA (it needs {MIN_TRIALS})"
         return result
+    if finished[column].nunique() < 2:
+        result["note"] = "every completed trial scored the same, so there is no variance to explain"
+        return result
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created" line in the CLI output
     study = optuna.create_study(direction="maximize")
     for _, row in finished.iterrows():

@@ -61,6 +61,8 @@ def test_importance_explains_why_it_has_nothing_to_say():
     one = parse_space({"kl_temperature": {"loguniform": [0.05, 2.0]}})
     single = param_importance(synthetic_trials(30), one, "sts_dev_best")
     assert single["values"] == {} and "only one parameter is swept" in single["note"]
+    flat = synthetic_trials(30).assign(sts_dev_best=0.5)
+    assert "scored the same" in param_importance(flat, SPACE, "sts_dev_best")["note"]
 
 
 def test_a_best_value_near_a_bound_is_warned_about_on_the_right_scale():
