@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sweep.search_space import Param
+from sweep.search_space import RULES, Param
 
 EDGE = 0.1  # within this share of the range from a bound (on a log scale for loguniform) counts as near
 
@@ -23,13 +23,15 @@ def boundary_warnings(space: dict[str, Param], best: dict[str, Any]) -> list[dic
         side = "lower" if share <= EDGE else "upper" if share >= 1 - EDGE else None
         if side:
             bound = low if side == "lower" else high
+            limit = RULES[key].low if side == "lower" else RULES[key].high
+            advice = f"{key} cannot go past it" if limit == bound else "consider widening the range"
             warnings.append(
                 {
                     "param": key,
                     "value": value,
                     "bound": bound,
                     "side": side,
-                    "text": f"best value {value:.4g} is near the {side} bound {bound:g}; consider widening the range",
+                    "text": f"best value {value:.4g} is near the {side} bound {bound:g}; {advice}",
                 }
             )
     return warnings

@@ -74,6 +74,9 @@ def test_a_best_value_near_a_bound_is_warned_about_on_the_right_scale():
     assert set(warnings) == {"kl_temperature", "last_layer_weight"}  # choices and fixed values have no bounds
     middle = {**best, "kl_temperature": 0.3, "last_layer_weight": 1.25}
     assert boundary_warnings(SPACE, middle) == []
+    floor = parse_space({"kl_div_weight": {"uniform": [0.0, 2.0]}})  # 0 is as low as a weight goes
+    (warning,) = boundary_warnings(floor, {"kl_div_weight": 0.1})
+    assert warning["text"].endswith("kl_div_weight cannot go past it")
 
 
 def test_analyze_writes_every_plot_and_the_report_links_each_one(smoke_experiment, capsys):
