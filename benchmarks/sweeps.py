@@ -138,7 +138,7 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
     from sweep.experiment import prepare
-    from sweep.results import trial_tables
+    from sweep.results import read_results
     from sweep.storage import Folder
     from sweep.tuner import build_tuner
 
@@ -150,5 +150,5 @@ def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
     experiment = Folder(folder / prepared.config.name)
     build_tuner(prepared.config, prepared.data, prepared.plan, experiment).fit()
-    trials, reports = trial_tables(experiment)
+    trials, reports = read_results(experiment)
     return SweepRun(launched_at, trials, reports, slots_for(config), folder)

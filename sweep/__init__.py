@@ -2,10 +2,12 @@
 
 Python API (the command line calls the same functions)::
 
-    from sweep import load_config, run_experiment, load_trials
+    from sweep import load_config, run_experiment, load_trials, load_reports, analyze_experiment
     config = load_config("search_spaces/smoke.yaml", ["search.num_samples=8"])
     folder = run_experiment(config, command="...")
-    trials = load_trials(folder)   # pandas DataFrame, one row per trial
+    trials = load_trials(folder)    # pandas DataFrame, one row per trial (also while a sweep runs)
+    reports = load_reports(folder)  # one row per STS-dev evaluation, every depth
+    analyze_experiment(folder)      # the plots, linked from report.md
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "analyze_experiment",
     "load_config",
+    "load_reports",
     "load_trials",
     "report_experiment",
     "resume_experiment",
@@ -22,9 +26,10 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from sweep.analysis import analyze_experiment
     from sweep.config import load_config
     from sweep.experiment import report_experiment, resume_experiment, retrain_experiment, run_experiment
-    from sweep.results import load_trials
+    from sweep.results import load_reports, load_trials
 
 
 def __getattr__(name: str) -> Any:
@@ -33,10 +38,14 @@ def __getattr__(name: str) -> Any:
         from sweep.config import load_config
 
         return load_config
-    if name == "load_trials":
-        from sweep.results import load_trials
+    if name in ("load_trials", "load_reports"):
+        from sweep import results
 
-        return load_trials
+        return getattr(results, name)
+    if name == "analyze_experiment":
+        from sweep.analysis import analyze_experiment
+
+        return analyze_experiment
     if name in ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment"):
         from sweep import experiment
 

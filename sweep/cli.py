@@ -1,4 +1,4 @@
-"""Command line: ``sweep run|trial|retrain|report``. Parses, calls one function, prints.
+"""Command line: ``sweep run|trial|retrain|report|analyze``. Parses, calls one function, prints.
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
 """
@@ -46,10 +46,11 @@ def _parser() -> argparse.ArgumentParser:
         ("resume", "finish a sweep whose driver died: keep finished trials, rerun interrupted ones, then retrain"),
         ("retrain", "retrain the best config and the defaults of a finished sweep, then report"),
         ("report", "rewrite report.json and report.md of an experiment folder"),
+        ("analyze", "draw the plots of an experiment folder (running, crashed or done); link them from report.md"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("dir", help="experiment folder (path or URI), e.g. results/smoke-20260101-120000")
-        if name != "report":
+        if name not in ("report", "analyze"):
             _address_option(sub)
     return parser
 
@@ -86,6 +87,17 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from sweep.report import REPORT_JSON
     from sweep.storage import Folder, is_uri
 
+    if args.command == "analyze":
+        from sweep.analysis import analyze_experiment
+
+        outcome = analyze_experiment(args.dir)
+        for name in outcome["plots"]:
+            print(f"{args.dir.rstrip('/')}/{name}")
+        if outcome["report"] is None:
+            print("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
+            return 0
+        _print_summary(args.dir, outcome["report"])
+        return 0
     address = getattr(args, "address", None)
     check_address(address)
     config = None

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from sweep.objective import ObjectiveConfig
 from sweep.search_space import Param, parse_space
 from trainables.data import DataConfig
 from trainables.errors import InputError
@@ -90,6 +91,7 @@ class ExperimentConfig(Strict):
     train: TrainConfig = TrainConfig()
     search_space: dict[str, Any] = Field(default_factory=dict)  # see sweep.search_space for the vocabulary
     search: SearchConfig = SearchConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()  # what is optimised; see sweep.objective
     scheduler: SchedulerConfig = SchedulerConfig()
     resources: ResourcesConfig = ResourcesConfig()
     failures: FailuresConfig = FailuresConfig()

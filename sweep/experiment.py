@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sweep.analysis import analyze_experiment, existing_plots
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig, load_config_text, to_yaml
-from sweep.report import REPORT_JSON, REPORT_MD, build_report, render_markdown
-from sweep.results import REPORTS_FILE, TRIALS_FILE, best_trial, params_of, trial_tables
+from sweep.objective import check_objective_depth, select_best
+from sweep.report import REPORT_JSON, REPORT_MD, build_report
+from sweep.report_markdown import render_markdown
+from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.resume import plan_resume
 from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
@@ -60,6 +63,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
         raise InputError("search_space: nothing is searched; give at least one parameter a range or choice")
     n_layers = model_depth(config.model)
     check_depth(space, n_layers)
+    check_objective_depth(config.objective, n_layers)
     reference = reference_of(config)
     check_reference_inside(space, reference)
     train_rows = load_triplets(config.data.train, "data.train")
@@ -102,7 +106,7 @@ def run_experiment(config: ExperimentConfig, command: str, address: str | None =
 def resume_experiment(location: str | Path, address: str | None = None) -> dict[str, Any]:
     """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
     folder = Folder(location)
-    config = _saved_config(folder)
+    config = saved_config(folder)
     meta = folder.read_json(_required(folder, META_FILE))
     if folder.is_file(REPORT_JSON):
         log.info("%s is finished already; rewriting its report", folder)
@@ -131,7 +135,8 @@ def _sweep(
     """Run the Tuner (unless nothing is left to run), then write trials.parquet and reports.parquet."""
     if not skip:
         build_tuner(prepared.config, prepared.data, prepared.plan, folder, warmstart).fit()
-    trials, reports = trial_tables(folder, meta.get("superseded", []))
+    # The same reader as load_trials on a live or crashed sweep, so the saved frames cannot drift from it.
+    trials, reports = read_results(folder, meta.get("superseded", []))
     folder.write_parquet(REPORTS_FILE, reports)
     folder.write_parquet(TRIALS_FILE, trials)  # last: its presence marks the sweep as finished
 
@@ -139,32 +144,33 @@ def _sweep(
 def retrain_experiment(
     location: Folder | Path | str, prepared: Prepared | None = None, address: str | None = None
 ) -> dict[str, Any]:
-    """Retrain the best trial's config and the reference defaults, then write the report."""
+    """Retrain the best trial's config and the reference defaults, then write the report and its plots."""
     folder = location if isinstance(location, Folder) else Folder(location)
     if prepared is None:
-        prepared = prepare(_saved_config(folder), for_sweep=False)
+        prepared = prepare(saved_config(folder), for_sweep=False)
     trials = folder.read_parquet(_required(folder, TRIALS_FILE))
     config = prepared.config
-    best = params_of(best_trial(trials))
+    best = params_of(select_best(trials, config.objective))
     default = trial_params(config.space, prepared.plan.reference)
     _connect(config, address)
     outcome = retrain(config, prepared.data, prepared.sts_test, best, default)
     model_files = outcome.pop("model_files")
     folder.replace_folder(MODEL_DIR, model_files)
     folder.write_json(RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
-    return report_experiment(folder)
+    return analyze_experiment(folder)["report"]
 
 
 def report_experiment(location: Folder | Path | str) -> dict[str, Any]:
     """(Re)write report.json and report.md from trials.parquet and retrain.json."""
     folder = location if isinstance(location, Folder) else Folder(location)
-    config = _saved_config(folder)
+    config = saved_config(folder)
     meta = folder.read_json(_required(folder, META_FILE))
     trials = folder.read_parquet(_required(folder, TRIALS_FILE))
     retrained = folder.read_json(_required(folder, RETRAIN_FILE))
     report = build_report(config, trials, retrained, retrained["default_config"], meta["command"], meta["n_layers"])
+    report["plots"] = existing_plots(folder, config)
     folder.write_json(REPORT_JSON, report)
-    folder.write_text(REPORT_MD, render_markdown(report, config, trials))
+    folder.write_text(REPORT_MD, render_markdown(report))
     return report
 
 
@@ -209,7 +215,9 @@ def _required(folder: Folder, name: str) -> str:
     return name
 
 
-def _saved_config(folder: Folder) -> ExperimentConfig:
+def saved_config(location: Folder | Path | str) -> ExperimentConfig:
+    """The resolved config a sweep saved in its folder; InputError when ``location`` is not one."""
+    folder = location if isinstance(location, Folder) else Folder(location)
     if folder.kind() != "folder":
         raise InputError(f"{folder}: not a folder")
     text = folder.read_text(_required(folder, CONFIG_FILE))

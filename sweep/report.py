@@ -1,4 +1,7 @@
-"""``report.json`` (for programs) and ``report.md`` (for people) from the trials and the retrain."""
+"""``report.json``: every number of the experiment's summary, for programs and for ``report.md``.
+
+report.md (see ``sweep.report_markdown``) is rendered from this dict alone, so both always agree.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,18 @@ from typing import Any
 
 import pandas as pd
 
+from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
-from sweep.results import STATUSES, best_trial, params_of
+from sweep.importance import importances
+from sweep.objective import pareto_front, select_best, summary
+from sweep.results import STATUSES, params_of, plain
 from sweep.search_space import RULES
-from trainables.metrics import METRIC_NAMES, OBJECTIVE
+from trainables.metrics import METRIC_NAMES
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
+LEADERBOARD_SIZE = 10
+LOSS = "AdaptiveLayerLoss(MultipleNegativesRankingLoss)"
 
 
 def _mean(values: list[float]) -> float:
@@ -47,105 +55,94 @@ def build_report(
     n_layers: int,
 ) -> dict[str, Any]:
     """The report.json contents (see the README for every key)."""
-    best = best_trial(trials)
+    objective = config.objective
+    best = select_best(trials, objective)
+    best_config = params_of(best)
     counts = trials["status"].value_counts()
     report: dict[str, Any] = {
         "name": config.name,
-        "objective": {"metric": OBJECTIVE, "mode": "max"},
+        "objective": summary(objective),
         "model": config.model.reference,
         "n_layers": n_layers,
-        "trials": {"total": len(trials), **{status: int(counts.get(status, 0)) for status in STATUSES}},
+        "depths": list(range(1, n_layers + 1)),  # the rows of test.per_layer: layers used
+        "recipe": _recipe(config),
+        "scheduler": config.scheduler.model_dump(mode="json"),
+        "search_space": _search_space(config, default, best_config),
+        "trials": {
+            "total": len(trials),
+            **{status: int(counts.get(status, 0)) for status in STATUSES},
+            "time_s": float(trials["time_s"].fillna(0).sum()),
+        },
         "best": {
             "trial_id": str(best["trial_id"]),
-            "config": params_of(best),
+            "config": best_config,
             "sts_dev_spearman": float(best["sts_dev_best"]),
+            "objective": {column: float(best[column]) for column in objective.columns},
             "status": str(best["status"]),
         },
+        "leaderboard": _leaderboard(config, trials),
+        "pareto": _pareto(trials, config, str(best["trial_id"])) if objective.target == "pareto" else None,
+        "importance": importances(config, trials),
+        "boundary_warnings": boundary_warnings(config.space, best_config),
         "test": summarise_runs(retrained["best"]),
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
         "default_is_best": bool(retrained["default_is_best"]),
         "seeds": list(config.retrain.seeds),
         "model_path": "best_model",
         "command": command,
+        "plots": [],
     }
     return report
 
 
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
+def _recipe(config: ExperimentConfig) -> dict[str, Any]:
+    """What every trial shares: the loss, the data and the fixed training settings."""
+    return {
+        "loss": LOSS,
+        "data": {split: source.model_dump(mode="json") for split, source in config.data},
+        "train": config.train.model_dump(mode="json"),
+    }
 
 
-def render_markdown(report: dict[str, Any], config: ExperimentConfig, trials: pd.DataFrame) -> str:
-    """A short model-card-like summary; every number is taken from ``report``."""
-    best, default = report["test"], report["default"]["test"]
-    seeds = ", ".join(str(s) for s in report["seeds"])
-    lines = [
-        f"# Adaptive-layer sweep: {report['name']}",
-        "",
-        f"Base model: {report['model']}, {report['n_layers']} layers. Objective: {report['objective']['metric']} "
-        f"({report['objective']['mode']}), STS-dev, full depth. Retrained on the full budget with seeds {seeds}.",
-        "",
-        "Reproduce:",
-        "",
-        "```",
-        report["command"],
-        "```",
-        "",
-        "## Trials",
-        "",
-        "| total | completed | pruned | errored |",
-        "|---|---|---|---|",
-        "| {total} | {completed} | {pruned} | {errored} |".format(**report["trials"]),
-        "",
-        "## Search space",
-        "",
-        "| parameter | searched over | reference default | best | role |",
-        "|---|---|---|---|---|",
-    ]
+def _search_space(config: ExperimentConfig, default: dict[str, Any], best: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every parameter: what was searched, its reference default, the best value and what it does."""
     space = config.space
-    for key, rule in RULES.items():
-        searched = space[key].describe() if key in space else "(not swept)"
-        lines.append(
-            f"| `{key}` | `{searched}` | `{report['default']['config'][key]}` | "
-            f"`{_short(report['best']['config'][key])}` | {rule.meaning} |"
-        )
-    lines += [
-        "",
-        f"Best trial `{report['best']['trial_id']}` ({report['best']['status']}): best STS-dev spearman_cosine "
-        f"{_fmt(report['best']['sts_dev_spearman'])}.",
-        "",
-        "## STS-test (×100, mean ± std over seeds)",
-        "",
-        "| metric | best config | reference defaults |",
-        "|---|---|---|",
+    return [
+        {
+            "param": key,
+            "searched": space[key].describe() if key in space and space[key].searched else None,
+            "default": default[key],
+            "best": best[key],
+            "role": rule.meaning,
+        }
+        for key, rule in RULES.items()
     ]
-    for name in METRIC_NAMES:
-        right = f"{_fmt(default['mean'][name])} ± {_fmt(default['std'][name])}" if default else "–"
-        lines.append(f"| {name} | {_fmt(best['mean'][name])} ± {_fmt(best['std'][name])} | {right} |")
-    lines += ["", "## STS-test spearman_cosine by depth (×100, mean over seeds)", ""]
-    lines.append("| layers | best config | reference defaults |")
-    lines.append("|---|---|---|")
-    for depth, value in enumerate(best["per_layer"], start=1):
-        right = _fmt(default["per_layer"][depth - 1]) if default else "–"
-        lines.append(f"| {depth} | {_fmt(value)} | {right} |")
-    if report["default_is_best"]:
-        lines += ["", "The best config is the reference defaults, so both columns come from the same runs."]
-    lines += ["", "## Leaderboard (top 10 by best STS-dev)", ""]
-    lines += _leaderboard(trials)
-    lines += ["", "Files: `trials.parquet`, `reports.parquet`, `report.json`, `best_model/`, `config.yaml`.", ""]
-    return "\n".join(lines)
 
 
-def _leaderboard(trials: pd.DataFrame) -> list[str]:
-    searched = [c for c in RULES if trials[c].nunique(dropna=False) > 1]
-    top = trials.sort_values("sts_dev_best", ascending=False, na_position="last").head(10)
-    header = ["trial", "status", "best STS-dev", "steps", *searched]
-    rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in top.iterrows():
-        cells = [str(row["trial_id"]), row["status"], _fmt(row["sts_dev_best"]), str(row["steps"])]
-        rows.append("| " + " | ".join(cells + [_short(row[c]) for c in searched]) + " |")
-    return rows
+def _leaderboard(config: ExperimentConfig, trials: pd.DataFrame) -> list[dict[str, Any]]:
+    """The top trials by the (first) objective, with the values of the swept parameters."""
+    column = config.objective.columns[0]
+    searched = [key for key, param in config.space.items() if param.searched]
+    ranked = trials[trials[column].notna()].sort_values(column, ascending=False).head(LEADERBOARD_SIZE)
+    return [
+        {
+            "trial_id": str(row["trial_id"]),
+            "status": str(row["status"]),
+            **{c: float(row[c]) for c in config.objective.columns},
+            "steps": int(row["steps"]),
+            "params": {key: plain(row[key]) for key in searched},
+        }
+        for _, row in ranked.iterrows()
+    ]
 
 
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _pareto(trials: pd.DataFrame, config: ExperimentConfig, picked: str) -> dict[str, Any]:
+    columns = config.objective.columns
+    front = pareto_front(trials, config.objective)
+    return {
+        "pick": config.objective.pick,
+        "picked": picked,
+        "front": [
+            {"trial_id": str(row["trial_id"]), **{c: float(row[c]) for c in columns}} for _, row in front.iterrows()
+        ],
+    }

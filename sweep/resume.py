@@ -13,11 +13,12 @@ from typing import Any
 import pandas as pd
 
 from sweep.config import ExperimentConfig
+from sweep.objective import search_metric
 from sweep.results import last_attempt
 from sweep.storage import Folder
 from sweep.tune_state import TrialRecord, read_history, read_records
 from sweep.tuner import Warmstart
-from trainables.metrics import FAILURE, OBJECTIVE
+from trainables.metrics import FAILURE
 
 
 @dataclass(frozen=True)
@@ -38,24 +39,29 @@ def plan_resume(folder: Folder, config: ExperimentConfig, superseded: list[str])
     warmstart = None
     if left > 0 and records:
         warmstart = Warmstart(
-            evaluated=[_evaluated_point(folder, record, searched) for record in finished],
+            evaluated=[_evaluated_point(folder, record, searched, config) for record in finished],
             rerun=[{key: record.config[key] for key in searched} for record in interrupted][:left],
             num_samples=left,
         )
     return ResumePlan(len(finished), max(left, 0), [*superseded, *(r.trial_id for r in interrupted)], warmstart)
 
 
-def _evaluated_point(folder: Folder, record: TrialRecord, searched: list[str]) -> dict[str, Any]:
+def _evaluated_point(
+    folder: Folder, record: TrialRecord, searched: list[str], config: ExperimentConfig
+) -> dict[str, Any]:
     """``OptunaSearch.add_evaluated_point`` arguments telling Optuna what the sweep told it before."""
     history = last_attempt(read_history(folder, record))
-    scores = history[OBJECTIVE].tolist() if OBJECTIVE in history else []
-    failed = record.status == "ERROR" or not scores or _failed(history) or pd.isna(scores[-1])
+    metric, _ = search_metric(config.objective)
+    metrics = metric if isinstance(metric, list) else [metric]
+    rows = history.dropna(subset=[m for m in metrics if m in history]) if set(metrics) <= set(history) else None
+    failed = record.status == "ERROR" or rows is None or rows.empty or _failed(history)
+    # As during the sweep: the last report's score(s), also for a trial ASHA stopped early.
+    last = None if failed else [float(rows[m].iloc[-1]) for m in metrics]
     return {
         "parameters": {key: record.config[key] for key in searched},
-        # As during the sweep: the last report's score, also for a trial ASHA stopped early.
-        "value": None if failed else float(scores[-1]),
+        "value": None if last is None else (last if isinstance(metric, list) else last[0]),
         "error": failed,
-        "intermediate_values": None if failed else [float(v) for v in scores],
+        "intermediate_values": None if failed or isinstance(metric, list) else rows[metric].tolist(),
     }
 
 

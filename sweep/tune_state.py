@@ -66,11 +66,31 @@ def read_records(folder: Folder) -> list[TrialRecord]:
                 run=first.run if first else run,
                 order=first.order if first else _tag_number(state.get("experiment_tag"), position),
             )
+    runs = len(state_files(folder))
+    known = {record.logdir for record in records.values()}
+    for position, logdir in enumerate(_newer_trial_folders(folder, known)):
+        # A trial started after Ray last saved its state (a live sweep, or one killed early).
+        params = _params(folder, logdir)
+        if params is not None:
+            trial_id = logdir.removeprefix("trial_")
+            records[trial_id] = TrialRecord(trial_id, "RUNNING", params, logdir, 0, None, runs, position)
     for trial_id, record in records.items():
         if not record.finished and _reported_last_step(folder, record):
             # It finished after Ray last saved its state (a driver killed in between): nothing to rerun.
             records[trial_id] = dataclasses.replace(record, status="TERMINATED")
     return sorted(records.values(), key=lambda record: (record.run, record.order))
+
+
+def _newer_trial_folders(folder: Folder, known: set[str]) -> list[str]:
+    return [name for name in folder.names() if name.startswith("trial_") and name not in known]
+
+
+def _params(folder: Folder, logdir: str) -> dict[str, Any] | None:
+    """The trial's parameters from params.json; None while Ray has not written it yet."""
+    try:
+        return _plain_config(json.loads(folder.read_text(f"{logdir}/params.json")))
+    except (OSError, ValueError):
+        return None
 
 
 def _reported_last_step(folder: Folder, record: TrialRecord) -> bool:
@@ -104,7 +124,7 @@ def _tag_number(tag: str | None, fallback: int) -> int:
 
 
 def _error_text(folder: Folder, logdir: str, filename: str | None) -> str:
-    name = f"{logdir}/{filename or 'error.txt'}"
-    if not filename or not filename.endswith(".txt") or not folder.is_file(name):
+    name = f"{logdir}/{filename if filename and filename.endswith('.txt') else 'error.txt'}"
+    if not folder.is_file(name):
         return "the trial raised; Ray kept no readable error text"
     return folder.read_text(name)

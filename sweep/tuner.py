@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from optuna.samplers import TPESampler
@@ -12,12 +13,13 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
+from sweep.objective import search_metric
 from sweep.search_space import first_point, param_space, reference_point
 from sweep.storage import Folder
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
 from trainables.errors import InputError
-from trainables.metrics import MODE, OBJECTIVE
+from trainables.metrics import MODE
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ def max_evaluations(config: ExperimentConfig, n_rows: int) -> int:
 
 
 def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
-    """ASHA on the number of STS-dev evaluations, so rungs fall on evaluations (one report each)."""
+    """ASHA on the number of STS-dev evaluations, so rungs fall on evaluations (one report each), judging
+    one metric (``objective.prune_on``) even when Optuna optimises two."""
     if config.scheduler.type == "none":
         return FIFOScheduler()
     if config.scheduler.grace_period > max_t:
@@ -51,6 +54,8 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
         )
     return ASHAScheduler(
         time_attr="training_iteration",
+        metric=config.objective.prune_metric,
+        mode=MODE,
         max_t=max_t,
         grace_period=config.scheduler.grace_period,
         reduction_factor=config.scheduler.reduction_factor,
@@ -84,16 +89,24 @@ def build_searcher(
 ) -> ConcurrencyLimiter:
     """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
 
-    A resumed sweep instead starts with the configs the crash interrupted, after replaying the
-    finished trials into the study, so TPE proposes as if it had never stopped.
+    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. A
+    resumed sweep instead starts with the configs the crash interrupted, after replaying the finished
+    trials into the study, so TPE proposes as if it had never stopped.
     """
+    metric, mode = search_metric(config.objective)
     sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
     if warmstart is None:
         first = first_point(config.space, reference)
-        searcher = OptunaSearch(sampler=sampler, points_to_evaluate=[first] if first else None)
+        searcher = OptunaSearch(
+            metric=metric, mode=mode, sampler=sampler, points_to_evaluate=[first] if first else None
+        )
     else:
         searcher = _ResumedOptunaSearch(
-            sampler=sampler, points_to_evaluate=warmstart.rerun or None, evaluated=warmstart.evaluated
+            metric=metric,
+            mode=mode,
+            sampler=sampler,
+            points_to_evaluate=warmstart.rerun or None,
+            evaluated=warmstart.evaluated,
         )
     return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)
 
@@ -102,10 +115,11 @@ def build_tuner(
     config: ExperimentConfig,
     data: TrialData,
     plan: SweepPlan,
-    folder: Folder,
+    folder: Folder | Path | str,
     warmstart: Warmstart | None = None,
 ) -> tune.Tuner:
     """The Tuner for one sweep (or the rest of a resumed one), storing its Ray experiment in ``folder``."""
+    folder = folder if isinstance(folder, Folder) else Folder(folder)
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
         data=data,
@@ -114,9 +128,9 @@ def build_tuner(
         threads=config.resources.threads,
     )
     trainable = tune.with_resources(trainable, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
+    # the TuneConfig names none: Tune refuses a metric set in both places.
     tune_config = tune.TuneConfig(
-        metric=OBJECTIVE,
-        mode=MODE,
         search_alg=build_searcher(config, plan.reference, warmstart),
         scheduler=build_scheduler(config, plan.max_evaluations),
         num_samples=warmstart.num_samples if warmstart else config.search.num_samples,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,26 @@ def smoke_data():
     dev = load_sts(DataSource(source=str(SMOKE_DATA / "sts_dev.jsonl")), "data.sts_dev")
     test = load_sts(DataSource(source=str(SMOKE_DATA / "sts_test.jsonl")), "data.sts_test")
     return TrialData(train, dev), test
+
+
+@pytest.fixture(scope="session")
+def smoke_experiment(ray_session, tmp_path_factory):
+    """One finished smoke sweep through the command line, shared by every test that reads its folder."""
+    from sweep.cli import main
+
+    results = tmp_path_factory.mktemp("results")
+    assert main(["run", str(SMOKE), "--results-dir", str(results)]) == 0
+    (folder,) = results.iterdir()
+    return folder
+
+
+def ray_only_copy(experiment: Path, target: Path) -> Path:
+    """The Ray Tune experiment of a finished sweep, without the files the driver writes after fit()."""
+    keep = ("experiment_state-", "trial_", "config.yaml", "experiment.json", "tuner.pkl", "search")
+    top = str(experiment)
+    shutil.copytree(
+        experiment,
+        target,
+        ignore=lambda where, names: [n for n in names if where == top and not n.startswith(keep)],
+    )
+    return target

@@ -11,8 +11,6 @@ import pytest
 
 from sweep.cli import main
 
-from .conftest import SMOKE
-
 REQUIRED_KEYS = [
     "trials.total",
     "trials.completed",
@@ -30,13 +28,9 @@ REQUIRED_KEYS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def experiment(ray_session, tmp_path_factory):
-    results = tmp_path_factory.mktemp("results")
-    code = main(["run", str(SMOKE), "--results-dir", str(results)])
-    assert code == 0
-    (folder,) = results.iterdir()
-    return folder
+@pytest.fixture
+def experiment(smoke_experiment):
+    return smoke_experiment
 
 
 def lookup(report, dotted):

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 
-from sweep.results import trial_tables
+from sweep.results import read_results
+from sweep.search_space import reference_point
 from sweep.storage import Folder
 from sweep.tune_state import read_records
+from trainables.train_config import TrainConfig
 
 
 def _trial(trial_id: str, status: str, tag: int, error_file: str | None = None, failures: int = 0) -> list[str]:
     state = {
         "trial_id": trial_id,
         "status": status,
-        "config": {"kl_temperature": 0.3, "batch_size": 32},
+        "config": reference_point(TrainConfig().model_dump()),
         "relative_logdir": f"trial_{trial_id}",
         "experiment_tag": f"{tag}_kl_temperature=0.3",
         "storage": {"_type": "CLOUDPICKLE_FALLBACK", "value": "80054e2e"},  # stays a string: never unpickled
@@ -54,7 +56,7 @@ def test_statuses_retries_and_errors_come_from_the_json_state(tmp_path):
     assert records["live"].status == "RUNNING"
     assert records["broke"].num_failures == 2 and "out of memory" in records["broke"].error
 
-    table, reports = trial_tables(Folder(tmp_path), superseded=["live"])
+    table, reports = read_results(Folder(tmp_path), superseded=["live"])
     by_id = table.set_index("trial_id")
     assert list(table["trial_id"]) == ["done", "cut", "late", "broke"]
     assert by_id.loc["done", "status"] == "completed" and by_id.loc["late", "status"] == "completed"

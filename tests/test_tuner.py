@@ -31,7 +31,10 @@ def test_search_is_seeded_optuna_behind_a_concurrency_limit(built):
     assert isinstance(searcher.searcher, OptunaSearch)
     sampler = searcher.searcher._sampler
     assert type(sampler).__name__ == "TPESampler" and sampler._n_startup_trials == 4
-    assert (tune_config.metric, tune_config.mode) == (OBJECTIVE, MODE)
+    # The searcher and the scheduler carry the metric; the TuneConfig names none, or Tune would refuse both.
+    assert (searcher.searcher.metric, searcher.searcher.mode) == (OBJECTIVE, MODE)
+    assert (tune_config.scheduler.metric, tune_config.scheduler._mode) == (OBJECTIVE, MODE)
+    assert tune_config.metric is None
     assert tune_config.num_samples == prepared.config.search.num_samples
 
 

@@ -7,6 +7,8 @@ OBJECTIVE = "sts_dev_spearman_cosine"
 MODE = "max"
 # Report column that names why a trial stopped itself (a non-finite loss); absent on healthy rows.
 FAILURE = "failure"
+# Mean of spearman_cosine over depths 1..L: one number for "good at every depth", an objective option.
+MEAN_DEPTH = "sts_dev_spearman_cosine_mean_depth"
 SIMILARITIES = ("cosine", "manhattan", "euclidean", "dot")
 # The model card's metric set, in its order.
 METRIC_NAMES = (

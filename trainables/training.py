@@ -19,7 +19,7 @@ from trainables.data import StsPairs, TrialData
 from trainables.errors import InputError
 from trainables.evaluation import evaluate_sts
 from trainables.loss import build_loss
-from trainables.metrics import FAILURE, OBJECTIVE, depth_metric
+from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
 from trainables.quiet import quiet_libraries
 from trainables.step_clock import StepClock
@@ -82,6 +82,7 @@ class _EvaluateEvery(TrainerCallback):
             "loss": loss,
             "learning_rate": float(logs.get("learning_rate", float("nan"))),
             OBJECTIVE: sts["full"]["spearman_cosine"],
+            MEAN_DEPTH: sum(sts["per_depth"]) / len(sts["per_depth"]),
             **{depth_metric(d): v for d, v in enumerate(sts["per_depth"], start=1)},
             "completed": state.global_step >= state.max_steps,
             **self.clock.figures(),
