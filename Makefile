@@ -22,16 +22,16 @@ install: $(BIN)/sweep  ## create .venv with torch (CPU by default) and the proje
 smoke: install  ## the smoke sweep end to end: tiny model, bundled data, ~2 minutes on 2 CPU cores
 	$(BIN)/python -m sweep run search_spaces/smoke.yaml
 
-test: install  ## the fast test suite (a few minutes on 2 CPU cores)
+test: install  ## the fast test suite (about 8 minutes on 2 CPU cores)
 	$(BIN)/python -m pytest
 
 test-full: install  ## every test, the slow ones on real data and the real model included
 	$(BIN)/python -m pytest -m "not gpu"
 
-bench: install  ## every benchmark on real data and MiniLM, full size (about 90 minutes on 2 CPU cores)
+bench: install  ## every benchmark on real data and MiniLM, full size (not yet run end to end; 90 minutes is the aim)
 	$(BIN)/python -m benchmarks
 
-bench-quick: install  ## every benchmark, shrunk (under 10 minutes on 2 CPU cores)
+bench-quick: install  ## every benchmark, shrunk (24 minutes measured on 2 busy CPU cores; 10 is the aim)
 	$(BIN)/python -m benchmarks --quick
 
 lint: install  ## ruff lint and format check
