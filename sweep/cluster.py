@@ -16,7 +16,6 @@ import ray
 
 from trainables.errors import InputError
 
-LOCAL_HOST = "127.0.0.1"
 _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
 
