@@ -53,15 +53,15 @@ def _evaluated_point(
     history = last_attempt(read_history(folder, record))
     metric, _ = search_metric(config.objective)
     metrics = metric if isinstance(metric, list) else [metric]
-    rows = history.dropna(subset=[m for m in metrics if m in history]) if set(metrics) <= set(history) else None
-    failed = record.status == "ERROR" or rows is None or rows.empty or _failed(history)
+    scored = history.dropna(subset=metrics) if set(metrics) <= set(history) else pd.DataFrame()
+    failed = record.status == "ERROR" or scored.empty or _failed(history)
     # As during the sweep: the last report's score(s), also for a trial ASHA stopped early.
-    last = None if failed else [float(rows[m].iloc[-1]) for m in metrics]
+    last = [float(scored[m].iloc[-1]) for m in metrics] if not failed else None
     return {
         "parameters": {key: record.config[key] for key in searched},
-        "value": None if last is None else (last if isinstance(metric, list) else last[0]),
+        "value": last if last is None or isinstance(metric, list) else last[0],
         "error": failed,
-        "intermediate_values": None if failed or isinstance(metric, list) else rows[metric].tolist(),
+        "intermediate_values": None if failed or isinstance(metric, list) else scored[metric].tolist(),
     }
 
 

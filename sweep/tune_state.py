@@ -41,15 +41,17 @@ class TrialRecord:
         return self.status in FINISHED
 
 
-def state_files(folder: Folder) -> list[str]:
+def state_files(folder: Folder, names: list[str] | None = None) -> list[str]:
     """Ray's experiment state files, oldest first (their names end in a sortable timestamp)."""
-    return [name for name in folder.names() if STATE_PATTERN.match(name)]
+    return [name for name in (folder.names() if names is None else names) if STATE_PATTERN.match(name)]
 
 
 def read_records(folder: Folder) -> list[TrialRecord]:
     """Every trial of every run in the folder, in creation order; the newest state of each wins."""
+    names = folder.names()  # once: on an object store every listing is a request
+    states = state_files(folder, names)
     records: dict[str, TrialRecord] = {}
-    for run, name in enumerate(state_files(folder)):
+    for run, name in enumerate(states):
         for position, (state_json, runtime_json) in enumerate(folder.read_json(name)["trial_data"]):
             state, runtime = json.loads(state_json), json.loads(runtime_json)
             trial_id = state["trial_id"]
@@ -66,23 +68,19 @@ def read_records(folder: Folder) -> list[TrialRecord]:
                 run=first.run if first else run,
                 order=first.order if first else _tag_number(state.get("experiment_tag"), position),
             )
-    runs = len(state_files(folder))
     known = {record.logdir for record in records.values()}
-    for position, logdir in enumerate(_newer_trial_folders(folder, known)):
+    newer = [name for name in names if name.startswith("trial_") and name not in known]
+    for position, logdir in enumerate(newer):
         # A trial started after Ray last saved its state (a live sweep, or one killed early).
         params = _params(folder, logdir)
         if params is not None:
             trial_id = logdir.removeprefix("trial_")
-            records[trial_id] = TrialRecord(trial_id, "RUNNING", params, logdir, 0, None, runs, position)
+            records[trial_id] = TrialRecord(trial_id, "RUNNING", params, logdir, 0, None, len(states), position)
     for trial_id, record in records.items():
         if not record.finished and _reported_last_step(folder, record):
             # It finished after Ray last saved its state (a driver killed in between): nothing to rerun.
             records[trial_id] = dataclasses.replace(record, status="TERMINATED")
     return sorted(records.values(), key=lambda record: (record.run, record.order))
-
-
-def _newer_trial_folders(folder: Folder, known: set[str]) -> list[str]:
-    return [name for name in folder.names() if name.startswith("trial_") and name not in known]
 
 
 def _params(folder: Folder, logdir: str) -> dict[str, Any] | None:

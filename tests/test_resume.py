@@ -1,0 +1,46 @@
+"""What a resume tells Optuna: finished trials replayed into the new study, interrupted configs first."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+
+from sweep.config import load_config
+from sweep.resume import plan_resume
+from sweep.search_space import param_space
+from sweep.storage import Folder
+from sweep.tuner import build_searcher, reference_of
+
+from .conftest import SMOKE
+from .test_tune_state import _rows, _trial
+
+
+def _crashed_folder(tmp_path, reference):
+    trials = [_trial("done", "TERMINATED", 1), _trial("broke", "ERROR", 2), _trial("cut", "RUNNING", 3)]
+    for entry in trials:  # the smoke recipe's searched values: the reference's
+        state = json.loads(entry[0])
+        state["config"] = dict(reference)
+        entry[0] = json.dumps(state)
+    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": trials}))
+    _rows(tmp_path, "done", [4, 8, 12], completed_at=12)
+    _rows(tmp_path, "broke", [4])
+    _rows(tmp_path, "cut", [4])
+    return Folder(tmp_path)
+
+
+def test_finished_trials_reach_the_new_study_and_interrupted_ones_run_first(tmp_path):
+    config = load_config(SMOKE, ["search.num_samples=5"])
+    reference = reference_of(config)
+    plan = plan_resume(_crashed_folder(tmp_path, reference), config, superseded=[])
+    assert (plan.kept, plan.left, plan.superseded) == (2, 3, ["cut"])
+    assert plan.warmstart.num_samples == 3 and len(plan.warmstart.rerun) == 1
+
+    searcher = build_searcher(config, reference, plan.warmstart)
+    searcher.set_search_properties("sts_dev_spearman_cosine", "max", param_space(config.space, reference))
+    study = searcher.searcher._ot_study
+    states = [trial.state for trial in study.trials]
+    assert states == [optuna.trial.TrialState.WAITING, optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
+    done = study.trials[1]
+    assert done.value == 0.62 and done.intermediate_values == {0: 0.54, 1: 0.58, 2: 0.62}
+    assert study.trials[0].system_attrs["fixed_params"] == plan.warmstart.rerun[0]  # enqueued, not yet run
