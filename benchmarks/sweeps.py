@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,6 @@ from sweep.config import ExperimentConfig
 from sweep.results import REPORTS_FILE, TRIALS_FILE
 
 # On a busy machine a Ray node may time out while its agents start; such a start is tried once more.
-RAY_START_TIMEOUT = "timed out during startup"
 
 
 def use_private_ray() -> None:
@@ -38,19 +36,10 @@ def use_private_ray() -> None:
 
 
 def start_private_ray() -> None:
-    """Start this process's Ray (see ``use_private_ray``), once more if the first start timed out."""
-    import ray
-
+    """Start this process's Ray (see ``use_private_ray``); ``start_ray`` retries a start that timed out."""
     from sweep.cluster import start_ray
 
-    try:
-        start_ray()
-    except Exception as error:  # Ray raises a bare Exception for a node start that timed out
-        if RAY_START_TIMEOUT not in str(error):
-            raise
-        print(f"Ray start timed out ({error}); trying once more", flush=True)
-        ray.shutdown()
-        start_ray()
+    start_ray()
 
 
 @dataclass
@@ -111,16 +100,9 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
     command += ["--results-dir", str(folder)]
     log = folder / "sweep.log"
     print(f"[{label}] {' '.join(command[1:])}  (log: {log})", flush=True)
-    for attempt in (1, 2):
-        launched_at = time.time()
-        with log.open("w") as handle:
-            code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
-        if code == 0 or attempt == 2 or RAY_START_TIMEOUT not in log.read_text():
-            break
-        print(f"[{label}] Ray start timed out; launching once more", flush=True)
-        for partial in folder.iterdir():  # the failed attempt's experiment folder
-            if partial.is_dir():
-                shutil.rmtree(partial)
+    launched_at = time.time()  # `sweep run` starts Ray again itself if its first start times out
+    with log.open("w") as handle:
+        code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
     if code != 0:
         tail = log.read_text().strip().splitlines()[-5:]
         raise RuntimeError(f"`sweep run` exited with {code}; see {log}:\n" + "\n".join(tail))

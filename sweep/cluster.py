@@ -16,6 +16,7 @@ import ray
 
 from trainables.errors import InputError
 
+START_TIMEOUT = "timed out during startup"  # in the error of a local Ray start that missed its deadline
 _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
 
@@ -60,14 +61,23 @@ def start_ray(address: str | None = None) -> None:
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({message})") from None
         return
     _this_machine_only()
-    ray.init(
+    local = {
         # A new Ray of our own, even where `ray start` left a cluster address file behind (a dead one hangs).
-        address="local",
-        include_dashboard=False,
-        logging_level=logging.WARNING,
+        "address": "local",
+        "include_dashboard": False,
+        "logging_level": logging.WARNING,
         # Read by tqdm at import, before a trial can silence it: the model card's progress bars.
-        runtime_env={"env_vars": {"TQDM_DISABLE": "1"}},
-    )
+        "runtime_env": {"env_vars": {"TQDM_DISABLE": "1"}},
+    }
+    try:
+        ray.init(**local)
+    except Exception as error:  # Ray raises a bare Exception when its node start times out
+        if START_TIMEOUT not in str(error):
+            raise
+        # On a busy machine the node's agents can miss Ray's start-up deadline; a second start succeeds.
+        logging.getLogger("sweep").warning("Ray's start timed out; starting it once more")
+        ray.shutdown()
+        ray.init(**local)
 
 
 def check_resources(cpu: float, gpu: float, max_concurrent: int) -> None:
