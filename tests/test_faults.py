@@ -27,6 +27,8 @@ OVERRIDES = [
     "search.max_concurrent=1",
     "search.n_startup_trials=3",
     "failures.max_retries=1",
+    # Two epochs: a trial has ~20 steps left after its first report, so the kill lands mid-run.
+    "train.epochs=2",
     # A KL temperature so small that logits / temperature overflow at the first step: the NaN fault.
     "search_space.kl_temperature={choice: [0.3, 1.0e-40]}",
     "retrain.defaults=false",
@@ -87,15 +89,15 @@ def crashed_and_resumed(tmp_path_factory):
     tree: list[psutil.Process] = []
     try:
         folder = _wait(lambda: next(results.iterdir(), None), "the experiment folder", driver=driver)
-        # 1. A lost worker: kill the first trial's process once it has reported.
-        worker = _wait(
-            lambda: next(iter(_trial_workers(driver)), None) if _finished_or_reporting(folder) else None,
-            "a trial worker that has reported",
+        # 1. A lost worker: kill a training process right after its trial's first report, mid-run.
+        worker, killed = _wait(lambda: _training_worker(driver, folder), "a trial mid-run", driver=driver)
+        worker.kill()
+        # 2. The driver dies with SIGKILL once the retried trial and two more are finished.
+        _wait(
+            lambda: killed in _finished_trials(folder) and len(_finished_trials(folder)) >= 3,
+            "the retried trial and two more to finish",
             driver=driver,
         )
-        worker.kill()
-        # 2. The driver dies with SIGKILL once three trials are finished, Ray's processes with it.
-        _wait(lambda: len(_finished_trials(folder)) >= 3, "three finished trials", driver=driver)
         tree = psutil.Process(driver.pid).children(recursive=True)
         os.kill(driver.pid, signal.SIGKILL)
     finally:
@@ -110,11 +112,18 @@ def crashed_and_resumed(tmp_path_factory):
         [sys.executable, "-m", "sweep", "resume", str(folder)], cwd=ROOT, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    return folder, before, rows_before, worker.pid
+    return folder, before, rows_before, killed
 
 
-def _finished_or_reporting(folder: Path) -> bool:
-    return any(path.stat().st_size > 0 for path in folder.glob("trial_*/result.json"))
+def _training_worker(driver: subprocess.Popen, folder: Path) -> tuple[psutil.Process, str] | None:
+    """A worker training a trial that has reported once and has steps to go, with that trial's id."""
+    for worker in _trial_workers(driver):
+        for result in folder.glob("trial_*/result.json"):
+            rows = [json.loads(line) for line in result.read_text().splitlines()[:1] if line.strip()]
+            ours = [row for row in rows if row.get("pid") == worker.pid and not row.get("completed")]
+            if ours and len(result.read_text().splitlines()) == 1:
+                return worker, ours[0]["trial_id"]
+    return None
 
 
 def test_the_resumed_sweep_has_every_configured_trial_and_a_report(crashed_and_resumed):
@@ -143,11 +152,11 @@ def test_trials_finished_before_the_crash_are_kept_and_not_rerun(crashed_and_res
 
 
 def test_a_killed_trial_worker_is_retried_and_the_trial_counts(crashed_and_resumed):
-    folder, *_ = crashed_and_resumed
-    trials = pd.read_parquet(folder / "trials.parquet")
-    retried = trials[trials["attempts"] == 2]
-    assert len(retried) == 1, trials[["trial_id", "status", "attempts", "error"]]
-    assert retried.iloc[0]["status"] in ("completed", "pruned")
+    folder, _, _, killed = crashed_and_resumed
+    trials = pd.read_parquet(folder / "trials.parquet").set_index("trial_id")
+    # Without the retry the lost worker would have made this trial errored (the sweep allows one retry).
+    assert trials.loc[killed, "status"] in ("completed", "pruned"), trials[["status", "attempts", "error"]]
+    assert trials.loc[killed, "evaluations"] >= 1 and pd.isna(trials.loc[killed, "error"])
 
 
 def test_a_nan_loss_stops_its_trial_at_once_without_a_retry(crashed_and_resumed):
