@@ -21,8 +21,6 @@ from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
 from sweep.config import ExperimentConfig
 from sweep.results import REPORTS_FILE, TRIALS_FILE
 
-# On a busy machine a Ray node may time out while its agents start; such a start is tried once more.
-
 
 def use_private_ray() -> None:
     """Call before Ray is imported: every Ray the benchmarks start is private to them and to this machine.
