@@ -7,15 +7,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 import psutil
 import pytest
+
+from trainables.metrics import FAILURE
 
 from .conftest import ROOT, SMOKE
 
@@ -85,12 +89,22 @@ def _rows(folder: Path, trial_id: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def crashed_and_resumed(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
-    driver = _sweep("run", str(SMOKE), "--results-dir", str(results), *[a for o in OVERRIDES for a in ("--set", o)])
+    # Ray's own folder, short (its socket paths must fit 107 characters) and the driver's alone: the
+    # driver writes each report there at once, and copies it to the experiment folder only later.
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    driver = _sweep(
+        "run",
+        str(SMOKE),
+        "--results-dir",
+        str(results),
+        *[a for o in OVERRIDES for a in ("--set", o)],
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
+    )
     tree: list[psutil.Process] = []
     try:
         folder = _wait(lambda: next(results.iterdir(), None), "the experiment folder", driver=driver)
         # 1. A lost worker: kill a training process right after its trial's first report, mid-run.
-        worker, killed = _wait(lambda: _training_worker(driver, folder), "a trial mid-run", driver=driver)
+        worker, killed = _wait(lambda: _training_worker(driver, ray_tmp), "a trial mid-run", driver=driver)
         worker.kill()
         # 2. The driver dies with SIGKILL once the retried trial and two more are finished.
         _wait(
@@ -105,6 +119,7 @@ def crashed_and_resumed(tmp_path_factory):
         for process in tree:
             with contextlib.suppress(psutil.Error):
                 process.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
     before = _finished_trials(folder)
     rows_before = {trial_id: _rows(folder, trial_id) for trial_id in before}
     assert not (folder / "trials.parquet").exists()
@@ -115,15 +130,25 @@ def crashed_and_resumed(tmp_path_factory):
     return folder, before, rows_before, killed
 
 
-def _training_worker(driver: subprocess.Popen, folder: Path) -> tuple[psutil.Process, str] | None:
-    """A worker training a trial that has reported once and has steps to go, with that trial's id."""
-    for worker in _trial_workers(driver):
-        for result in folder.glob("trial_*/result.json"):
-            rows = [json.loads(line) for line in result.read_text().splitlines()[:1] if line.strip()]
-            ours = [row for row in rows if row.get("pid") == worker.pid and not row.get("completed")]
-            if ours and len(result.read_text().splitlines()) == 1:
-                return worker, ours[0]["trial_id"]
-    return None
+def _training_worker(driver: subprocess.Popen, ray_tmp: Path) -> tuple[psutil.Process, str] | None:
+    """The worker of the sweep's first trial once that trial has reported and has steps to go, with its id.
+
+    Only the first trial will do. Workers are reused, so a pid in the rows of a trial that has ended (pruned,
+    or stopped by its NaN loss) says nothing about what that worker runs now. The first trial runs the
+    reference defaults, so its loss stays finite, and it is alone at every ASHA rung, so nothing stops it early.
+    """
+    pattern = "ray/session_*/artifacts/*/*/driver_artifacts/trial_*/result.json"
+    reported = {path.resolve() for path in ray_tmp.glob(pattern) if path.stat().st_size}  # and session_latest
+    if len(reported) != 1:
+        return None
+    try:
+        last = json.loads(next(iter(reported)).read_text().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):  # read while written
+        return None
+    if last.get("completed") or last.get(FAILURE):
+        return None
+    workers = [worker for worker in _trial_workers(driver) if worker.pid == last.get("pid")]
+    return (workers[0], last["trial_id"]) if workers else None
 
 
 def test_the_resumed_sweep_has_every_configured_trial_and_a_report(crashed_and_resumed):
@@ -156,6 +181,7 @@ def test_a_killed_trial_worker_is_retried_and_the_trial_counts(crashed_and_resum
     trials = pd.read_parquet(folder / "trials.parquet").set_index("trial_id")
     # Without the retry the lost worker would have made this trial errored (the sweep allows one retry).
     assert trials.loc[killed, "status"] in ("completed", "pruned"), trials[["status", "attempts", "error"]]
+    assert trials.loc[killed, "attempts"] == 2
     assert trials.loc[killed, "evaluations"] >= 1 and pd.isna(trials.loc[killed, "error"])
 
 
