@@ -16,7 +16,7 @@ from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.importance import importances
 from sweep.objective import pareto_front, select_best
-from sweep.plot_files import CURVES, DEPTH, HISTORY, IMPORTANCE, PARETO, TITLES, axis_file, axis_title
+from sweep.plot_files import CURVES, DEPTH, HISTORY, IMPORTANCE, PARETO, axis_file
 from sweep.results import read_results
 from sweep.storage import Folder
 
@@ -77,10 +77,3 @@ def analyze_experiment(location: Folder | Path | str) -> dict[str, Any]:
     if report is not None:
         report = report_experiment(folder)  # now linking the plots just written
     return {"plots": written, "report": report}
-
-
-def existing_plots(folder: Folder, config: ExperimentConfig) -> list[dict[str, str]]:
-    """The plots in the folder, in reading order, for the report to link."""
-    names = [*TITLES.items()]
-    names += [(axis_file(key), axis_title(key)) for key, param in config.space.items() if param.searched]
-    return [{"file": name, "title": title} for name, title in names if folder.is_file(name)]

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sweep.analysis import analyze_experiment, existing_plots
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig, load_config_text, to_yaml
 from sweep.objective import check_objective_depth, select_best
 from sweep.report import REPORT_JSON, REPORT_MD, build_report
+from sweep.plot_files import existing_plots
 from sweep.report_markdown import render_markdown
 from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.resume import plan_resume
@@ -157,6 +157,9 @@ def retrain_experiment(
     model_files = outcome.pop("model_files")
     folder.replace_folder(MODEL_DIR, model_files)
     folder.write_json(RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
+    # Imported here: matplotlib is not needed until the sweep is over, so `sweep run` reaches its first step sooner.
+    from sweep.analysis import analyze_experiment
+
     return analyze_experiment(folder)["report"]
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sweep.config import ExperimentConfig
+    from sweep.storage import Folder
+
 DEPTH, HISTORY, CURVES, PARETO, IMPORTANCE = (
     "plot_depth.png",
     "plot_history.png",
@@ -26,3 +32,10 @@ def axis_file(key: str) -> str:
 
 def axis_title(key: str) -> str:
     return f"Axis plot: {key}"
+
+
+def existing_plots(folder: Folder, config: ExperimentConfig) -> list[dict[str, str]]:
+    """The plots in the folder, in reading order, for the report to link."""
+    names = [*TITLES.items()]
+    names += [(axis_file(key), axis_title(key)) for key, param in config.space.items() if param.searched]
+    return [{"file": name, "title": title} for name, title in names if folder.is_file(name)]

@@ -18,8 +18,7 @@ from sweep.search_space import RULES
 from sweep.storage import Folder
 from sweep.tune_state import TrialRecord, read_history, read_records, state_files
 from trainables.errors import InputError
-from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, depth_metric
-from trainables.step_clock import TIMING_COLUMNS
+from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, TIMING_COLUMNS, depth_metric
 
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"

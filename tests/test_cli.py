@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from sweep.cli import main
 
@@ -25,3 +27,13 @@ def test_trial_trains_one_config_and_prints_its_metrics(capsys):
     assert summary["params"]["kl_temperature"] == 0.3  # searched parameters take the reference default
     assert -1 <= summary["test"]["spearman_cosine"] <= 1
     assert len(summary["test_per_depth"]) == 4
+
+
+def test_the_sweep_driver_loads_no_training_or_plotting_library_before_it_needs_one():
+    # The driver's imports come before a cold sweep's first step; the trials import the training stack
+    # themselves, and matplotlib is only needed once the sweep is over.
+    code = "import sys, sweep.cli, sweep.experiment; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    for heavy in ("torch", "transformers", "sentence_transformers", "matplotlib"):
+        assert f"'{heavy}'" not in loaded
+    assert "'ray'" in loaded  # the check sees what the driver imports

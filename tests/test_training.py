@@ -8,7 +8,7 @@ import math
 import pytest
 
 from trainables.model import ModelConfig, TinyModel
-from trainables.step_clock import TIMING_COLUMNS
+from trainables.metrics import TIMING_COLUMNS
 from trainables.train_config import TrainConfig
 from trainables.training import train
 

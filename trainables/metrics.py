@@ -9,6 +9,8 @@ MODE = "max"
 FAILURE = "failure"
 # Mean of spearman_cosine over depths 1..L: one number for "good at every depth", an objective option.
 MEAN_DEPTH = "sts_dev_spearman_cosine_mean_depth"
+# Where a run's wall time goes (see trainables.step_clock), on every report row.
+TIMING_COLUMNS = ("run_started_at", "first_step_at", "last_step_at", "reported_at", "step_time_s", "eval_time_s")
 SIMILARITIES = ("cosine", "manhattan", "euclidean", "dot")
 # The model card's metric set, in its order.
 METRIC_NAMES = (

@@ -13,8 +13,7 @@ from contextlib import contextmanager
 
 from transformers import TrainerCallback
 
-# The timing columns of every report row, declared once for the readers of reports.parquet.
-TIMING_COLUMNS = ("run_started_at", "first_step_at", "last_step_at", "reported_at", "step_time_s", "eval_time_s")
+from trainables.metrics import TIMING_COLUMNS
 
 
 class StepClock(TrainerCallback):
