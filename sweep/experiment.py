@@ -11,8 +11,8 @@ from typing import Any
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig, load_config_text, to_yaml
 from sweep.objective import check_objective_depth, select_best
-from sweep.report import REPORT_JSON, REPORT_MD, build_report
 from sweep.plot_files import existing_plots
+from sweep.report import REPORT_JSON, REPORT_MD, build_report
 from sweep.report_markdown import render_markdown
 from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.resume import plan_resume

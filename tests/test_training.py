@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from trainables.model import ModelConfig, TinyModel
 from trainables.metrics import TIMING_COLUMNS
+from trainables.model import ModelConfig, TinyModel
 from trainables.train_config import TrainConfig
 from trainables.training import train
 
