@@ -157,7 +157,7 @@ def retrain_experiment(
     model_files = outcome.pop("model_files")
     folder.replace_folder(MODEL_DIR, model_files)
     folder.write_json(RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
-    # Imported here: matplotlib is not needed until the sweep is over, so `sweep run` reaches its first step sooner.
+    # Imported here: only the plots after the sweep need matplotlib, and the driver need not load it before.
     from sweep.analysis import analyze_experiment
 
     return analyze_experiment(folder)["report"]
