@@ -141,8 +141,9 @@ def _training_worker(driver: subprocess.Popen, ray_tmp: Path) -> tuple[psutil.Pr
     reported = {path.resolve() for path in ray_tmp.glob(pattern) if path.stat().st_size}  # and session_latest
     if len(reported) != 1:
         return None
+    (result,) = reported
     try:
-        last = json.loads(next(iter(reported)).read_text().splitlines()[-1])
+        last = json.loads(result.read_text().splitlines()[-1])
     except (json.JSONDecodeError, IndexError):  # read while written
         return None
     if last.get("completed") or last.get(FAILURE):
