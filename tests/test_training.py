@@ -80,3 +80,40 @@ def test_loss_parameters_reach_adaptive_layer_loss(tiny_model):
     assert (loss.kl_temperature, loss.n_layers_per_step, loss.layer_weighting) == (0.7, -1, "log")
     assert (loss.last_layer_weight, loss.prior_layers_weight, loss.kl_div_weight) == (1.0, 1.0, 1.0)
     assert type(loss.loss).__name__ == "MultipleNegativesRankingLoss"
+
+
+def test_a_trial_stopped_by_tune_leaves_no_model_to_the_next_trial_on_its_worker(smoke_data, monkeypatch):
+    """Tune stops a trial by raising SystemExit from ``tune.report``, then reuses the worker."""
+    import gc
+
+    from ray import tune
+    from sentence_transformers import SentenceTransformer
+
+    from trainables import training
+    from trainables.adaptive_layer import adaptive_layer_trainable
+
+    def stop(row):
+        raise SystemExit(0)
+
+    left_to_next = []
+
+    def next_trial(*args, **kwargs):
+        left_to_next.append(sum(isinstance(thing, SentenceTransformer) for thing in gc.get_objects()))
+
+    monkeypatch.setattr(tune, "report", stop)
+    gc.collect()
+    gc.disable()  # only the trainable's own collection may free the stopped run's cycles
+    try:
+        try:
+            adaptive_layer_trainable({}, smoke_data[0], SETTINGS, MODEL, threads=1)
+        except SystemExit:
+            pass
+        else:
+            pytest.fail("the stop did not end the run")
+        stopped_run_left = sum(isinstance(thing, SentenceTransformer) for thing in gc.get_objects())
+        monkeypatch.setattr(training, "train", next_trial)
+        adaptive_layer_trainable({}, smoke_data[0], SETTINGS, MODEL, threads=1)
+    finally:
+        gc.enable()
+    assert stopped_run_left >= 1  # the stopped run's model outlives it in a cycle
+    assert left_to_next == [stopped_run_left - 1]

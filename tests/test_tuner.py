@@ -64,7 +64,7 @@ def test_asha_counts_evaluations_and_spans_a_full_run(built):
     assert [milestone for milestone, _ in scheduler._brackets[0]._rungs] == [4, 2, 1]
 
 
-def test_trials_get_the_configured_resources_and_reuse_cpu_workers(built):
+def test_trials_get_the_configured_resources_and_reuse_workers(built):
     _, tuner = built
     trainable = tuner._trainable
     resources = trainable._resources.required_resources
@@ -72,11 +72,11 @@ def test_trials_get_the_configured_resources_and_reuse_cpu_workers(built):
     assert tuner._tune_config.reuse_actors is True
 
 
-def test_gpu_trials_get_fresh_workers_and_fractional_gpus(tmp_path):
+def test_gpu_trials_get_fractional_gpus_and_reuse_workers_too(tmp_path):
     prepared = prepare(load_config(SMOKE, ["resources.gpu=0.25", f"results_dir={tmp_path}"]))
     tuner = build_tuner(prepared.config, prepared.data, prepared.plan, Folder(tmp_path / "x"))._local_tuner
     assert tuner._trainable._resources.required_resources.get("GPU") == 0.25
-    assert tuner._tune_config.reuse_actors is False
+    assert tuner._tune_config.reuse_actors is True
 
 
 def test_the_experiment_is_stored_where_tuner_restore_finds_it(built, tmp_path):

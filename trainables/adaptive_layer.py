@@ -25,7 +25,8 @@ def adaptive_layer_trainable(
     # Imported in the worker only: the driver that schedules this function never trains.
     from ray import tune
 
-    from trainables.training import train, use_threads
+    from trainables import training
 
-    use_threads(threads)
-    train(config, data, settings, model_config, seed=settings.seed, report=tune.report, started_at=started_at)
+    training.use_threads(threads)
+    training.release_memory()
+    training.train(config, data, settings, model_config, seed=settings.seed, report=tune.report, started_at=started_at)

@@ -6,6 +6,7 @@ with each evaluation (``report``) differs.
 
 from __future__ import annotations
 
+import gc
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -205,6 +206,19 @@ def use_threads(threads: int) -> None:
     """
     quiet_libraries()
     torch.set_num_threads(threads)
+
+
+def release_memory() -> None:
+    """First call of a trial in a worker that Tune reuses: free what the worker's last trial left.
+
+    A trial that Tune stops (ASHA) unwinds with its trainer, optimizer and model still in reference
+    cycles, which only a collection frees; on a GPU, the caching allocator then still holds their blocks
+    until ``empty_cache`` hands them back. This runs at the next trial's start rather than as the last
+    one ends, because a stopped trial's frames stay alive until its exception has left the thread.
+    """
+    gc.collect()
+    if torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def _ignore(row: dict[str, Any]) -> None:
