@@ -3,7 +3,7 @@
 ``python -m benchmarks.gpu_sweep [--dry-run] [--model DIR] [--data DIR] [--out DIR]`` (``gpu_check.sh``
 wraps it). Prints, per arm, trials per hour, GPU utilisation (mean and peak, sampled with nvidia-smi
 twice a second) and peak GPU memory, writes the table to ``--out`` and appends a row to RESULTS.md.
-Both arms run the same full trials (8; no pruning, so the arms do the same work). ``--dry-run`` runs
+Both arms run the same full trials (4; no pruning, so the arms do the same work). ``--dry-run`` runs
 the same code on CPU, shrunk to 4 tiny trials per arm, with the GPU columns n/a.
 """
 
