@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,24 @@ def test_malformed_files_are_refused(tmp_path, text, message):
 def test_a_missing_config_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="cannot read the config file"):
         load_config(tmp_path / "absent.yaml")
+
+
+def test_a_local_model_folder_gives_its_depth_without_loading_transformers(tmp_path):
+    # Validation runs before a sweep starts; transformers (with torch) would cost it seconds.
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "num_hidden_layers": 3}')
+    code = (
+        "import sys; from trainables.model import ModelConfig, model_depth; "
+        f"print(model_depth(ModelConfig(name={str(tmp_path)!r})), 'transformers' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.split() == ["3", "False"]
+
+
+def test_a_config_without_a_layer_count_takes_the_model_types_default(tmp_path):
+    from trainables.model import ModelConfig, model_depth
+
+    (tmp_path / "config.json").write_text('{"model_type": "bert", "hidden_size": 32}')
+    assert model_depth(ModelConfig(name=str(tmp_path))) == 12  # BertConfig's default, as a trial would load it
+    (tmp_path / "config.json").write_text('{"hidden_size": 32}')
+    with pytest.raises(InputError, match="cannot read the config of"):
+        model_depth(ModelConfig(name=str(tmp_path)))

@@ -98,21 +98,46 @@ def resolve_folder(config: ModelConfig) -> str:
     return name
 
 
+LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layers", "num_layers")
+
+
 def model_depth(config: ModelConfig) -> int:
     """Number of transformer layers, read from the config only (no weights loaded)."""
     if config.tiny is not None:
         return config.tiny.layers
+    folder = resolve_folder(config)
+    # A local folder's config.json is read as JSON first: transformers (and torch with it) would add
+    # several seconds to the validation that runs before a sweep starts.
+    depth = _layer_count(_read_json(Path(folder) / "config.json"))
+    if depth is not None:
+        return depth
     from transformers import AutoConfig
 
-    folder = resolve_folder(config)
     try:
         hf_config = AutoConfig.from_pretrained(folder)
     except (OSError, ValueError) as error:
         raise InputError(f"model: cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
-    for attribute in ("num_hidden_layers", "n_layers", "num_layers"):
-        if isinstance(getattr(hf_config, attribute, None), int):
-            return getattr(hf_config, attribute)
-    raise InputError(f"model: {folder} does not say how many layers it has")
+    depth = _layer_count({key: getattr(hf_config, key, None) for key in LAYER_COUNT_KEYS})  # aliases too
+    if depth is None:
+        raise InputError(f"model: {folder} does not say how many layers it has")
+    return depth
+
+
+def _read_json(path: Path) -> dict:
+    """The file's top-level object, or an empty one where there is none to read (a hub id, a bad file)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _layer_count(fields: dict) -> int | None:
+    for key in LAYER_COUNT_KEYS:
+        value = fields.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def build_model(config: ModelConfig, device: str | None = None) -> SentenceTransformer:
