@@ -33,9 +33,9 @@ def retrain_one(
 ) -> dict[str, Any]:
     """Train ``params`` with ``seed`` on the full budget; STS-test at full depth and every depth."""
     # Imported in the worker only, as for the sweep's trainable.
-    from trainables.training import train_and_test, use_threads
+    from trainables.training import start_worker_run, train_and_test
 
-    use_threads(threads)
+    start_worker_run(threads)
     # Evaluate STS-dev only once, at the last step: the retrain is not pruned, so nothing reads earlier rows.
     settings = settings.model_copy(update={"eval_steps": 10**9})
     model, history, test = train_and_test(params, data, sts_test, settings, model_config, seed)

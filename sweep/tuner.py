@@ -136,7 +136,7 @@ def build_tuner(
         num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
         # per trial). Tune reuses one only after the last trial's thread has ended, and each trial first
-        # frees what the last one left, GPU cache included (trainables.training.release_memory).
+        # frees what the last one left, GPU cache included (trainables.training.start_worker_run).
         reuse_actors=True,
         trial_dirname_creator=lambda trial: f"trial_{trial.trial_id}",
     )

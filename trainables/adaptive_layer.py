@@ -27,6 +27,5 @@ def adaptive_layer_trainable(
 
     from trainables import training
 
-    training.use_threads(threads)
-    training.release_memory()
+    training.start_worker_run(threads)
     training.train(config, data, settings, model_config, seed=settings.seed, report=tune.report, started_at=started_at)

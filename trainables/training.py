@@ -198,27 +198,24 @@ def train_and_test(
     return model, history, evaluate_sts(model, sts_test, settings.eval_batch_size)
 
 
-def use_threads(threads: int) -> None:
-    """First call in a Ray worker that trains: quiet the libraries, pin torch to the given CPUs.
+def start_worker_run(threads: int) -> None:
+    """First call of a run (trial or retrain) in a Ray worker: free what the worker's last run left,
+    quiet the libraries, pin torch to the given CPUs.
+
+    Ray reuses workers (Tune's trials, CPU tasks). A run that Tune stops (ASHA) unwinds with its trainer,
+    optimizer and model still in reference cycles, which only a collection frees; on a GPU, the caching
+    allocator then still holds their blocks until ``empty_cache`` hands them back. This happens as the
+    next run starts rather than as the last one ends, because a stopped run's frames stay alive until its
+    exception has left the thread.
 
     Ray sets OMP_NUM_THREADS from the resources, but torch may have sized its pool before that;
     pinning keeps concurrent trials from oversubscribing the cores.
     """
-    quiet_libraries()
-    torch.set_num_threads(threads)
-
-
-def release_memory() -> None:
-    """First call of a trial in a worker that Tune reuses: free what the worker's last trial left.
-
-    A trial that Tune stops (ASHA) unwinds with its trainer, optimizer and model still in reference
-    cycles, which only a collection frees; on a GPU, the caching allocator then still holds their blocks
-    until ``empty_cache`` hands them back. This runs at the next trial's start rather than as the last
-    one ends, because a stopped trial's frames stay alive until its exception has left the thread.
-    """
     gc.collect()
     if torch.cuda.is_initialized():
         torch.cuda.empty_cache()
+    quiet_libraries()
+    torch.set_num_threads(threads)
 
 
 def _ignore(row: dict[str, Any]) -> None:
