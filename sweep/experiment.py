@@ -18,10 +18,10 @@ from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.resume import plan_resume
 from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
+from sweep.searcher import Warmstart
 from sweep.storage import Folder
 from sweep.tuner import (
     SweepPlan,
-    Warmstart,
     build_scheduler,
     build_tuner,
     max_evaluations,

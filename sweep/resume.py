@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from sweep.config import ExperimentConfig
 from sweep.objective import search_metric
 from sweep.results import last_attempt
+from sweep.searcher import Warmstart, told
 from sweep.storage import Folder
 from sweep.tune_state import TrialRecord, read_history, read_records
-from sweep.tuner import Warmstart
-from trainables.metrics import FAILURE
 
 
 @dataclass(frozen=True)
@@ -52,18 +49,20 @@ def _evaluated_point(
     """``OptunaSearch.add_evaluated_point`` arguments telling Optuna what the sweep told it before."""
     history = last_attempt(read_history(folder, record))
     metric, _ = search_metric(config.objective)
-    metrics = metric if isinstance(metric, list) else [metric]
-    scored = history.dropna(subset=metrics) if set(metrics) <= set(history) else pd.DataFrame()
-    failed = record.status == "ERROR" or scored.empty or _failed(history)
-    # As during the sweep: the last report's score(s), also for a trial ASHA stopped early.
-    last = [float(scored[m].iloc[-1]) for m in metrics] if not failed else None
+    single = not isinstance(metric, list)
+    outcome = told(history.to_dict("records"), [metric] if single else metric)
+    failed = record.status == "ERROR" or outcome.state == "failed"
+    # Optuna keeps intermediate values of one objective only, as during the sweep.
+    scores = history[metric].dropna().tolist() if single and not failed and metric in history else []
+    value: Any = None
+    if not failed and outcome.state == "complete" and outcome.values:
+        value = outcome.values[0] if single else outcome.values
+    elif not failed and scores:
+        value = scores[-1]  # as Optuna's tell records a pruned trial: its last intermediate value
     return {
         "parameters": {key: record.config[key] for key in searched},
-        "value": last if last is None or isinstance(metric, list) else last[0],
+        "value": value,
         "error": failed,
-        "intermediate_values": None if failed or isinstance(metric, list) else scored[metric].tolist(),
+        "pruned": not failed and outcome.state == "pruned",
+        "intermediate_values": scores or None,
     }
-
-
-def _failed(history: pd.DataFrame) -> bool:
-    return FAILURE in history and isinstance(history[FAILURE].iloc[-1], str)

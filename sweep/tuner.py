@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optuna.samplers import TPESampler
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
-from ray.tune.search import ConcurrencyLimiter
-from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
-from sweep.objective import search_metric
-from sweep.search_space import first_point, param_space, reference_point
+from sweep.search_space import param_space, reference_point
+from sweep.searcher import Warmstart, build_searcher
 from sweep.storage import Folder
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
@@ -60,55 +57,6 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
         grace_period=config.scheduler.grace_period,
         reduction_factor=config.scheduler.reduction_factor,
     )
-
-
-@dataclass(frozen=True)
-class Warmstart:
-    """What a resumed sweep carries over: finished trials told to Optuna, interrupted configs to rerun."""
-
-    evaluated: list[dict[str, Any]] = field(default_factory=list)  # add_evaluated_point keyword arguments
-    rerun: list[dict[str, Any]] = field(default_factory=list)  # searched values of interrupted trials
-    num_samples: int = 1  # trials still to create, the reruns included
-
-
-class _ResumedOptunaSearch(OptunaSearch):
-    """OptunaSearch that replays the finished trials of an interrupted sweep once its study exists."""
-
-    def __init__(self, *args, evaluated: list[dict[str, Any]], **kwargs):
-        super().__init__(*args, **kwargs)
-        self._evaluated = evaluated
-
-    def _setup_study(self, mode):
-        super()._setup_study(mode)
-        for point in self._evaluated:
-            self.add_evaluated_point(**point)
-
-
-def build_searcher(
-    config: ExperimentConfig, reference: dict[str, Any], warmstart: Warmstart | None = None
-) -> ConcurrencyLimiter:
-    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
-
-    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. A
-    resumed sweep instead starts with the configs the crash interrupted, after replaying the finished
-    trials into the study, so TPE proposes as if it had never stopped.
-    """
-    metric, mode = search_metric(config.objective)
-    sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
-    if warmstart is None:
-        first = first_point(config.space, reference)
-        searcher = OptunaSearch(
-            metric=metric, mode=mode, sampler=sampler, points_to_evaluate=[first] if first else None
-        )
-    else:
-        searcher = _ResumedOptunaSearch(
-            metric=metric,
-            mode=mode,
-            sampler=sampler,
-            points_to_evaluate=warmstart.rerun or None,
-            evaluated=warmstart.evaluated,
-        )
-    return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)
 
 
 def build_tuner(

@@ -44,3 +44,26 @@ def test_finished_trials_reach_the_new_study_and_interrupted_ones_run_first(tmp_
     done = study.trials[1]
     assert done.value == 0.62 and done.intermediate_values == {0: 0.54, 1: 0.58, 2: 0.62}
     assert study.trials[0].system_attrs["fixed_params"] == plan.warmstart.rerun[0]  # enqueued, not yet run
+
+
+def test_a_resumed_study_hears_what_the_sweep_told_it(tmp_path):
+    config = load_config(SMOKE, ["search.num_samples=5"])
+    reference = reference_of(config)
+    trials = [_trial("peaked", "TERMINATED", 1), _trial("cut", "TERMINATED", 2)]
+    for entry in trials:
+        state = json.loads(entry[0])
+        state["config"] = dict(reference)
+        entry[0] = json.dumps(state)
+    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": trials}))
+    scores = {"peaked": [(4, 0.60), (8, 0.66), (12, 0.63)], "cut": [(4, 0.70)]}
+    for trial_id, rows in scores.items():
+        lines = [{"step": s, "total_steps": 12, "sts_dev_spearman_cosine": v, "completed": s == 12} for s, v in rows]
+        (tmp_path / f"trial_{trial_id}").mkdir()
+        (tmp_path / f"trial_{trial_id}" / "result.json").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    plan = plan_resume(Folder(tmp_path), config, superseded=[])
+    searcher = build_searcher(config, reference, plan.warmstart)
+    searcher.set_search_properties("sts_dev_spearman_cosine", "max", param_space(config.space, reference))
+    peaked, cut = searcher.searcher._ot_study.trials
+    assert (peaked.state, peaked.value) == (optuna.trial.TrialState.COMPLETE, 0.66)  # its best, not its last
+    assert (cut.state, cut.intermediate_values) == (optuna.trial.TrialState.PRUNED, {0: 0.70})

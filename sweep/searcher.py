@@ -1,0 +1,143 @@
+"""Optuna's side of the sweep: TPE proposes configs and is told, of each finished trial, what the sweep
+ranks trials by.
+
+A trial that ran its whole budget is told its best score at any report, the score that picks the
+retrained config. A trial ASHA stopped is told it was pruned, with its scores so far as intermediate
+values, as Optuna's own pruners would: its last score comes from fewer steps than a finished trial's,
+so telling it as a result would rank an early score against a late one (a recipe that peaks early and
+then declines would make every pruned trial look better than every finished one). TPE ranks pruned
+trials after the finished ones, by how far they got. A trial that failed is told it failed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from optuna.samplers import TPESampler
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from sweep.config import ExperimentConfig
+from sweep.objective import search_metric
+from sweep.search_space import first_point
+from trainables.metrics import FAILURE
+
+
+@dataclass(frozen=True)
+class Warmstart:
+    """What a resumed sweep carries over: finished trials told to Optuna, interrupted configs to rerun."""
+
+    evaluated: list[dict[str, Any]] = field(default_factory=list)  # add_evaluated_point keyword arguments
+    rerun: list[dict[str, Any]] = field(default_factory=list)  # searched values of interrupted trials
+    num_samples: int = 1  # trials still to create, the reruns included
+
+
+@dataclass(frozen=True)
+class Told:
+    """What Optuna is told of one finished trial."""
+
+    state: Literal["complete", "pruned", "failed"]
+    values: list[float] | None = None  # complete: the best of each metric at any report
+
+
+def told(reports: Sequence[Mapping[str, Any]], metrics: list[str]) -> Told:
+    """The outcome of a trial from its reports (its last attempt's, in order)."""
+    if not reports:
+        return Told("pruned")  # ended before its first report (removed while pending)
+    last = reports[-1]
+    if isinstance(last.get(FAILURE), str) and last[FAILURE]:
+        return Told("failed")
+    if not _completed(last):
+        return Told("pruned")
+    scores = [[float(r[m]) for r in reports if _finite(r.get(m))] for m in metrics]
+    if not all(scores):
+        return Told("failed")  # nothing to tell
+    return Told("complete", [max(values) for values in scores])
+
+
+def _completed(report: Mapping[str, Any]) -> bool:
+    flag = report.get("completed")
+    return isinstance(flag, bool | np.bool_) and bool(flag)  # NaN in a frame's row that had no flag
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+class SweepSearch(OptunaSearch):
+    """OptunaSearch told each finished trial's outcome (see ``told``), and, when a sweep resumes, first
+    the trials finished before it stopped."""
+
+    def __init__(self, *args, evaluated: Sequence[dict[str, Any]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self._evaluated = list(evaluated)
+        self._reports: dict[str, list[dict[str, Any]]] = {}
+
+    def _setup_study(self, mode):
+        super()._setup_study(mode)
+        for point in self._evaluated:
+            self.add_evaluated_point(**point)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._keep(trial_id, result)
+        super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result and self._keep(trial_id, result) and not error and all(m in result for m in self._metric_list):
+            # The result ASHA stops a trial on reaches this hook only, not on_trial_result: it becomes
+            # the trial's last intermediate value, which TPE ranks pruned trials by.
+            super().on_trial_result(trial_id, result)
+        outcome = told(self._reports.pop(trial_id, []), self._metric_list)
+        if error or outcome.state != "complete":
+            super().on_trial_complete(trial_id, None, error=error or outcome.state == "failed")
+            return
+        values = outcome.values or []
+        super().on_trial_complete(trial_id, dict(zip(self._metric_list, values, strict=True)))
+
+    @property
+    def _metric_list(self) -> list[str]:
+        return self.metric if isinstance(self.metric, list) else [self.metric]
+
+    def _keep(self, trial_id: str, result: Mapping[str, Any]) -> bool:
+        """Keep the report, once, and only the last attempt's (a retried trial starts again from step 1);
+        whether it was new."""
+        if "step" not in result:
+            return False
+        row = {key: result.get(key) for key in ("step", "completed", FAILURE, *self._metric_list)}
+        rows = self._reports.setdefault(trial_id, [])
+        if rows and row == rows[-1]:
+            return False  # Tune hands a finished trial's last result over more than once
+        if rows and row["step"] <= rows[-1]["step"]:
+            rows.clear()
+        rows.append(row)
+        return True
+
+
+def build_searcher(
+    config: ExperimentConfig, reference: dict[str, Any], warmstart: Warmstart | None = None
+) -> ConcurrencyLimiter:
+    """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
+
+    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. A
+    resumed sweep instead starts with the configs the crash interrupted, after replaying the finished
+    trials into the study, so TPE proposes as if it had never stopped.
+    """
+    metric, mode = search_metric(config.objective)
+    sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
+    if warmstart is None:
+        first = first_point(config.space, reference)
+        points = [first] if first else None
+        searcher = SweepSearch(metric=metric, mode=mode, sampler=sampler, points_to_evaluate=points)
+    else:
+        searcher = SweepSearch(
+            metric=metric,
+            mode=mode,
+            sampler=sampler,
+            points_to_evaluate=warmstart.rerun or None,
+            evaluated=warmstart.evaluated,
+        )
+    return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)
