@@ -48,6 +48,14 @@ def test_reports_match_what_tune_logged_in_each_trials_progress_csv(smoke_experi
             assert rows[column].to_numpy() == pytest.approx(logged[column].to_numpy()), column
 
 
+def test_each_trial_folder_keeps_its_rows_as_json_and_csv_and_no_tensorboard_files(smoke_experiment):
+    # Tune's TensorBoard logger imports torch into the driver, seconds before the first trial starts.
+    for trial in smoke_experiment.glob("trial_*"):
+        names = {path.name for path in trial.iterdir()}
+        assert {"result.json", "progress.csv"} <= names
+        assert not [name for name in names if name.startswith("events.out.tfevents")]
+
+
 def test_a_pandas_user_can_group_sort_filter_and_join(smoke_experiment):
     trials, reports = load_trials(smoke_experiment), load_reports(smoke_experiment)
     counts = trials.groupby("status").size()
