@@ -95,8 +95,7 @@ class SweepSearch(OptunaSearch):
         if error or outcome.state != "complete":
             super().on_trial_complete(trial_id, None, error=error or outcome.state == "failed")
             return
-        values = outcome.values or []
-        super().on_trial_complete(trial_id, dict(zip(self._metric_list, values, strict=True)))
+        super().on_trial_complete(trial_id, dict(zip(self._metric_list, outcome.values or [], strict=True)))
 
     @property
     def _metric_list(self) -> list[str]:

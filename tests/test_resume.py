@@ -16,13 +16,17 @@ from .conftest import SMOKE
 from .test_tune_state import _rows, _trial
 
 
-def _crashed_folder(tmp_path, reference):
-    trials = [_trial("done", "TERMINATED", 1), _trial("broke", "ERROR", 2), _trial("cut", "RUNNING", 3)]
+def _experiment_state(tmp_path, reference, trials):
     for entry in trials:  # the smoke recipe's searched values: the reference's
         state = json.loads(entry[0])
         state["config"] = dict(reference)
         entry[0] = json.dumps(state)
     (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": trials}))
+
+
+def _crashed_folder(tmp_path, reference):
+    trials = [_trial("done", "TERMINATED", 1), _trial("broke", "ERROR", 2), _trial("cut", "RUNNING", 3)]
+    _experiment_state(tmp_path, reference, trials)
     _rows(tmp_path, "done", [4, 8, 12], completed_at=12)
     _rows(tmp_path, "broke", [4])
     _rows(tmp_path, "cut", [4])
@@ -49,17 +53,9 @@ def test_finished_trials_reach_the_new_study_and_interrupted_ones_run_first(tmp_
 def test_a_resumed_study_hears_what_the_sweep_told_it(tmp_path):
     config = load_config(SMOKE, ["search.num_samples=5"])
     reference = reference_of(config)
-    trials = [_trial("peaked", "TERMINATED", 1), _trial("cut", "TERMINATED", 2)]
-    for entry in trials:
-        state = json.loads(entry[0])
-        state["config"] = dict(reference)
-        entry[0] = json.dumps(state)
-    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(json.dumps({"trial_data": trials}))
-    scores = {"peaked": [(4, 0.60), (8, 0.66), (12, 0.63)], "cut": [(4, 0.70)]}
-    for trial_id, rows in scores.items():
-        lines = [{"step": s, "total_steps": 12, "sts_dev_spearman_cosine": v, "completed": s == 12} for s, v in rows]
-        (tmp_path / f"trial_{trial_id}").mkdir()
-        (tmp_path / f"trial_{trial_id}" / "result.json").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    _experiment_state(tmp_path, reference, [_trial("peaked", "TERMINATED", 1), _trial("cut", "TERMINATED", 2)])
+    _rows(tmp_path, "peaked", [4, 8, 12], completed_at=12, scores=[0.60, 0.66, 0.63])  # peaks, then declines
+    _rows(tmp_path, "cut", [4], scores=[0.70])  # stopped at its first rung
 
     plan = plan_resume(Folder(tmp_path), config, superseded=[])
     searcher = build_searcher(config, reference, plan.warmstart)

@@ -24,12 +24,13 @@ def _trial(trial_id: str, status: str, tag: int, error_file: str | None = None, 
     return [json.dumps(state), json.dumps(runtime)]
 
 
-def _rows(folder, trial_id, steps, completed_at=None, total=12):
+def _rows(folder, trial_id, steps, completed_at=None, total=12, scores=None):
     path = folder / f"trial_{trial_id}"
     path.mkdir()
+    scores = scores or [0.5 + s / 100 for s in steps]
     lines = [
-        {"step": s, "total_steps": total, "sts_dev_spearman_cosine": 0.5 + s / 100, "completed": s == completed_at}
-        for s in steps
+        {"step": s, "total_steps": total, "sts_dev_spearman_cosine": v, "completed": s == completed_at}
+        for s, v in zip(steps, scores, strict=True)
     ]
     (path / "result.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
