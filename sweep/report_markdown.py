@@ -73,13 +73,16 @@ def _header(report: dict[str, Any]) -> str:
 
 
 def _pruning(report: dict[str, Any]) -> str:
-    scheduler = report["scheduler"]
-    if scheduler["type"] == "none":
-        return "no trial was stopped early."
-    return (
-        f"ASHA stopped weak trials on `{report['objective']['prune_on']}` (grace period {scheduler['grace_period']} "
-        f"evaluation(s), reduction factor {scheduler['reduction_factor']:g})."
-    )
+    scheduler, metric = report["scheduler"], report["objective"]["prune_on"]
+    stops = []
+    if scheduler["type"] != "none":
+        stops.append(
+            f"ASHA stopped weak trials on `{metric}` (grace period {scheduler['grace_period']} "
+            f"evaluation(s), reduction factor {scheduler['reduction_factor']:g})"
+        )
+    if scheduler.get("patience"):
+        stops.append(f"a trial ended itself after {scheduler['patience']} evaluation(s) in a row without a new best")
+    return " and ".join(stops) + "." if stops else "no trial was stopped early."
 
 
 def _recipe(report: dict[str, Any]) -> str:

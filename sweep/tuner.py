@@ -19,6 +19,7 @@ from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
 from trainables.errors import InputError
 from trainables.metrics import MODE
+from trainables.plateau import Plateau
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
     )
 
 
+def build_plateau(config: ExperimentConfig) -> Plateau | None:
+    """The trials' own stopping rule (``scheduler.patience``), judged on the metric ASHA judges."""
+    if config.scheduler.patience is None:
+        return None
+    return Plateau(metric=config.objective.prune_metric, patience=config.scheduler.patience)
+
+
 def build_tuner(
     config: ExperimentConfig,
     data: TrialData,
@@ -76,6 +84,7 @@ def build_tuner(
         settings=config.train,
         model_config=config.model,
         threads=config.resources.threads,
+        plateau=build_plateau(config),
     )
     trainable = tune.with_resources(trainable, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     # The searcher and the scheduler each carry their own metric (they differ for two objectives), so

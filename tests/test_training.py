@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from trainables.metrics import TIMING_COLUMNS
+from trainables.metrics import TIMING_COLUMNS, depth_metric
 from trainables.model import ModelConfig, TinyModel
+from trainables.plateau import Plateau
 from trainables.train_config import TrainConfig
 from trainables.training import train
 
@@ -71,6 +72,26 @@ def test_rows_say_where_the_time_went(run):
 
 def without_timing(row):
     return {key: value for key, value in row.items() if key not in TIMING_COLUMNS}
+
+
+def first_without_new_best(scores: list[float]) -> int | None:
+    """Index of the first score that does not beat every score before it."""
+    return next((i for i in range(1, len(scores)) if scores[i] <= max(scores[:i])), None)
+
+
+def test_with_patience_a_run_ends_at_its_first_evaluation_without_a_new_best_and_counts_as_completed(run, smoke_data):
+    _, full_rows, _ = run
+    metric = depth_metric(3)  # on this run, full depth rises to the last step, depth 3 does not
+    stop = first_without_new_best([row[metric] for row in full_rows])
+    assert stop is not None and stop < len(full_rows) - 1, [row[metric] for row in full_rows]
+
+    reported = []
+    _, history = train({}, smoke_data[0], SETTINGS, MODEL, seed=12, report=reported.append, plateau=Plateau(metric, 1))
+    assert reported == history
+    expected = [without_timing(row) for row in full_rows[: stop + 1]]
+    expected[-1]["completed"] = True
+    assert [without_timing(row) for row in history] == expected
+    assert history[-1]["step"] < history[-1]["total_steps"] == full_rows[-1]["total_steps"]
 
 
 def test_loss_parameters_reach_adaptive_layer_loss(tiny_model):

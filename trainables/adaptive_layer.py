@@ -7,6 +7,7 @@ from typing import Any
 
 from trainables.data import TrialData
 from trainables.model import ModelConfig
+from trainables.plateau import Plateau
 from trainables.train_config import TrainConfig
 
 
@@ -16,10 +17,12 @@ def adaptive_layer_trainable(
     settings: TrainConfig,
     model_config: ModelConfig,
     threads: int,
+    plateau: Plateau | None = None,
 ) -> None:
     """Train ``config`` (loss values and trainer knobs) and ``tune.report`` each STS-dev evaluation.
 
-    ``data`` arrives through ``tune.with_parameters``, so the driver loads it once for all trials.
+    ``data`` arrives through ``tune.with_parameters``, so the driver loads it once for all trials. With
+    a ``plateau`` the trial ends itself once its STS-dev stops improving (``scheduler.patience``).
     """
     started_at = time.time()  # before the imports below, which are a cold worker's first cost
     # Imported in the worker only: the driver that schedules this function never trains.
@@ -28,4 +31,13 @@ def adaptive_layer_trainable(
     from trainables import training
 
     training.start_worker_run(threads)
-    training.train(config, data, settings, model_config, seed=settings.seed, report=tune.report, started_at=started_at)
+    training.train(
+        config,
+        data,
+        settings,
+        model_config,
+        seed=settings.seed,
+        report=tune.report,
+        started_at=started_at,
+        plateau=plateau,
+    )

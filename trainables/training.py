@@ -22,6 +22,7 @@ from trainables.evaluation import evaluate_sts
 from trainables.loss import build_loss
 from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
+from trainables.plateau import Plateau
 from trainables.quiet import quiet_libraries
 from trainables.step_clock import StepClock
 from trainables.train_config import TrainConfig
@@ -51,14 +52,24 @@ class _EvaluateEvery(TrainerCallback):
 
     It asks the Trainer to log at the same steps so the row carries the mean training loss since the
     previous evaluation; the evaluation itself runs in ``on_log``, right after the loss is known.
-    Each row also carries the run's timing figures (see ``StepClock``).
+    Each row also carries the run's timing figures (see ``StepClock``). With a ``plateau``, the run
+    ends at the evaluation that completes its patience, and that row counts as its last (``completed``).
     """
 
     def __init__(
-        self, model: SentenceTransformer, pairs: StsPairs, every: int, batch_size: int, report: Report, clock: StepClock
+        self,
+        model: SentenceTransformer,
+        pairs: StsPairs,
+        every: int,
+        batch_size: int,
+        report: Report,
+        clock: StepClock,
+        plateau: Plateau | None = None,
     ):
         self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
         self.clock = clock
+        self.plateau = plateau
+        self.stall = plateau.tracker() if plateau else None
         self.pending = False
         self.step = 0
         self.history: list[dict[str, Any]] = []
@@ -85,9 +96,12 @@ class _EvaluateEvery(TrainerCallback):
             OBJECTIVE: sts["full"]["spearman_cosine"],
             MEAN_DEPTH: sum(sts["per_depth"]) / len(sts["per_depth"]),
             **{depth_metric(d): v for d, v in enumerate(sts["per_depth"], start=1)},
-            "completed": state.global_step >= state.max_steps,
             **self.clock.figures(),
         }
+        stalled = self.stall is not None and self.stall.stalled(row[self.plateau.metric])
+        row["completed"] = state.global_step >= state.max_steps or stalled
+        if stalled:
+            control.should_training_stop = True
         self.history.append(row)
         self.report(row)
 
@@ -154,12 +168,14 @@ def train(
     seed: int,
     report: Report | None = None,
     started_at: float | None = None,
+    plateau: Plateau | None = None,
 ) -> tuple[SentenceTransformer, list[dict[str, Any]]]:
     """Train one config; returns the trained model and the evaluation rows, each also passed to ``report``.
 
     ``params`` holds the AdaptiveLayerLoss values and the trainer knobs (learning_rate, warmup_ratio,
     batch_size); missing ones take ``settings``' values. ``started_at`` (a ``time.time()``) is when the
-    run began, for the rows' timing figures; by default, now.
+    run began, for the rows' timing figures; by default, now. With a ``plateau`` the run may end early,
+    once its STS-dev stops improving (see ``trainables.plateau``).
     """
     clock = StepClock(started_at)
     with tempfile.TemporaryDirectory(prefix="trainer-") as output_dir:
@@ -169,7 +185,7 @@ def train(
         loss = build_loss(model, params)
         loss.register_forward_hook(_check_finite)
         callback = _EvaluateEvery(
-            model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore, clock
+            model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore, clock, plateau
         )
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[clock, callback]
