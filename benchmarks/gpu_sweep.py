@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.sweeps import start_private_ray, use_private_ray
 
     use_private_ray()  # before anything imports Ray
-    from benchmarks.recipe import RUNS_DIR
+    from benchmarks.recipe import NO_EARLY_STOPPING, RUNS_DIR
     from benchmarks.record import Outcome, append_row, load_average, print_outcome
 
     out = Path(args.out or RUNS_DIR / f"gpu_check-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         arms = {name: arm for name, arm in arms.items() if name.split()[0] == args.only}
     trials = DRY_TRIALS if args.dry_run else TRIALS
-    common = [*size, f"search.num_samples={trials}", "scheduler.type=none", *data_overrides(args.data)]
+    common = [*size, f"search.num_samples={trials}", *NO_EARLY_STOPPING, *data_overrides(args.data)]
     if args.model:
         common.append(f"model.name={Path(args.model).resolve()}")
     import torch

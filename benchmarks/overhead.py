@@ -13,7 +13,7 @@ import tempfile
 
 import pandas as pd
 
-from benchmarks.recipe import recipe
+from benchmarks.recipe import NO_EARLY_STOPPING, recipe
 from benchmarks.record import Outcome
 from benchmarks.session import Session
 from benchmarks.sweeps import sweep_phase
@@ -66,7 +66,7 @@ def run(session: Session) -> Outcome:
         f"train.eval_steps={steps}",  # one evaluation, after the last step
         "search.num_samples=1",  # the first point: the reference defaults
         "search.max_concurrent=1",
-        "scheduler.type=none",
+        *NO_EARLY_STOPPING,
     )
     batch = config.train.batch_size
     rows = []

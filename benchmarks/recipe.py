@@ -26,6 +26,8 @@ QUICK = (
 )
 # The full recipe, with three retrain seeds so the best config and the defaults get a mean and a spread.
 FULL = ("retrain.seeds=[12, 13, 14]",)
+# Every trial runs its whole budget: neither ASHA nor the recipe's patience stops one.
+NO_EARLY_STOPPING = ("scheduler.type=none", "scheduler.patience=null")
 
 
 def overrides(quick: bool, *extra: str) -> list[str]:
