@@ -2,11 +2,12 @@
 ranks trials by.
 
 A trial that ran its whole budget, or ended itself on ``scheduler.patience``, is told its best score
-at any report, the score that picks the retrained config. A trial ASHA stopped is told it was pruned, with its scores so far as intermediate
-values, as Optuna's own pruners would: its last score comes from fewer steps than a finished trial's,
-so telling it as a result would rank an early score against a late one (a recipe that peaks early and
-then declines would make every pruned trial look better than every finished one). TPE ranks pruned
-trials after the finished ones, by how far they got. A trial that failed is told it failed.
+at any report, the score that picks the retrained config. A trial ASHA stopped is told it was pruned,
+with its scores so far as intermediate values, as Optuna's own pruners would: its last score comes
+from fewer steps than a finished trial's, so telling it as a result would rank an early score against
+a late one (a recipe that peaks early and then declines would make every pruned trial look better
+than every finished one). TPE ranks pruned trials after the finished ones, by how far they got. A
+trial that failed is told it failed.
 """
 
 from __future__ import annotations
