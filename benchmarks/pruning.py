@@ -37,7 +37,7 @@ def _row(arm: str, sweep: SweepRun) -> dict:
 def run(session: Session) -> Outcome:
     stopping = session.recipe_sweep()
     unpruned = sweep_phase(recipe(session.quick, *NO_EARLY_STOPPING), f"no-pruning-{session.mode}")
-    patience = recipe(session.quick).scheduler.patience
+    patience = stopping.report["scheduler"]["patience"] if stopping.report else None  # what the sweep ran with
     arm = f"ASHA, patience {patience}" if patience else "ASHA"
     table = pd.DataFrame([_row(arm, stopping), _row("no early stopping", unpruned)])
     steps = stopping.total_steps / unpruned.total_steps

@@ -20,7 +20,7 @@ from .test_training import first_without_new_best
 
 
 def stalls(scores: list[float], patience: int) -> list[bool]:
-    tracker = PlateauTracker(patience)
+    tracker = PlateauTracker(patience, OBJECTIVE)
     return [tracker.stalled(score) for score in scores]
 
 

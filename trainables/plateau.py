@@ -21,14 +21,14 @@ class Plateau:
 
     def tracker(self) -> PlateauTracker:
         """A fresh count for one run."""
-        return PlateauTracker(self.patience)
+        return PlateauTracker(self.patience, self.metric)
 
 
 class PlateauTracker:
-    """Counts the evaluations since the run's last new best."""
+    """Counts the evaluations since the run's last new best of ``metric``."""
 
-    def __init__(self, patience: int):
-        self.patience = patience
+    def __init__(self, patience: int, metric: str):
+        self.patience, self.metric = patience, metric
         self.best = -math.inf
         self.since_best = 0
 

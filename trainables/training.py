@@ -68,7 +68,6 @@ class _EvaluateEvery(TrainerCallback):
     ):
         self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
         self.clock = clock
-        self.plateau = plateau
         self.stall = plateau.tracker() if plateau else None
         self.pending = False
         self.step = 0
@@ -98,7 +97,7 @@ class _EvaluateEvery(TrainerCallback):
             **{depth_metric(d): v for d, v in enumerate(sts["per_depth"], start=1)},
             **self.clock.figures(),
         }
-        stalled = self.stall is not None and self.stall.stalled(row[self.plateau.metric])
+        stalled = self.stall is not None and self.stall.stalled(row[self.stall.metric])
         row["completed"] = state.global_step >= state.max_steps or stalled
         if stalled:
             control.should_training_stop = True
