@@ -98,7 +98,9 @@ def crashed_and_resumed(tmp_path_factory):
         "--results-dir",
         str(results),
         *[a for o in OVERRIDES for a in ("--set", o)],
-        env={**os.environ, "RAY_TMPDIR": str(ray_tmp)},
+        # Ray saves its experiment state every second, not every 10 s or more: a smoke sweep's last trials
+        # can all end within 10 s, and the driver must die while some are still to run.
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1"},
     )
     tree: list[psutil.Process] = []
     try:
@@ -106,7 +108,7 @@ def crashed_and_resumed(tmp_path_factory):
         # 1. A lost worker: kill a training process right after its trial's first report, mid-run.
         worker, killed = _wait(lambda: _training_worker(driver, ray_tmp), "a trial mid-run", driver=driver)
         worker.kill()
-        # 2. The driver dies with SIGKILL once the retried trial and two more are finished.
+        # 2. The driver dies with SIGKILL once Ray has saved the retried trial and two more as finished.
         _wait(
             lambda: killed in _finished_trials(folder) and len(_finished_trials(folder)) >= 3,
             "the retried trial and two more to finish",
@@ -130,6 +132,21 @@ def crashed_and_resumed(tmp_path_factory):
     return folder, before, rows_before, killed
 
 
+LIVE_RESULTS = "ray/session_*/artifacts/*/*/driver_artifacts/trial_*/result.json"
+
+
+def _live_rows(ray_tmp: Path) -> dict[str, list[dict]]:
+    """Each started trial's rows as the driver has written them so far (session_latest and its target
+    are the same folder, so files are counted once)."""
+    rows = {}
+    for path in {p.resolve() for p in ray_tmp.glob(LIVE_RESULTS) if p.stat().st_size}:
+        try:
+            rows[path.parent.name.removeprefix("trial_")] = [json.loads(x) for x in path.read_text().splitlines()]
+        except json.JSONDecodeError:  # read while written
+            continue
+    return rows
+
+
 def _training_worker(driver: subprocess.Popen, ray_tmp: Path) -> tuple[psutil.Process, str] | None:
     """The worker of the sweep's first trial once that trial has reported and has steps to go, with its id.
 
@@ -137,15 +154,11 @@ def _training_worker(driver: subprocess.Popen, ray_tmp: Path) -> tuple[psutil.Pr
     or stopped by its NaN loss) says nothing about what that worker runs now. The first trial runs the
     reference defaults, so its loss stays finite, and it is alone at every ASHA rung, so nothing stops it early.
     """
-    pattern = "ray/session_*/artifacts/*/*/driver_artifacts/trial_*/result.json"
-    reported = {path.resolve() for path in ray_tmp.glob(pattern) if path.stat().st_size}  # and session_latest
+    reported = _live_rows(ray_tmp)
     if len(reported) != 1:
         return None
-    (result,) = reported
-    try:
-        last = json.loads(result.read_text().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):  # read while written
-        return None
+    (rows,) = reported.values()
+    last = rows[-1]
     if last.get("completed") or last.get(FAILURE):
         return None
     workers = [worker for worker in _trial_workers(driver) if worker.pid == last.get("pid")]
