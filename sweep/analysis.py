@@ -15,7 +15,7 @@ from sweep import plots
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.importance import importances
-from sweep.objective import pareto_front, select_best
+from sweep.objective import pareto_front, points, ranked
 from sweep.plot_files import CURVES, DEPTH, HISTORY, IMPORTANCE, PARETO, axis_file
 from sweep.results import read_results
 from sweep.storage import Folder
@@ -39,15 +39,17 @@ def write_plots(
     if trials.empty:
         return written
     scored = trials[trials["status"] != "errored"].dropna(subset=objective.columns)
-    best = select_best(trials, objective) if not scored.empty else None
+    candidates = ranked(points(trials, reports, objective), objective)  # the completed trials, best first
+    best = candidates.iloc[0] if not candidates.empty else None
     keep(HISTORY, plots.history(trials, column, label))
     if not reports.empty:
         best_id = str(best["trial_id"]) if best is not None else ""
         keep(CURVES, plots.learning_curves(trials, reports, metric, label, best_id))
     if objective.target == "pareto" and best is not None:
-        front = pareto_front(trials, objective)
-        keep(PARETO, plots.pareto(trials, objective.columns, objective.labels, front, str(best["trial_id"])))
-    results = importances(config, trials)
+        front = pareto_front(candidates, objective)
+        figure = plots.pareto(candidates, objective.metrics, objective.labels, front, str(best["trial_id"]))
+        keep(PARETO, figure)
+    results = importances(config, candidates)
     if any(r["values"] for r in results):
         keep(IMPORTANCE, plots.importance(results, objective.metrics))
     if best is not None:

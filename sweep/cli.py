@@ -130,8 +130,11 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
             json.dumps(
                 {
                     "params": result["params"],
+                    "chosen_step": result["chosen_step"],
                     "test": _rounded(result["test"]),
                     "test_per_depth": [round(v, 4) for v in result["test_per_depth"]],
+                    "final_spearman_cosine": round(result["final"]["spearman_cosine"], 4),
+                    "final_per_depth": [round(v, 4) for v in result["final_per_depth"]],
                 },
                 indent=2,
             )
@@ -151,6 +154,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _print_summary(experiment_dir: str, report: dict) -> None:
+    from sweep.comparison_markdown import verdict_lines
+
     trials = report["trials"]
     default = report["default"]["test"]
     print(f"experiment: {experiment_dir}")
@@ -160,11 +165,21 @@ def _print_summary(experiment_dir: str, report: dict) -> None:
     )
     print(f"best config: {json.dumps(report['best']['config'])}")
     print(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
-    line = f"STS-test spearman_cosine: best {report['test']['spearman_cosine']:.4f}"
+    seeds = report["seeds"]["retrain"]
+    line = f"STS-test spearman_cosine ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
+    line += f"best {report['test']['spearman_cosine']:.4f}"
     if default:
         line += f", reference defaults {default['spearman_cosine']:.4f}"
+    line += f", untrained {report['untrained']['test']['spearman_cosine']:.4f}"
     print(line)
     print(f"report: {experiment_dir.rstrip('/')}/report.md")
+    if report["verdict"] is not None:
+        print("verdict, best config − reference defaults, STS-test spearman_cosine ×100:")
+        for text in verdict_lines(report):
+            print(f"  {text}")
+        print(f"  ({report['verdict']['full']['method']})")
+    if report["seeds"]["seen_by_sweep"]:
+        print(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
 
 
 def _rounded(row: dict) -> dict:

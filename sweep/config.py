@@ -72,16 +72,21 @@ class FailuresConfig(Strict):
     max_retries: int = Field(2, ge=0, le=100)
 
 
+DEFAULT_RETRAIN_SEEDS = 3  # enough for a spread over seeds, and a paired t-interval with it
+
+
 class RetrainConfig(Strict):
     """The full-budget retrain of the best config, for an honest comparison with the defaults."""
 
-    seeds: list[int] = Field(default_factory=lambda: [12], min_length=1)  # the first one's model is kept
+    # The first one's model is kept. By default the 3 seeds after train.seed: seeds no trial trained with,
+    # so a winner's lead that came from its lucky seed does not carry into the comparison.
+    seeds: list[int] | None = Field(None, min_length=1)
     defaults: bool = True  # also retrain the reference defaults with the same seeds
 
     @field_validator("seeds")
     @classmethod
-    def _distinct(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
+    def _distinct(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds repeat: {seeds}")
         return seeds
 
@@ -107,6 +112,31 @@ class ExperimentConfig(Strict):
         if self.train.precision == "fp16" and self.resources.gpu == 0:
             raise ValueError("train.precision fp16 needs resources.gpu > 0; use auto, fp32 or bf16")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retrain_seeds(cls, raw: Any) -> Any:
+        """Fill in the default retrain seeds from train.seed; the sections themselves are validated after."""
+        if not isinstance(raw, dict):
+            return raw
+        train, retrain = raw.get("train", {}), raw.get("retrain", {})
+        if not isinstance(train, dict) or not isinstance(retrain, dict) or retrain.get("seeds") is not None:
+            return raw
+        seed = train.get("seed", TrainConfig.model_fields["seed"].default)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return raw  # the train section's own validation names the bad seed
+        seeds = [seed + i for i in range(1, DEFAULT_RETRAIN_SEEDS + 1)]
+        return {**raw, "retrain": {**retrain, "seeds": seeds}}
+
+    @property
+    def retrain_seeds(self) -> list[int]:
+        """The retrain's seeds (resolved: never None after validation)."""
+        return list(self.retrain.seeds or [])
+
+    @property
+    def seeds_seen(self) -> list[int]:
+        """Retrain seeds that a sweep trial also trained with (the report says so)."""
+        return [seed for seed in self.retrain_seeds if seed == self.train.seed]
 
     @property
     def space(self) -> dict[str, Param]:

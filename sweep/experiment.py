@@ -16,7 +16,7 @@ from sweep.report import REPORT_JSON, REPORT_MD, build_report
 from sweep.report_markdown import render_markdown
 from sweep.results import REPORTS_FILE, TRIALS_FILE, params_of, read_results
 from sweep.resume import plan_resume
-from sweep.retrain import MODEL_DIR, RETRAIN_FILE, retrain
+from sweep.retrain import MODEL_DIR, RETRAIN_FILE, SIMILARITIES_FILE, retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.searcher import Warmstart
 from sweep.storage import Folder
@@ -31,6 +31,7 @@ from sweep.tuner import (
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth
+from trainables.model_support import check_supported
 from trainables.quiet import quiet_libraries
 
 log = logging.getLogger("sweep")
@@ -62,6 +63,7 @@ def prepare(config: ExperimentConfig, for_sweep: bool = True) -> Prepared:
     if for_sweep and not any(param.searched for param in space.values()):
         raise InputError("search_space: nothing is searched; give at least one parameter a range or choice")
     n_layers = model_depth(config.model)
+    check_supported(config.model)
     check_depth(space, n_layers)
     check_objective_depth(config.objective, n_layers)
     reference = reference_of(config)
@@ -149,13 +151,15 @@ def retrain_experiment(
     if prepared is None:
         prepared = prepare(saved_config(folder), for_sweep=False)
     trials = folder.read_parquet(_required(folder, TRIALS_FILE))
+    reports = folder.read_parquet(_required(folder, REPORTS_FILE))
     config = prepared.config
-    best = params_of(select_best(trials, config.objective))
+    best = params_of(select_best(trials, reports, config.objective))
     default = trial_params(config.space, prepared.plan.reference)
     _connect(config, address)
     outcome = retrain(config, prepared.data, prepared.sts_test, best, default)
-    model_files = outcome.pop("model_files")
-    folder.replace_folder(MODEL_DIR, model_files)
+    folder.replace_folder(MODEL_DIR, outcome.pop("model_files"))
+    folder.write_parquet(SIMILARITIES_FILE, outcome.pop("similarities"))
+    # Last: its presence marks the retrain as done, the model and the similarities beside it.
     folder.write_json(RETRAIN_FILE, {**outcome, "best_config": best, "default_config": default})
     # Imported here: only the plots after the sweep need matplotlib, and the driver need not load it before.
     from sweep.analysis import analyze_experiment
@@ -169,8 +173,10 @@ def report_experiment(location: Folder | Path | str) -> dict[str, Any]:
     config = saved_config(folder)
     meta = folder.read_json(_required(folder, META_FILE))
     trials = folder.read_parquet(_required(folder, TRIALS_FILE))
+    reports = folder.read_parquet(_required(folder, REPORTS_FILE))
     retrained = folder.read_json(_required(folder, RETRAIN_FILE))
-    report = build_report(config, trials, retrained, retrained["default_config"], meta["command"], meta["n_layers"])
+    similarities = folder.read_parquet(_required(folder, SIMILARITIES_FILE))
+    report = build_report(config, trials, reports, retrained, similarities, meta["command"], meta["n_layers"])
     report["plots"] = existing_plots(folder, config)
     folder.write_json(REPORT_JSON, report)
     folder.write_text(REPORT_MD, render_markdown(report))
@@ -178,16 +184,32 @@ def report_experiment(location: Folder | Path | str) -> dict[str, Any]:
 
 
 def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
-    """One training run of one config, no Ray: searched parameters take their reference value."""
-    from trainables.training import train_and_test
+    """One training run of one config, no Ray: searched parameters take their reference value. STS-test
+    scores the weights a retrain would deliver (the best evaluation by the objective) and the last ones."""
+    from trainables.training import train_and_deliver
 
     prepared = prepare(config, for_sweep=False)
     config = prepared.config
     params = trial_params(config.space, prepared.plan.reference)
-    _, history, test = train_and_test(
-        params, prepared.data, prepared.sts_test, config.train, config.model, config.train.seed, report
+    run = train_and_deliver(
+        params,
+        prepared.data,
+        prepared.sts_test,
+        config.train,
+        config.model,
+        config.train.seed,
+        config.objective.selection,
+        report,
     )
-    return {"params": params, "history": history, "test": test["full"], "test_per_depth": test["per_depth"]}
+    return {
+        "params": params,
+        "history": run.history,
+        "chosen_step": int(run.chosen["step"]),
+        "test": run.test["full"],
+        "test_per_depth": run.test["per_depth"],
+        "final": run.final["full"],
+        "final_per_depth": run.final["per_depth"],
+    }
 
 
 def _new_experiment_folder(config: ExperimentConfig) -> Folder:

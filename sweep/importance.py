@@ -1,4 +1,5 @@
-"""Parameter importance: Optuna's fANOVA evaluator on the trials that ran their full budget.
+"""Parameter importance: Optuna's fANOVA evaluator on the completed trials, each scored by its chosen
+evaluation (``sweep.objective.points``), as the winner is picked.
 
 Pruned trials are left out: their scores come from a shorter run, so they would credit whatever made a
 trial slow to start rather than what made it good.
@@ -32,7 +33,7 @@ def distribution(param: Param) -> BaseDistribution:
 
 
 def param_importance(trials: pd.DataFrame, space: dict[str, Param], column: str) -> dict[str, Any]:
-    """fANOVA importance of each searched parameter for ``column`` over the completed trials.
+    """fANOVA importance of each searched parameter for ``column`` over the completed trials of ``trials``.
 
     Returns ``{"method", "trials", "values": {param: share}, "note"}``; ``values`` is empty and ``note``
     says why when there are too few trials or parameters to say anything.
@@ -61,6 +62,7 @@ def param_importance(trials: pd.DataFrame, space: dict[str, Param], column: str)
     return result
 
 
-def importances(config: ExperimentConfig, trials: pd.DataFrame) -> list[dict[str, Any]]:
-    """fANOVA importance for each objective's score (one for a single objective, two for pareto)."""
-    return [param_importance(trials, config.space, column) for column in config.objective.columns]
+def importances(config: ExperimentConfig, candidates: pd.DataFrame) -> list[dict[str, Any]]:
+    """fANOVA importance for each objective's score (one for a single objective, two for pareto), over
+    ``points`` (each completed trial's chosen evaluation)."""
+    return [param_importance(candidates, config.space, metric) for metric in config.objective.metrics]

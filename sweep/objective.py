@@ -3,6 +3,12 @@ or two objectives at once (full depth and one shallow depth) with a Pareto front
 
 AdaptiveLayerLoss exists to make shallow layers usable, so quality after fewer layers can matter as
 much as quality at full depth. ASHA always prunes on one metric (``prune_on``).
+
+Which trial wins, stated once (README, "Objective"): only completed trials may be picked (a trial ASHA
+stopped is told to Optuna as pruned, so it is never Optuna's best either). Each completed trial counts
+as one point: its best STS-dev evaluation by the objective's ``selection`` rule, with every value from
+that one evaluation. The retrain applies the same rule to its own evaluations to choose the weights it
+delivers.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from sweep.results import NoResultsError, best_column
 from trainables.errors import InputError
 from trainables.metrics import MEAN_DEPTH, MODE, OBJECTIVE, depth_metric
 from trainables.schema import Strict
+from trainables.selection import Selection
 
 Score = Literal["full", "depth", "mean_depths"]
 
@@ -26,7 +33,7 @@ class ObjectiveConfig(Strict):
     target: Literal["full", "depth", "mean_depths", "pareto"] = "full"  # full-depth STS-dev, the model card's
     depth: int | None = Field(None, ge=1)  # the shallow depth of target depth / pareto (1..L)
     prune_on: Score | None = None  # ASHA's one metric; by default the target's (full for pareto)
-    pick: Literal["balanced", "full", "depth"] = "balanced"  # pareto: the front point retrained (see pick_point)
+    pick: Literal["balanced", "full", "depth"] = "balanced"  # pareto: the front point retrained (see `selection`)
 
     @model_validator(mode="after")
     def _depth_when_needed(self) -> ObjectiveConfig:
@@ -51,6 +58,17 @@ class ObjectiveConfig(Strict):
     def columns(self) -> list[str]:
         """The trials-frame columns (best at any report) that rank trials, in ``scores`` order."""
         return [best_column(metric) for metric in self.metrics]
+
+    @property
+    def selection(self) -> Selection:
+        """How one run's evaluations are ranked: by the metric, or for two objectives by ``pick``'s rule
+        (``balanced``: the mean of both; ``full`` / ``depth``: that one, ties broken by the other)."""
+        if self.target != "pareto":
+            return Selection(tuple(self.metrics))
+        full, shallow = self.metrics
+        if self.pick == "balanced":
+            return Selection((full, shallow), average=True)
+        return Selection((full, shallow) if self.pick == "full" else (shallow, full))
 
     @property
     def prune_metric(self) -> str:
@@ -92,40 +110,49 @@ def search_metric(objective: ObjectiveConfig) -> tuple[str | list[str], str | li
     return objective.metrics[0], MODE
 
 
-def scored(trials: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
-    """Trials that can be ranked: not errored, with a value for every objective."""
-    return trials[(trials["status"] != "errored") & trials[objective.columns].notna().all(axis=1)]
+PICKABLE = ("completed",)  # the statuses a winning trial may have (see the module docstring)
+CHOSEN_STEP = "chosen_step"  # points' column: the step of the trial's chosen evaluation
 
 
-def pareto_front(trials: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
-    """Trials no other trial beats on every objective (each trial's best value at any report), best full first."""
-    candidates = scored(trials, objective)
-    values = candidates[objective.columns].to_numpy()
+def points(trials: pd.DataFrame, reports: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
+    """One row per trial that may be picked: its trials row, ``chosen_step`` (its best evaluation by
+    ``objective.selection``), and that evaluation's value of each objective metric (columns named
+    ``objective.metrics``). Trials whose every evaluation lacks a value are left out."""
+    selection = objective.selection
+    evaluations = {trial_id: rows.to_dict("records") for trial_id, rows in reports.groupby("trial_id", sort=False)}
+    rows = []
+    for trial in trials[trials["status"].isin(PICKABLE)].to_dict("records"):
+        history = evaluations.get(trial["trial_id"], [])
+        chosen = selection.choose(history)
+        if chosen is not None:
+            row = history[chosen]
+            rows.append({**trial, CHOSEN_STEP: int(row["step"]), **{m: float(row[m]) for m in objective.metrics}})
+    return pd.DataFrame(rows, columns=[*trials.columns, CHOSEN_STEP, *objective.metrics])
+
+
+def ranked(candidates: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
+    """``points`` best first by the selection rule (stable: of equal points the earlier trial first)."""
+    keys = [objective.selection.key(row) for row in candidates.to_dict("records")]
+    order = sorted(range(len(keys)), key=lambda i: keys[i], reverse=True)
+    return candidates.iloc[order]
+
+
+def pareto_front(candidates: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
+    """The ``points`` no other point beats on every objective, best full depth first."""
+    values = candidates[objective.metrics].to_numpy()
     keep = [
         not any((other >= row).all() and (other > row).any() for other in values) for row in values
     ]  # a handful to a few hundred trials: the quadratic check is instant
-    return candidates[keep].sort_values(objective.columns[0], ascending=False)
+    return candidates[keep].sort_values(objective.metrics[0], ascending=False, kind="stable")
 
 
-def pick_point(front: pd.DataFrame, objective: ObjectiveConfig) -> pd.Series:
-    """The front point to retrain: ``balanced`` the best mean of both objectives, ``full`` or ``depth`` the best
-    on that one objective."""
-    full, shallow = objective.columns
-    if objective.pick == "full":
-        return front.loc[front[full].idxmax()]
-    if objective.pick == "depth":
-        return front.loc[front[shallow].idxmax()]
-    return front.loc[front[[full, shallow]].mean(axis=1).idxmax()]
-
-
-def select_best(trials: pd.DataFrame, objective: ObjectiveConfig) -> pd.Series:
-    """The trial to retrain: the best on the objective at any report, or the chosen Pareto point."""
-    candidates = scored(trials, objective)
+def select_best(trials: pd.DataFrame, reports: pd.DataFrame, objective: ObjectiveConfig) -> pd.Series:
+    """The trial to retrain, as a ``points`` row: the best point by the selection rule. With two objectives
+    that point is always on the Pareto front (a point that beats it on both would rank above it)."""
+    candidates = points(trials, reports, objective)
     if candidates.empty:
-        raise NoResultsError("no trial reported an STS-dev score; see the error column of trials.parquet")
-    if objective.target == "pareto":
-        return pick_point(pareto_front(candidates, objective), objective)
-    return candidates.loc[candidates[objective.columns[0]].idxmax()]
+        raise NoResultsError("no trial completed with an STS-dev score; see the status and error of trials.parquet")
+    return ranked(candidates, objective).iloc[0]
 
 
 def summary(objective: ObjectiveConfig) -> dict[str, Any]:
@@ -138,4 +165,21 @@ def summary(objective: ObjectiveConfig) -> dict[str, Any]:
         "depth": objective.depth,
         "prune_on": objective.prune_metric,
         "description": objective.describe(),
+        "pickable": list(PICKABLE),
+        "selection": describe_selection(objective),
     }
+
+
+def describe_selection(objective: ObjectiveConfig) -> str:
+    """The selection rule in words, for report.json and report.md."""
+    if objective.target != "pareto":
+        rule = f"its evaluation with the highest `{objective.metrics[0]}`"
+    elif objective.pick == "balanced":
+        rule = "its evaluation with the highest mean of the two objectives"
+    else:
+        first, second = objective.selection.metrics
+        rule = f"its evaluation with the highest `{first}` (ties: `{second}`)"
+    return (
+        f"each completed trial counts by {rule}, all values from that one evaluation; "
+        "the retrain keeps the weights of its own evaluation chosen the same way"
+    )

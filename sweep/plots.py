@@ -27,7 +27,7 @@ STYLE = {
     "pruned": {"color": "tab:orange", "marker": "x", "label": "pruned by ASHA"},
     "unfinished": {"color": "tab:gray", "marker": ".", "label": "unfinished"},
 }
-BEST_COLOR, DEFAULT_COLOR = "tab:green", "black"
+BEST_COLOR, DEFAULT_COLOR, UNTRAINED_COLOR = "tab:green", "black", "tab:gray"
 CURVE_LABELS = {
     "completed": "completed",
     "pruned": "pruned by ASHA (cut at ×)",
@@ -158,27 +158,31 @@ def importance(results: list[dict[str, Any]], labels: list[str]) -> Figure:
 
 
 def depth(report: dict[str, Any]) -> Figure:
-    """STS-test spearman_cosine after 1..L layers for the retrained best config and the reference defaults."""
-    seeds = len(report["seeds"])
-    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed, so no spread"
+    """STS-test spearman_cosine after 1..L layers: the retrained best config, the reference defaults and
+    the base model before training."""
+    seeds = len(report["seeds"]["retrain"])
+    spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed, so no spread over seeds"
     xlabel, ylabel = "layers used (the first d transformer layers)", f"STS-test {SPEARMAN}"
     figure, axes = _figure(f"STS-test quality against depth ({spread})", xlabel, ylabel)
     curves = [("best config", report["test"], BEST_COLOR, "o", -0.04)]
     if report["default"]["test"]:
         curves.append(("reference defaults", report["default"]["test"], DEFAULT_COLOR, "s", 0.04))
+    curves.append(("base model, untrained", report["untrained"]["test"], UNTRAINED_COLOR, "^", 0.0))
     for label, test, color, marker, shift in curves:
         layers = np.array(report["depths"]) + shift  # side by side, so the error bars do not overlap
-        axes.errorbar(
-            layers, test["per_layer"], yerr=test["per_layer_std"], color=color, marker=marker, capsize=4, label=label
-        )
+        spreads = test.get("per_layer_std")
+        yerr = spreads if spreads and all(v is not None for v in spreads) else None
+        axes.errorbar(layers, test["per_layer"], yerr=yerr, color=color, marker=marker, capsize=4, label=label)
     axes.set_xticks(np.arange(1, report["n_layers"] + 1))
     _legend(axes)
     return figure
 
 
 def pareto(trials: pd.DataFrame, columns: list[str], labels: list[str], front: pd.DataFrame, picked: str) -> Figure:
-    """Every trial on the two objectives, the Pareto front joined, the retrained point starred."""
-    figure, axes = _figure("Pareto front of the two objectives", f"best {labels[0]}", f"best {labels[1]}", (7, 5.5))
+    """Every completed trial's point on the two objectives (both values from its chosen evaluation), the
+    Pareto front joined, the retrained point starred."""
+    title = "Pareto front of the completed trials (each point one evaluation)"
+    figure, axes = _figure(title, labels[0], labels[1], (7, 5.5))
     scored = trials[trials["status"] != "errored"].dropna(subset=columns)
     for status, style in STYLE.items():
         part = scored[scored["status"] == status]

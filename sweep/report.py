@@ -13,9 +13,12 @@ import pandas as pd
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.importance import importances
-from sweep.objective import pareto_front, select_best, summary
+from sweep.objective import CHOSEN_STEP, pareto_front, points, ranked, summary
 from sweep.results import STATUSES, params_of, plain
+from sweep.retrain import RETRAIN_FILE, gold_scores, similarity_arrays
 from sweep.search_space import RULES
+from sweep.verdict import verdicts
+from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES
 
 REPORT_JSON = "report.json"
@@ -28,36 +31,58 @@ def _mean(values: list[float]) -> float:
     return float(statistics.fmean(values))
 
 
-def _std(values: list[float]) -> float:
-    return float(statistics.stdev(values)) if len(values) > 1 else 0.0
+def _std(values: list[float]) -> float | None:
+    """The spread over seeds; None for one seed, which has none (never a spread of 0)."""
+    return float(statistics.stdev(values)) if len(values) > 1 else None
 
 
 def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean and spread over seeds of the STS-test metrics, and the per-depth curve."""
-    per_seed = [{"seed": run["seed"], **run["test"], "per_layer": run["test_per_depth"]} for run in runs]
-    depths = len(runs[0]["test_per_depth"])
+    """Mean and spread over seeds of the STS-test metrics and the per-depth curve, of the delivered weights;
+    per seed also the step chosen and the score the same run had at the end of its budget."""
+    per_seed = [
+        {
+            "seed": run["seed"],
+            **run["test"],
+            "per_layer": run["test_per_depth"],
+            "chosen_step": run["chosen_step"],
+            "steps": run["steps"],
+            "final": run["final"],
+            "final_per_layer": run["final_per_depth"],
+            "sts_dev_chosen": run["sts_dev_chosen"],
+            "sts_dev_final": run["sts_dev_final"],
+        }
+        for run in runs
+    ]
+    depths = range(len(runs[0]["test_per_depth"]))
     return {
         "spearman_cosine": _mean([run["test"]["spearman_cosine"] for run in runs]),
         "mean": {name: _mean([run["test"][name] for run in runs]) for name in METRIC_NAMES},
         "std": {name: _std([run["test"][name] for run in runs]) for name in METRIC_NAMES},
         "per_seed": per_seed,
-        "per_layer": [_mean([run["test_per_depth"][d] for run in runs]) for d in range(depths)],
-        "per_layer_std": [_std([run["test_per_depth"][d] for run in runs]) for d in range(depths)],
+        "per_layer": [_mean([run["test_per_depth"][d] for run in runs]) for d in depths],
+        "per_layer_std": [_std([run["test_per_depth"][d] for run in runs]) for d in depths],
+        "final_spearman_cosine": _mean([run["final"] for run in runs]),
+        "final_per_layer": [_mean([run["final_per_depth"][d] for run in runs]) for d in depths],
     }
 
 
 def build_report(
     config: ExperimentConfig,
     trials: pd.DataFrame,
+    reports: pd.DataFrame,
     retrained: dict[str, Any],
-    default: dict[str, Any],
+    similarities: pd.DataFrame,
     command: str,
     n_layers: int,
 ) -> dict[str, Any]:
     """The report.json contents (see the README for every key)."""
     objective = config.objective
-    best = select_best(trials, objective)
+    candidates = ranked(points(trials, reports, objective), objective)
+    best = candidates.iloc[0]  # what select_best returns, and what the retrain trained
     best_config = params_of(best)
+    if best_config != retrained["best_config"]:
+        raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
+    default = retrained["default_config"]
     counts = trials["status"].value_counts()
     report: dict[str, Any] = {
         "name": config.name,
@@ -77,22 +102,46 @@ def build_report(
             "trial_id": str(best["trial_id"]),
             "config": best_config,
             "sts_dev_spearman": float(best["sts_dev_best"]),
-            "objective": {column: float(best[column]) for column in objective.columns},
+            "step": int(best[CHOSEN_STEP]),
+            "objective": {metric: float(best[metric]) for metric in objective.metrics},
             "status": str(best["status"]),
         },
-        "leaderboard": _leaderboard(config, trials),
-        "pareto": _pareto(trials, config, str(best["trial_id"])) if objective.target == "pareto" else None,
-        "importance": importances(config, trials),
+        "leaderboard": _leaderboard(config, candidates),
+        "pareto": _pareto(candidates, config, str(best["trial_id"])) if objective.target == "pareto" else None,
+        "importance": importances(config, candidates),
         "boundary_warnings": boundary_warnings(config.space, best_config),
         "test": summarise_runs(retrained["best"]),
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
         "default_is_best": bool(retrained["default_is_best"]),
-        "seeds": list(config.retrain.seeds),
+        "untrained": _untrained(retrained["untrained"]),
+        "verdict": _verdict(retrained, similarities, config.retrain_seeds),
+        "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
         "model_path": "best_model",
         "command": command,
         "plots": [],
     }
     return report
+
+
+def _untrained(scored: dict[str, Any]) -> dict[str, Any]:
+    """The base model before training, in the shape of the retrained ones' means."""
+    return {
+        split: {
+            "spearman_cosine": scored[split]["full"]["spearman_cosine"],
+            "mean": scored[split]["full"],
+            "per_layer": scored[split]["per_depth"],
+        }
+        for split in ("sts_dev", "test")
+    }
+
+
+def _verdict(retrained: dict[str, Any], similarities: pd.DataFrame, seeds: list[int]) -> dict[str, Any] | None:
+    """Best vs defaults at every depth (``sweep.verdict``); None when the defaults were not retrained."""
+    if retrained["default"] is None:
+        return None
+    best = similarity_arrays(similarities, "best", seeds)
+    default = best if retrained["default_is_best"] else similarity_arrays(similarities, "default", seeds)
+    return verdicts(gold_scores(similarities), best, default)
 
 
 def _recipe(config: ExperimentConfig) -> dict[str, Any]:
@@ -119,30 +168,35 @@ def _search_space(config: ExperimentConfig, default: dict[str, Any], best: dict[
     ]
 
 
-def _leaderboard(config: ExperimentConfig, trials: pd.DataFrame) -> list[dict[str, Any]]:
-    """The top trials by the (first) objective, with the values of the swept parameters."""
-    column = config.objective.columns[0]
+def _leaderboard(config: ExperimentConfig, candidates: pd.DataFrame) -> list[dict[str, Any]]:
+    """The top trials by the selection rule (``points``, best first): the chosen evaluation's step and
+    scores, and the values of the swept parameters."""
     searched = [key for key, param in config.space.items() if param.searched]
-    ranked = trials[trials[column].notna()].sort_values(column, ascending=False).head(LEADERBOARD_SIZE)
     return [
         {
             "trial_id": str(row["trial_id"]),
             "status": str(row["status"]),
-            **{c: float(row[c]) for c in config.objective.columns},
+            "step": int(row[CHOSEN_STEP]),
+            **{metric: float(row[metric]) for metric in config.objective.metrics},
             "steps": int(row["steps"]),
             "params": {key: plain(row[key]) for key in searched},
         }
-        for _, row in ranked.iterrows()
+        for _, row in candidates.head(LEADERBOARD_SIZE).iterrows()
     ]
 
 
-def _pareto(trials: pd.DataFrame, config: ExperimentConfig, picked: str) -> dict[str, Any]:
-    columns = config.objective.columns
-    front = pareto_front(trials, config.objective)
+def _pareto(candidates: pd.DataFrame, config: ExperimentConfig, picked: str) -> dict[str, Any]:
+    """The front of the trials' points: each point one evaluation of one trial (its step given)."""
+    front = pareto_front(candidates, config.objective)
     return {
         "pick": config.objective.pick,
         "picked": picked,
         "front": [
-            {"trial_id": str(row["trial_id"]), **{c: float(row[c]) for c in columns}} for _, row in front.iterrows()
+            {
+                "trial_id": str(row["trial_id"]),
+                "step": int(row[CHOSEN_STEP]),
+                **{metric: float(row[metric]) for metric in config.objective.metrics},
+            }
+            for _, row in front.iterrows()
         ],
     }

@@ -1,39 +1,18 @@
 """``report.md``: a short model card rendered from report.json's values only, so the two always agree.
 
-Correlations are shown ×100 with two decimals, as model cards show them; other numbers as report.json
-holds them.
+Correlations are shown ×100 with two decimals, as model cards show them (``sweep.markdown``); the
+sections that compare the best config with the defaults are in ``sweep.comparison_markdown``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sweep.comparison_markdown import depth_section, headline, test_section
+from sweep.markdown import embedded, fmt, short, table
 from sweep.plot_files import DEPTH as DEPTH_PLOT
 from sweep.plot_files import IMPORTANCE as IMPORTANCE_PLOT
 from sweep.plot_files import PARETO as PARETO_PLOT
-from trainables.metrics import METRIC_NAMES
-
-
-def _fmt(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}"
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _pm(mean: float, std: float, seeds: list[int]) -> str:
-    """Mean ± std over seeds; one seed has no spread, so only its value shows."""
-    return f"{_fmt(mean)} ± {_fmt(std)}" if len(seeds) > 1 else _fmt(mean)
-
-
-def _spread(seeds: list[int]) -> str:
-    listed = ", ".join(map(str, seeds))
-    return f"mean ± std over seeds {listed}" if len(seeds) > 1 else f"one seed ({listed}), so no spread"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -44,8 +23,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         _search_space(report),
         _trials(report),
         _pareto(report),
-        _test(report),
-        _depth(report),
+        test_section(report),
+        depth_section(report),
         _importance(report),
         _plots(report),
         _reproduce(report),
@@ -55,10 +34,6 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 def _header(report: dict[str, Any]) -> str:
     objective = report["objective"]
-    best, default = report["test"], report["default"]["test"]
-    line = f"STS-test spearman_cosine (×100): best config **{_fmt(best['spearman_cosine'])}**"
-    if default:
-        line += f", reference defaults **{_fmt(default['spearman_cosine'])}**"
     return "\n".join(
         [
             f"# Adaptive-layer sweep: {report['name']}",
@@ -67,7 +42,7 @@ def _header(report: dict[str, Any]) -> str:
             f"The sweep optimised {objective['description']} (`{'`, `'.join(objective['metrics'])}`, "
             f"{objective['mode']}); " + _pruning(report),
             "",
-            line + f" ({_spread(report['seeds'])}).",
+            *headline(report),
         ]
     )
 
@@ -87,13 +62,13 @@ def _pruning(report: dict[str, Any]) -> str:
 
 def _recipe(report: dict[str, Any]) -> str:
     train, data = report["recipe"]["train"], report["recipe"]["data"]
-    rows = [[f"`{key}`", f"`{_short(value)}`"] for key, value in train.items() if value is not None]
+    rows = [[f"`{key}`", f"`{short(value)}`"] for key, value in train.items() if value is not None]
     splits = []
     for split, source in data.items():
         extra = "".join(f", {k} {source[k]}" for k in ("subset", "limit", "shuffle") if source.get(k) is not None)
         splits.append(f"- {split}: `{source['source']}`{extra}")
     lines = ["## Recipe", "", f"Loss: {report['recipe']['loss']}. Data:", "", *splits, ""]
-    return "\n".join([*lines, "Training (every trial):", "", *_table(["setting", "value"], rows)])
+    return "\n".join([*lines, "Training (every trial):", "", *table(["setting", "value"], rows)])
 
 
 def _search_space(report: dict[str, Any]) -> str:
@@ -101,14 +76,14 @@ def _search_space(report: dict[str, Any]) -> str:
         [
             f"`{p['param']}`",
             f"`{p['searched']}`" if p["searched"] else "(fixed)",
-            f"`{_short(p['default'])}`",
-            f"`{_short(p['best'])}`",
+            f"`{short(p['default'])}`",
+            f"`{short(p['best'])}`",
             p["role"],
         ]
         for p in report["search_space"]
     ]
     lines = ["## Search space and best config", ""]
-    lines += _table(["parameter", "searched over", "reference default", "best", "role"], rows)
+    lines += table(["parameter", "searched over", "reference default", "best", "role"], rows)
     for warning in report["boundary_warnings"]:
         lines += ["", f"**Warning** `{warning['param']}`: {warning['text']}."]
     return "\n".join(lines)
@@ -121,26 +96,30 @@ def _trials(report: dict[str, Any]) -> str:
     lines += _counts_table(counts)
     lines += [
         "",
-        f"Best trial `{best['trial_id']}` ({best['status']}): "
-        + ", ".join(f"`{c}` {_fmt(v)}" for c, v in best["objective"].items())
+        f"Best trial `{best['trial_id']}` ({best['status']}), at step {best['step']}: "
+        + ", ".join(f"`{c}` {fmt(v)}" for c, v in best["objective"].items())
         + ".",
         "",
-        "Leaderboard (the top trials by their best score at any STS-dev evaluation, ×100):",
+        f"Which trial wins: {report['objective']['selection']}. Only "
+        + " and ".join(report["objective"]["pickable"])
+        + " trials may win.",
+        "",
+        "Leaderboard (the top trials by that rule, ×100):",
         "",
     ]
     searched = list(report["leaderboard"][0]["params"]) if report["leaderboard"] else []
     rows = [
-        [f"`{row['trial_id']}`", row["status"], *(_fmt(row[c]) for c in columns), str(row["steps"])]
-        + [_short(row["params"][key]) for key in searched]
+        [f"`{row['trial_id']}`", row["status"], str(row["step"]), *(fmt(row[c]) for c in columns), str(row["steps"])]
+        + [short(row["params"][key]) for key in searched]
         for row in report["leaderboard"]
     ]
-    lines += _table(["trial", "status", *columns, "steps", *searched], rows)
+    lines += table(["trial", "status", "at step", *columns, "steps trained", *searched], rows)
     return "\n".join(lines)
 
 
 def _counts_table(counts: dict[str, Any]) -> list[str]:
     keys = ("total", "completed", "pruned", "errored", "unfinished")
-    return _table([*keys, "trial time, summed (s)"], [[*(str(counts[k]) for k in keys), f"{counts['time_s']:.1f}"]])
+    return table([*keys, "trial time, summed (s)"], [[*(str(counts[k]) for k in keys), f"{counts['time_s']:.1f}"]])
 
 
 def _pareto(report: dict[str, Any]) -> str:
@@ -148,46 +127,17 @@ def _pareto(report: dict[str, Any]) -> str:
     if not pareto:
         return ""
     columns = report["objective"]["metrics"]
-    names = list(pareto["front"][0])[1:]
     rows = [
-        [f"`{p['trial_id']}`" + (" (retrained)" if p["trial_id"] == pareto["picked"] else "")]
-        + [_fmt(p[n]) for n in names]
+        [f"`{p['trial_id']}`" + (" (retrained)" if p["trial_id"] == pareto["picked"] else ""), str(p["step"])]
+        + [fmt(p[n]) for n in columns]
         for p in pareto["front"]
     ]
-    lines = ["## Pareto front", "", f"Trials that no other trial beats on both `{columns[0]}` and `{columns[1]}` "]
-    lines[-1] += f"(best value at any evaluation, ×100). The retrained point is chosen by `pick: {pareto['pick']}`."
-    return "\n".join([*lines, "", *_table(["trial", *names], rows), *_embedded(report, PARETO_PLOT)])
-
-
-def _test(report: dict[str, Any]) -> str:
-    best, default = report["test"], report["default"]["test"]
-    lines = ["## STS-test: best config vs reference defaults", ""]
-    seeds = report["seeds"]
-    lines.append(f"The model card's metric set, ×100, {_spread(seeds)}.")
-    rows = [
-        [
-            name,
-            _pm(best["mean"][name], best["std"][name], seeds),
-            _pm(default["mean"][name], default["std"][name], seeds) if default else "–",
-        ]
-        for name in METRIC_NAMES
-    ]
-    lines += ["", *_table(["metric", "best config", "reference defaults"], rows)]
-    if report["default_is_best"]:
-        lines += ["", "The best config is the reference defaults, so both columns come from the same runs."]
-    return "\n".join(lines)
-
-
-def _depth(report: dict[str, Any]) -> str:
-    best, default, seeds = report["test"], report["default"]["test"], report["seeds"]
-    rows = []
-    for i, depth in enumerate(report["depths"]):
-        right = _pm(default["per_layer"][i], default["per_layer_std"][i], seeds) if default else "–"
-        rows.append([str(depth), _pm(best["per_layer"][i], best["per_layer_std"][i], seeds), right])
-    lines = ["## STS-test spearman_cosine by depth", ""]
-    lines.append(f"Quality when only the first layers run (×100, {_spread(seeds)}): what AdaptiveLayerLoss is for.")
-    lines += ["", *_table(["layers", "best config", "reference defaults"], rows), *_embedded(report, DEPTH_PLOT)]
-    return "\n".join(lines)
+    lines = ["## Pareto front", "", f"Completed trials that no other beats on both `{columns[0]}` and `{columns[1]}` "]
+    lines[-1] += (
+        "(×100). Each trial is one point, both values from one evaluation (the step shown): the one its selection "
+        f"rule ranks first. The retrained point is chosen by `pick: {pareto['pick']}`."
+    )
+    return "\n".join([*lines, "", *table(["trial", "step", *columns], rows), *embedded(report, PARETO_PLOT)])
 
 
 def _importance(report: dict[str, Any]) -> str:
@@ -198,18 +148,9 @@ def _importance(report: dict[str, Any]) -> str:
             lines += ["", f"Not computed: {result['note']}."]
         else:
             rows = [[f"`{key}`", f"{value:.2f}"] for key, value in result["values"].items()]
-            lines += ["", *_table(["parameter", "importance"], rows)]
+            lines += ["", *table(["parameter", "importance"], rows)]
         lines.append("")
-    return "\n".join(lines + _embedded(report, IMPORTANCE_PLOT)).rstrip()
-
-
-def _embedded(report: dict[str, Any], name: str) -> list[str]:
-    """The image line of one plot, where a section shows it next to its table."""
-    return ["", f"![{p['title']}]({p['file']})"] if (p := _plot(report, name)) else []
-
-
-def _plot(report: dict[str, Any], name: str) -> dict[str, str] | None:
-    return next((plot for plot in report["plots"] if plot["file"] == name), None)
+    return "\n".join(lines + embedded(report, IMPORTANCE_PLOT)).rstrip()
 
 
 def _plots(report: dict[str, Any]) -> str:

@@ -50,7 +50,7 @@ def _evaluated_point(
     history = last_attempt(read_history(folder, record))
     metric, _ = search_metric(config.objective)
     single = not isinstance(metric, list)
-    outcome = told(history.to_dict("records"), [metric] if single else metric)
+    outcome = told(history.to_dict("records"), [metric] if single else metric, config.objective.selection)
     failed = record.status == "ERROR" or outcome.state == "failed"
     # Optuna keeps intermediate values of one objective only, as during the sweep.
     scores = history[metric].dropna().tolist() if single and not failed and metric in history else []

@@ -1,7 +1,11 @@
-"""Retrain: the best config and the reference defaults, full budget, every seed, scored on STS-test.
+"""Retrain: the best config and the reference defaults, full budget, every seed, scored on STS-test;
+and the base model before any training, scored once.
 
-Each run is a Ray task with the trial's resources, so on a cluster it lands on a GPU node; the model
-to keep travels back as file contents, so no shared filesystem is needed.
+Each retrain evaluates STS-dev at the sweep's cadence and delivers the weights of the evaluation the
+sweep's own selection rule ranks first (``objective.selection``), so the model it scores and keeps is
+chosen the way the winning trial was. Each run is a Ray task with the trial's resources, so on a
+cluster it lands on a GPU node; the model to keep travels back as file contents, so no shared
+filesystem is needed.
 """
 
 from __future__ import annotations
@@ -10,15 +14,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import ray
 
 from sweep.config import ExperimentConfig
 from trainables.data import StsPairs, TrialData
+from trainables.metrics import OBJECTIVE
 from trainables.model import ModelConfig
+from trainables.selection import Selection
 from trainables.train_config import TrainConfig
 
 RETRAIN_FILE = "retrain.json"
+SIMILARITIES_FILE = "test_similarities.parquet"
 MODEL_DIR = "best_model"
+UNTRAINED = "untrained"
 
 
 def retrain_one(
@@ -28,32 +38,55 @@ def retrain_one(
     sts_test: StsPairs,
     settings: TrainConfig,
     model_config: ModelConfig,
+    selection: Selection,
     threads: int,
     keep_model: bool,
 ) -> dict[str, Any]:
-    """Train ``params`` with ``seed`` on the full budget; STS-test at full depth and every depth."""
+    """Train ``params`` with ``seed`` on the full budget; STS-test of the chosen weights and of the last ones."""
     # Imported in the worker only, as for the sweep's trainable.
-    from trainables.training import start_worker_run, train_and_test
+    from trainables.training import start_worker_run, train_and_deliver
 
     start_worker_run(threads)
-    # Evaluate STS-dev only once, at the last step: the retrain is not pruned, so nothing reads earlier rows.
-    settings = settings.model_copy(update={"eval_steps": 10**9})
-    model, history, test = train_and_test(params, data, sts_test, settings, model_config, seed)
+    run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection)
     result = {
         "seed": seed,
-        "test": test["full"],
-        "test_per_depth": test["per_depth"],
-        "sts_dev_final": history[-1]["sts_dev_spearman_cosine"] if history else None,
-        "steps": history[-1]["step"] if history else 0,
+        "chosen_step": int(run.chosen["step"]),
+        "steps": int(run.history[-1]["step"]),
+        "sts_dev_chosen": float(run.chosen[OBJECTIVE]),
+        "sts_dev_final": float(run.history[-1][OBJECTIVE]),
+        "chosen": {metric: float(run.chosen[metric]) for metric in selection.metrics},
+        "test": run.test["full"],
+        "test_per_depth": run.test["per_depth"],
+        "final": run.final["full"]["spearman_cosine"],
+        "final_per_depth": run.final["per_depth"],
+        "cosine": run.test["cosine"],
         "files": None,
     }
     if keep_model:
         with tempfile.TemporaryDirectory(prefix="best-model-") as folder:
-            model.save(folder)
+            run.model.save(folder)
             result["files"] = {
                 str(p.relative_to(folder)): p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()
             }
     return result
+
+
+def score_untrained(
+    data: TrialData, sts_test: StsPairs, model_config: ModelConfig, threads: int, batch_size: int
+) -> dict[str, Any]:
+    """The base model before any training on STS-dev and STS-test, every depth: what training starts from."""
+    from trainables.evaluation import evaluate_sts
+    from trainables.model import build_model
+    from trainables.training import start_worker_run
+
+    start_worker_run(threads)
+    model = build_model(model_config)
+    dev, test = evaluate_sts(model, data.sts_dev, batch_size), evaluate_sts(model, sts_test, batch_size)
+    return {
+        "sts_dev": {"full": dev["full"], "per_depth": dev["per_depth"]},
+        "test": {"full": test["full"], "per_depth": test["per_depth"]},
+        "cosine": test["cosine"],
+    }
 
 
 def retrain(
@@ -63,24 +96,89 @@ def retrain(
     best: dict[str, Any],
     default: dict[str, Any],
 ) -> dict[str, Any]:
-    """Run every (config, seed) retrain as Ray tasks; the first seed's best model comes back as files.
+    """Run every (config, seed) retrain and the untrained scoring as Ray tasks.
 
-    Returns ``{"best": [per-seed results], "default": [per-seed results] or None, "model_files": {...}}``.
-    When the best config is the reference defaults, the default runs are the same runs and are reused.
+    Returns ``{"best": [per-seed results], "default": [...] or None, "default_is_best", "untrained",
+    "model_files": {...}, "similarities": frame}``: the first seed's best model comes back as files, and
+    every run's STS-test cosine similarities (for the verdict) as one long frame. When the best config
+    is the reference defaults, the default runs are the same runs and are reused.
     """
-    task = ray.remote(retrain_one).options(num_cpus=config.resources.cpu, num_gpus=config.resources.gpu, max_retries=0)
-    shared = (ray.put(data), ray.put(sts_test), config.train, config.model, config.resources.threads)
-    seeds = config.retrain.seeds
-    best_refs = [task.remote(best, seed, *shared, keep_model=(i == 0)) for i, seed in enumerate(seeds)]
+    resources = {"num_cpus": config.resources.cpu, "num_gpus": config.resources.gpu, "max_retries": 0}
+    task = ray.remote(retrain_one).options(**resources)
+    shared = (ray.put(data), ray.put(sts_test), config.train, config.model, config.objective.selection)
+    threads = config.resources.threads
+    untrained_ref = (
+        ray.remote(score_untrained)
+        .options(**resources)
+        .remote(shared[0], shared[1], config.model, threads, config.train.eval_batch_size)
+    )
+    seeds = config.retrain_seeds
+    best_refs = [task.remote(best, seed, *shared, threads, keep_model=(i == 0)) for i, seed in enumerate(seeds)]
     same = best == default
     default_refs = (
-        [task.remote(default, seed, *shared, keep_model=False) for seed in seeds]
+        [task.remote(default, seed, *shared, threads, keep_model=False) for seed in seeds]
         if config.retrain.defaults and not same
         else []
     )
     best_runs = ray.get(best_refs)
     default_runs = ray.get(default_refs) if default_refs else (best_runs if config.retrain.defaults else None)
+    untrained = ray.get(untrained_ref)
     model_files = best_runs[0].pop("files")
+    similarities = similarity_frame(sts_test, best_runs, default_runs if not same else None, untrained)
     for run in best_runs + (default_runs or []):
         run.pop("files", None)
-    return {"best": best_runs, "default": default_runs, "default_is_best": same, "model_files": model_files}
+    return {
+        "best": best_runs,
+        "default": default_runs,
+        "default_is_best": same,
+        "untrained": untrained,
+        "model_files": model_files,
+        "similarities": similarities,
+    }
+
+
+def similarity_frame(
+    sts_test: StsPairs,
+    best: list[dict[str, Any]],
+    default: list[dict[str, Any]] | None,
+    untrained: dict[str, Any],
+) -> pd.DataFrame:
+    """STS-test cosine similarity of every pair at every depth for every run, long: ``run`` (best, default,
+    untrained), ``seed`` (-1 for the untrained model), ``depth``, ``pair``, ``score`` (gold), ``cosine``.
+
+    Takes the ``cosine`` arrays out of the run dicts, which stay JSON-sized.
+    """
+    runs = [("best", run["seed"], run.pop("cosine")) for run in best]
+    runs += [("default", run["seed"], run.pop("cosine")) for run in default or []]
+    runs.append((UNTRAINED, -1, untrained.pop("cosine")))
+    gold = np.asarray(sts_test.scores, dtype=np.float64)
+    parts = []
+    for name, seed, cosine in runs:
+        depths, pairs = np.asarray(cosine).shape
+        parts.append(
+            pd.DataFrame(
+                {
+                    "run": name,
+                    "seed": seed,
+                    "depth": np.repeat(np.arange(1, depths + 1), pairs),
+                    "pair": np.tile(np.arange(pairs), depths),
+                    "score": np.tile(gold, depths),
+                    "cosine": np.asarray(cosine, dtype=np.float64).ravel(),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def similarity_arrays(frame: pd.DataFrame, run: str, seeds: list[int]) -> np.ndarray:
+    """One run's similarities from ``similarity_frame`` as an array (seeds, depths, pairs), in ``seeds`` order."""
+    part = frame[frame["run"] == run]
+    return np.stack(
+        [part[part["seed"] == seed].pivot(index="depth", columns="pair", values="cosine").to_numpy() for seed in seeds]
+    )
+
+
+def gold_scores(frame: pd.DataFrame) -> np.ndarray:
+    """The STS-test pairs' gold scores, in pair order."""
+    first = frame[(frame["run"] == UNTRAINED) & (frame["depth"] == 1)].sort_values("pair")
+    return first["score"].to_numpy()

@@ -1,18 +1,19 @@
 """Optuna's side of the sweep: TPE proposes configs and is told, of each finished trial, what the sweep
 ranks trials by.
 
-A trial that ran its whole budget, or ended itself on ``scheduler.patience``, is told its best score
-at any report, the score that picks the retrained config. A trial ASHA stopped is told it was pruned,
-with its scores so far as intermediate values, as Optuna's own pruners would: its last score comes
-from fewer steps than a finished trial's, so telling it as a result would rank an early score against
-a late one (a recipe that peaks early and then declines would make every pruned trial look better
-than every finished one). TPE ranks pruned trials after the finished ones, by how far they got. A
-trial that failed is told it failed.
+A trial that ran its whole budget, or ended itself on ``scheduler.patience``, is told the scores of its
+best evaluation by the objective's selection rule (``sweep.objective``): the evaluation that places it
+when the retrained config is picked, both values from that one evaluation when there are two
+objectives. A trial ASHA stopped is told it was pruned, with its scores so far as intermediate values,
+as Optuna's own pruners would: its last score comes from fewer steps than a finished trial's, so
+telling it as a result would rank an early score against a late one (a recipe that peaks early and
+then declines would make every pruned trial look better than every finished one). TPE ranks pruned
+trials after the finished ones, by how far they got; like the report, it never counts one as the
+best. A trial that failed is told it failed.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,7 @@ from sweep.config import ExperimentConfig
 from sweep.objective import search_metric
 from sweep.search_space import first_point
 from trainables.metrics import FAILURE
+from trainables.selection import Selection
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,11 @@ class Told:
     """What Optuna is told of one finished trial."""
 
     state: Literal["complete", "pruned", "failed"]
-    values: list[float] | None = None  # complete: the best of each metric at any report
+    values: list[float] | None = None  # complete: each metric's value at the chosen evaluation
 
 
-def told(reports: Sequence[Mapping[str, Any]], metrics: list[str]) -> Told:
-    """The outcome of a trial from its reports (its last attempt's, in order)."""
+def told(reports: Sequence[Mapping[str, Any]], metrics: list[str], selection: Selection) -> Told:
+    """The outcome of a trial from its reports (its last attempt's, in order); ``metrics`` in Optuna's order."""
     if not reports:
         return Told("pruned")  # ended before its first report (removed while pending)
     last = reports[-1]
@@ -54,10 +56,10 @@ def told(reports: Sequence[Mapping[str, Any]], metrics: list[str]) -> Told:
         return Told("failed")
     if not _completed(last):
         return Told("pruned")
-    scores = [[float(r[m]) for r in reports if _finite(r.get(m))] for m in metrics]
-    if not all(scores):
+    chosen = selection.choose(reports)
+    if chosen is None:
         return Told("failed")  # nothing to tell
-    return Told("complete", [max(values) for values in scores])
+    return Told("complete", [float(reports[chosen][m]) for m in metrics])
 
 
 def _completed(report: Mapping[str, Any]) -> bool:
@@ -65,16 +67,13 @@ def _completed(report: Mapping[str, Any]) -> bool:
     return isinstance(flag, bool | np.bool_) and bool(flag)  # NaN in a frame's row that had no flag
 
 
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
 class SweepSearch(OptunaSearch):
     """OptunaSearch told each finished trial's outcome (see ``told``), and, when a sweep resumes, first
     the trials finished before it stopped."""
 
-    def __init__(self, *args, evaluated: Sequence[dict[str, Any]] = (), **kwargs):
+    def __init__(self, *args, selection: Selection, evaluated: Sequence[dict[str, Any]] = (), **kwargs):
         super().__init__(*args, **kwargs)
+        self._selection = selection
         self._evaluated = list(evaluated)
         self._reports: dict[str, list[dict[str, Any]]] = {}
 
@@ -92,7 +91,7 @@ class SweepSearch(OptunaSearch):
             # The result ASHA stops a trial on reaches this hook only, not on_trial_result: it becomes
             # the trial's last intermediate value, which TPE ranks pruned trials by.
             super().on_trial_result(trial_id, result)
-        outcome = told(self._reports.pop(trial_id, []), self._metric_list)
+        outcome = told(self._reports.pop(trial_id, []), self._metric_list, self._selection)
         if error or outcome.state != "complete":
             super().on_trial_complete(trial_id, None, error=error or outcome.state == "failed")
             return
@@ -131,7 +130,9 @@ def build_searcher(
     if warmstart is None:
         first = first_point(config.space, reference)
         points = [first] if first else None
-        searcher = SweepSearch(metric=metric, mode=mode, sampler=sampler, points_to_evaluate=points)
+        searcher = SweepSearch(
+            metric=metric, mode=mode, sampler=sampler, points_to_evaluate=points, selection=config.objective.selection
+        )
     else:
         searcher = SweepSearch(
             metric=metric,
@@ -139,5 +140,6 @@ def build_searcher(
             sampler=sampler,
             points_to_evaluate=warmstart.rerun or None,
             evaluated=warmstart.evaluated,
+            selection=config.objective.selection,
         )
     return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)

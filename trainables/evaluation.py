@@ -84,19 +84,19 @@ def correlation_metrics(a: np.ndarray, b: np.ndarray, gold: list[float]) -> dict
 def evaluate_sts(model: SentenceTransformer, pairs: StsPairs, batch_size: int = 64) -> dict:
     """Full-depth metrics and spearman_cosine at every depth.
 
-    Returns ``{"full": {metric: value}, "per_depth": [spearman_cosine at depth 1, ..., L]}``.
+    Returns ``{"full": {metric: value}, "per_depth": [spearman_cosine at depth 1, ..., L],
+    "cosine": array (L, pairs)}``: the cosine similarity of every pair at every depth, which a paired
+    comparison of two models resamples.
     """
     unique = list(dict.fromkeys(pairs.sentences1 + pairs.sentences2))
     position = {sentence: i for i, sentence in enumerate(unique)}
     left = [position[s] for s in pairs.sentences1]
     right = [position[s] for s in pairs.sentences2]
     embeddings = embed_all_depths(model, unique, batch_size)
-    per_depth = [
-        _finite(spearmanr(pairs.scores, pair_similarities(layer[left], layer[right])["cosine"])[0])
-        for layer in embeddings
-    ]
+    cosine = np.stack([pair_similarities(layer[left], layer[right])["cosine"] for layer in embeddings])
+    per_depth = [_finite(spearmanr(pairs.scores, similarities)[0]) for similarities in cosine]
     full = correlation_metrics(embeddings[-1][left], embeddings[-1][right], pairs.scores)
-    return {"full": full, "per_depth": per_depth}
+    return {"full": full, "per_depth": per_depth, "cosine": cosine}
 
 
 def _finite(value: float) -> float:

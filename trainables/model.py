@@ -108,7 +108,7 @@ def model_depth(config: ModelConfig) -> int:
     folder = resolve_folder(config)
     # A local folder's config.json is read as JSON first: transformers (and torch with it) would add
     # several seconds to the validation that runs before a sweep starts.
-    depth = _layer_count(_read_json(Path(folder) / "config.json"))
+    depth = _layer_count(read_json(Path(folder) / "config.json"))
     if depth is not None:
         return depth
     from transformers import AutoConfig
@@ -123,7 +123,23 @@ def model_depth(config: ModelConfig) -> int:
     return depth
 
 
-def _read_json(path: Path) -> dict:
+def model_type(config: ModelConfig) -> str | None:
+    """The transformers model type (``bert``, ``roberta``, ``t5`` …), read from the config only."""
+    if config.tiny is not None:
+        return "bert"  # built as a BertModel
+    folder = resolve_folder(config)
+    found = read_json(Path(folder) / "config.json").get("model_type")
+    if isinstance(found, str):
+        return found
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(folder).model_type
+    except (OSError, ValueError) as error:
+        raise InputError(f"model: cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
+
+
+def read_json(path: Path) -> dict:
     """The file's top-level object, or an empty one where there is none to read (a hub id, a bad file)."""
     try:
         loaded = json.loads(path.read_text())

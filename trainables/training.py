@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,6 +25,7 @@ from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, depth_metric
 from trainables.model import ModelConfig, build_model
 from trainables.plateau import Plateau
 from trainables.quiet import quiet_libraries
+from trainables.selection import BestWeights, Selection
 from trainables.step_clock import StepClock
 from trainables.train_config import TrainConfig
 
@@ -54,6 +56,7 @@ class _EvaluateEvery(TrainerCallback):
     previous evaluation; the evaluation itself runs in ``on_log``, right after the loss is known.
     Each row also carries the run's timing figures (see ``StepClock``). With a ``plateau``, the run
     ends at the evaluation that completes its patience, and that row counts as its last (``completed``).
+    With ``keep``, each evaluation is offered to it, which keeps the weights of the best one.
     """
 
     def __init__(
@@ -65,9 +68,10 @@ class _EvaluateEvery(TrainerCallback):
         report: Report,
         clock: StepClock,
         plateau: Plateau | None = None,
+        keep: BestWeights | None = None,
     ):
         self.model, self.pairs, self.every, self.batch_size, self.report = model, pairs, every, batch_size, report
-        self.clock = clock
+        self.clock, self.keep = clock, keep
         self.stall = plateau.tracker() if plateau else None
         self.pending = False
         self.step = 0
@@ -101,6 +105,8 @@ class _EvaluateEvery(TrainerCallback):
         row["completed"] = state.global_step >= state.max_steps or stalled
         if stalled:
             control.should_training_stop = True
+        if self.keep is not None:
+            self.keep.offer(self.model, row)
         self.history.append(row)
         self.report(row)
 
@@ -168,13 +174,15 @@ def train(
     report: Report | None = None,
     started_at: float | None = None,
     plateau: Plateau | None = None,
+    keep: BestWeights | None = None,
 ) -> tuple[SentenceTransformer, list[dict[str, Any]]]:
     """Train one config; returns the trained model and the evaluation rows, each also passed to ``report``.
 
     ``params`` holds the AdaptiveLayerLoss values and the trainer knobs (learning_rate, warmup_ratio,
     batch_size); missing ones take ``settings``' values. ``started_at`` (a ``time.time()``) is when the
     run began, for the rows' timing figures; by default, now. With a ``plateau`` the run may end early,
-    once its STS-dev stops improving (see ``trainables.plateau``).
+    once its STS-dev stops improving (see ``trainables.plateau``). With ``keep``, the weights of the
+    best evaluation are kept there; the returned model has the last weights either way.
     """
     clock = StepClock(started_at)
     with tempfile.TemporaryDirectory(prefix="trainer-") as output_dir:
@@ -184,7 +192,7 @@ def train(
         loss = build_loss(model, params)
         loss.register_forward_hook(_check_finite)
         callback = _EvaluateEvery(
-            model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore, clock, plateau
+            model, data.sts_dev, settings.eval_steps, settings.eval_batch_size, report or _ignore, clock, plateau, keep
         )
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=data.train, loss=loss, callbacks=[clock, callback]
@@ -197,20 +205,44 @@ def train(
     return model, callback.history
 
 
-def train_and_test(
+@dataclass
+class Delivered:
+    """A full run scored on STS-test twice: with the weights its selection rule kept, and at its end."""
+
+    model: SentenceTransformer  # holds the kept weights
+    history: list[dict[str, Any]]  # every STS-dev evaluation row
+    chosen: dict[str, Any]  # the kept evaluation's row (its step, its STS-dev scores)
+    test: dict[str, Any]  # evaluate_sts of the kept weights
+    final: dict[str, Any]  # evaluate_sts of the weights at the end of the budget
+
+
+def train_and_deliver(
     params: dict[str, Any],
     data: TrialData,
     sts_test: StsPairs,
     settings: TrainConfig,
     model_config: ModelConfig,
     seed: int,
+    selection: Selection,
     report: Report | None = None,
-) -> tuple[SentenceTransformer, list[dict[str, Any]], dict[str, Any]]:
-    """``train``, then STS-test at full depth and every depth (see ``evaluate_sts``)."""
-    model, history = train(params, data, settings, model_config, seed, report)
+) -> Delivered:
+    """``train`` on the full budget, STS-dev at the sweep's cadence; deliver the weights of the evaluation
+    ``selection`` ranks first, as the sweep picks its winner, scored on STS-test (and the last weights too).
+
+    Raises TrialFailed when the run stopped itself or no evaluation could be ranked.
+    """
+    kept = BestWeights(selection)
+    model, history = train(params, data, settings, model_config, seed, report, keep=kept)
     if history and history[-1].get(FAILURE):
         raise TrialFailed(f"seed {seed}, {params}: {history[-1][FAILURE]} at step {history[-1]['step']}")
-    return model, history, evaluate_sts(model, sts_test, settings.eval_batch_size)
+    if kept.row is None:
+        raise TrialFailed(f"seed {seed}, {params}: no STS-dev evaluation had a score to choose by")
+    final = evaluate_sts(model, sts_test, settings.eval_batch_size)
+    test = final
+    if kept.row["step"] != history[-1]["step"]:
+        kept.restore(model)
+        test = evaluate_sts(model, sts_test, settings.eval_batch_size)
+    return Delivered(model, history, kept.row, test, final)
 
 
 def start_worker_run(threads: int) -> None:

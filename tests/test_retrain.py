@@ -1,0 +1,60 @@
+"""`sweep retrain` on a finished smoke sweep, with the seed the sweep's trials trained with: the retrain
+applies the sweep's selection rule to its own run, so it finds the winning trial's step and score again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from sweep.cli import main
+
+
+@pytest.fixture(scope="module")
+def retrained_on_the_sweep_seed(smoke_experiment, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("retrain") / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config["retrain"]["seeds"] = [config["train"]["seed"]]
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def output(retrained_on_the_sweep_seed):
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["retrain", str(retrained_on_the_sweep_seed)]) == 0
+    return printed.getvalue()
+
+
+def test_the_trials_own_seed_gives_back_the_winners_step_and_sts_dev(retrained_on_the_sweep_seed, output):
+    report = json.loads((retrained_on_the_sweep_seed / "report.json").read_text())
+    (run,) = report["test"]["per_seed"]
+    assert run["seed"] == 12
+    # CPU runs are deterministic: the same config and seed train the same model, evaluated at the same steps.
+    assert run["chosen_step"] == report["best"]["step"] < run["steps"]
+    assert run["sts_dev_chosen"] == pytest.approx(report["best"]["sts_dev_spearman"], abs=1e-9)
+
+
+def test_a_retrain_on_the_sweep_seed_is_accepted_but_said(retrained_on_the_sweep_seed, output):
+    report = json.loads((retrained_on_the_sweep_seed / "report.json").read_text())
+    assert report["seeds"]["seen_by_sweep"] == [12]
+    text = (retrained_on_the_sweep_seed / "report.md").read_text()
+    assert "**Seed 12 is the sweep's own**" in text
+    assert "note: retrain seed(s) [12] are the sweep's own training seed" in output
+
+
+def test_one_seed_shows_no_spread_and_the_verdict_rests_on_the_test_pairs(retrained_on_the_sweep_seed, output):
+    report = json.loads((retrained_on_the_sweep_seed / "report.json").read_text())
+    assert report["test"]["std"]["spearman_cosine"] is None and report["test"]["per_layer_std"] == [None] * 4
+    for entry in report["verdict"]["per_depth"]:
+        assert entry["seed_interval"] is None and entry["interval"] == entry["bootstrap_interval"]
+    text = (retrained_on_the_sweep_seed / "report.md").read_text()
+    assert "± n/a" in text and "n/a (one seed)" in text and "± 0.00" not in text
+    assert "one seed (12), so the spread is n/a" in text
