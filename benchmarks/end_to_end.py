@@ -1,7 +1,9 @@
-"""6. Does the sweep find better settings: STS-test of the best config vs the reference defaults.
+"""6. Does the sweep find better settings: STS-test of the best config vs the reference defaults vs the
+untrained base model, at full depth and at every depth, with the report's verdict.
 
-Read from the shared recipe sweep's report: both configs retrained on the full budget with every
-seed, spearman_cosine at full depth and at every depth, mean and spread over the seeds.
+Read from the shared recipe sweep's report: both configs retrained on the full budget with every seed
+(seeds no trial trained with), each delivering its own best STS-dev evaluation; the verdict is the
+paired difference with its 95% interval (over seeds and over resampled STS-test pairs).
 """
 
 from __future__ import annotations
@@ -13,41 +15,64 @@ import pandas as pd
 from benchmarks.record import Outcome
 from benchmarks.session import Session
 
+SHALLOW = (1, 2, 3)  # the depths the target speaks of
+GAIN = 0.02  # two STS-test points
+
+
+def verdict_table(report: dict) -> pd.DataFrame:
+    """One row per depth: the three models, the difference with its interval, the per-seed differences."""
+    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
+    rows = []
+    for i, entry in enumerate(report["verdict"]["per_depth"]):
+        rows.append(
+            {
+                "depth": entry["depth"],
+                "best": best["per_layer"][i],
+                "best_std": best["per_layer_std"][i],
+                "defaults": default["per_layer"][i],
+                "defaults_std": default["per_layer_std"][i],
+                "untrained": untrained["per_layer"][i],
+                "best_minus_defaults": entry["delta"],
+                "low": entry["interval"][0],
+                "high": entry["interval"][1],
+                "says": entry["says"],
+                "per_seed": " ".join(f"{d:+.4f}" for d in entry["per_seed_delta"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
 
 def run(session: Session) -> Outcome:
     sweep = session.recipe_sweep()
     report = sweep.report
-    best, default = report["test"], report["default"]["test"]
-    depths = len(best["per_layer"])
-    rows = [
-        {
-            "depth": depth,
-            "best_mean": best["per_layer"][depth - 1],
-            "best_std": best["per_layer_std"][depth - 1],
-            "default_mean": default["per_layer"][depth - 1],
-            "default_std": default["per_layer_std"][depth - 1],
-        }
-        for depth in range(1, depths + 1)
+    table = verdict_table(report)
+    verdict = report["verdict"]
+    shallow = [verdict["per_depth"][d - 1] for d in SHALLOW if d <= len(verdict["per_depth"])]
+    full = verdict["full"]
+    gains = all(v["says"] == "better" and v["delta"] >= GAIN for v in shallow)
+    seeds = report["seeds"]["retrain"]
+    steps = [
+        f"{name} seed {run['seed']}: step {run['chosen_step']} of {run['steps']}"
+        for name, summary in (("best", report["test"]), ("defaults", report["default"]["test"]))
+        for run in summary["per_seed"]
     ]
-    table = pd.DataFrame(rows)
-    table["best_minus_default"] = table["best_mean"] - table["default_mean"]
-    gain = best["spearman_cosine"] - default["spearman_cosine"]
-    seeds = report["seeds"]
-    depth_wins = int((table["best_minus_default"] > 0).sum())
     return Outcome(
         name="6. best config vs defaults",
         table=table,
         measured=(
-            f"STS-test spearman_cosine at full depth: best {best['spearman_cosine']:.4f} ± "
-            f"{best['std']['spearman_cosine']:.4f} vs defaults {default['spearman_cosine']:.4f} ± "
-            f"{default['std']['spearman_cosine']:.4f} ({gain:+.4f}; {len(seeds)} seed(s)); "
-            f"best ahead at {depth_wins} of {depths} depths"
+            f"STS-test spearman_cosine, best − defaults ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
+            f"full depth {full['text']}; "
+            + "; ".join(f"depth {v['depth']} {v['text']}" for v in shallow)
+            + f"; untrained full depth {report['untrained']['test']['spearman_cosine']:.4f}"
         ),
-        target="report what it finds",
-        met=None,
+        target=f"≥ {100 * GAIN:.0f} points better at depths 1–3 (interval above 0), full depth not worse",
+        met=gains and full["says"] != "worse",
         notes=[
             f"best config: {json.dumps(report['best']['config'])}"
             + (" (the reference defaults themselves)" if report["default_is_best"] else ""),
-            f"best STS-dev in the sweep: {report['best']['sts_dev_spearman']:.4f}; experiment: {sweep.folder}",
+            f"best trial {report['best']['trial_id']} at step {report['best']['step']}: objective "
+            f"{json.dumps(report['best']['objective'])}; experiment: {sweep.folder}",
+            "delivered steps: " + ", ".join(steps),
+            f"verdict method: {full['method']}",
         ],
     )
