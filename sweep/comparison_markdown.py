@@ -113,7 +113,7 @@ def depth_section(report: dict[str, Any]) -> str:
     verdict = report["verdict"]
     header = ["layers", "best config", "reference defaults", "untrained"]
     if verdict:
-        header += ["best − defaults (95% interval)", "of which over seeds", "says"]
+        header += ["best − defaults (95% interval)", "over seeds only", "says"]
     rows = []
     for i, depth in enumerate(report["depths"]):
         row = [

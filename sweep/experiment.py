@@ -175,7 +175,9 @@ def report_experiment(location: Folder | Path | str) -> dict[str, Any]:
     trials = folder.read_parquet(_required(folder, TRIALS_FILE))
     reports = folder.read_parquet(_required(folder, REPORTS_FILE))
     retrained = folder.read_json(_required(folder, RETRAIN_FILE))
-    similarities = folder.read_parquet(_required(folder, SIMILARITIES_FILE))
+    if not folder.is_file(SIMILARITIES_FILE):
+        raise InputError(f"{folder}: no {SIMILARITIES_FILE} beside {RETRAIN_FILE}; rerun `sweep retrain {folder}`")
+    similarities = folder.read_parquet(SIMILARITIES_FILE)
     report = build_report(config, trials, reports, retrained, similarities, meta["command"], meta["n_layers"])
     report["plots"] = existing_plots(folder, config)
     folder.write_json(REPORT_JSON, report)

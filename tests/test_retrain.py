@@ -58,3 +58,12 @@ def test_one_seed_shows_no_spread_and_the_verdict_rests_on_the_test_pairs(retrai
     text = (retrained_on_the_sweep_seed / "report.md").read_text()
     assert "± n/a" in text and "n/a (one seed)" in text and "± 0.00" not in text
     assert "one seed (12), so the spread is n/a" in text
+
+
+def test_a_retrain_without_its_similarities_asks_for_a_new_retrain(smoke_experiment, tmp_path, capsys):
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    (folder / "test_similarities.parquet").unlink()  # as a retrain written before the verdict existed left it
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no test_similarities.parquet beside retrain.json; rerun `sweep retrain" in err

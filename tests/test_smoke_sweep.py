@@ -86,13 +86,16 @@ def test_report_has_every_contract_key_with_plain_numbers(experiment):
     assert all(math.isfinite(v) and -1 <= v <= 1 for v in values)
 
 
-def test_best_is_the_best_sts_dev_seen_at_any_report(experiment):
+def test_best_is_the_completed_trial_with_the_best_sts_dev_at_any_evaluation(experiment):
     report = json.loads((experiment / "report.json").read_text())
     trials = pd.read_parquet(experiment / "trials.parquet")
     reports = pd.read_parquet(experiment / "reports.parquet")
-    assert report["best"]["sts_dev_spearman"] == pytest.approx(reports["sts_dev_spearman_cosine"].max())
-    best = trials.loc[trials["sts_dev_best"].idxmax()]
-    assert report["best"]["trial_id"] == best["trial_id"]
+    completed = trials.loc[trials["status"] == "completed", "trial_id"]
+    rows = reports[reports["trial_id"].isin(completed)]
+    winner = rows.loc[rows["sts_dev_spearman_cosine"].idxmax()]
+    assert report["best"]["sts_dev_spearman"] == pytest.approx(winner["sts_dev_spearman_cosine"])
+    assert (report["best"]["trial_id"], report["best"]["step"]) == (winner["trial_id"], winner["step"])
+    best = trials.set_index("trial_id").loc[winner["trial_id"]]
     assert report["best"]["config"]["kl_temperature"] == pytest.approx(best["kl_temperature"])
 
 
