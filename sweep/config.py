@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -17,7 +17,7 @@ from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
 from trainables.schema import Strict
-from trainables.train_config import TrainConfig
+from trainables.train_config import MAX_SEED, TrainConfig
 
 MODEL_SOURCES = ("name", "package", "tiny")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -29,7 +29,7 @@ class SearchConfig(Strict):
     algorithm: Literal["optuna"] = "optuna"
     num_samples: int = Field(20, ge=1, le=100_000)  # trials in the sweep, the reference defaults included
     max_concurrent: int = Field(1, ge=1)  # trials running at once; TPE learns more from fewer at a time
-    seed: int = 0  # sampler seed: the same file proposes the same configs
+    seed: int = Field(0, ge=0, le=MAX_SEED)  # sampler seed: the same file proposes the same configs
     n_startup_trials: int = Field(4, ge=1)  # random proposals before TPE takes over
 
 
@@ -80,7 +80,7 @@ class RetrainConfig(Strict):
 
     # The first one's model is kept. By default the 3 seeds after train.seed: seeds no trial trained with,
     # so a winner's lead that came from its lucky seed does not carry into the comparison.
-    seeds: list[int] | None = Field(None, min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(None, min_length=1)
     defaults: bool = True  # also retrain the reference defaults with the same seeds
 
     @field_validator("seeds")
@@ -125,7 +125,8 @@ class ExperimentConfig(Strict):
         seed = train.get("seed", TrainConfig.model_fields["seed"].default)
         if not isinstance(seed, int) or isinstance(seed, bool):
             return raw  # the train section's own validation names the bad seed
-        seeds = [seed + i for i in range(1, DEFAULT_RETRAIN_SEEDS + 1)]
+        # Wrapped at numpy's limit, so that the default is valid whenever train.seed is.
+        seeds = [(seed + i) % (MAX_SEED + 1) for i in range(1, DEFAULT_RETRAIN_SEEDS + 1)]
         return {**raw, "retrain": {**retrain, "seeds": seeds}}
 
     @property

@@ -9,6 +9,9 @@ from pydantic import Field
 
 from trainables.schema import Strict
 
+# numpy's seeds, which transformers' set_seed feeds every trial and retrain: anything outside fails there.
+MAX_SEED = 2**32 - 1
+
 
 class TrainConfig(Strict):
     """Training settings shared by every trial; the trainer knobs here are the reference values."""
@@ -20,7 +23,7 @@ class TrainConfig(Strict):
     warmup_ratio: float = Field(0.1, ge=0, lt=1)  # share of steps with linear warm-up
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"  # auto: bf16 where supported, else fp16; fp32 on CPU
     batch_sampler: Literal["no_duplicates", "batch_sampler"] = "no_duplicates"  # no false in-batch negatives
-    seed: int = 12  # seed of every sweep trial; retrains use retrain.seeds
+    seed: int = Field(12, ge=0, le=MAX_SEED)  # seed of every sweep trial; retrains use retrain.seeds
     eval_steps: int = Field(100, ge=1)  # STS-dev is evaluated (and reported to the scheduler) every N steps
     eval_batch_size: int = Field(64, ge=1)  # batch size of the STS encoding passes
 
