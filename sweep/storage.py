@@ -85,10 +85,18 @@ class Folder:
         return self.read_bytes(name).decode("utf-8")
 
     def read_json(self, name: str) -> Any:
-        return json.loads(self.read_bytes(name))
+        data = self.read_bytes(name)
+        try:
+            return json.loads(data)
+        except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+            raise InputError(f"{self}/{name}: damaged, not JSON ({error.__class__.__name__}: {error})") from None
 
     def read_parquet(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(self.read_bytes(name)))
+        data = self.read_bytes(name)
+        try:
+            return pd.read_parquet(io.BytesIO(data))
+        except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise InputError(f"{self}/{name}: damaged, not Parquet ({str(error).splitlines()[0]})") from None
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Whole or not at all: atomic rename on a disk, a single upload on an object store."""

@@ -14,6 +14,7 @@ same side; anything else is "no detectable difference".
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,11 @@ def spearman_rows(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
 
 def _pearson_of_ranks(ranked_gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     ranked = stats.rankdata(predicted, axis=-1)
-    return stats.pearsonr(np.broadcast_to(ranked_gold, ranked.shape), ranked, axis=-1).statistic
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        rho = stats.pearsonr(np.broadcast_to(ranked_gold, ranked.shape), ranked, axis=-1).statistic
+    # A constant prediction (a collapsed model) has no correlation: 0, as the reported STS scores count it.
+    return np.nan_to_num(rho, nan=0.0)
 
 
 def _mean_difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, axis: int = -1) -> np.ndarray:

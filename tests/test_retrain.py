@@ -67,3 +67,14 @@ def test_a_retrain_without_its_similarities_asks_for_a_new_retrain(smoke_experim
     assert main(["report", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no test_similarities.parquet beside retrain.json; rerun `sweep retrain" in err
+
+
+@pytest.mark.parametrize("damaged", ["test_similarities.parquet", "retrain.json"])
+def test_a_damaged_result_file_is_one_line_and_exit_2(smoke_experiment, tmp_path, capsys, damaged):
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    path = folder / damaged
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # cut short, as a full disk leaves it
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{damaged}: damaged" in err

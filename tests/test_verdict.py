@@ -91,3 +91,9 @@ def test_the_words_give_the_difference_and_its_interval_in_points():
     assert verdict.describe(BETTER, 0.0231, [0.011, 0.0352]) == "better by 2.31 (95% interval +1.10..+3.52)"
     same = "no detectable difference (-0.10, 95% interval -1.00..+0.80)"
     assert verdict.describe(SAME, -0.001, [-0.01, 0.008]) == same
+
+
+def test_a_collapsed_model_scores_zero_and_the_verdict_stays_a_number(gold):
+    collapsed = np.ones((2, len(gold)))  # every pair equally similar: no correlation, as evaluate_sts counts it
+    result = compare(gold, predictions(gold, 0.2, 2), collapsed)
+    assert result["says"] == BETTER and all(np.isfinite([result["delta"], *result["interval"]]))
