@@ -50,6 +50,7 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "final_per_layer": run["final_per_depth"],
             "sts_dev_chosen": run["sts_dev_chosen"],
             "sts_dev_final": run["sts_dev_final"],
+            "objective_chosen": run["chosen"],  # the STS-dev scores the step was chosen by
         }
         for run in runs
     ]

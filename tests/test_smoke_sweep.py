@@ -152,6 +152,7 @@ def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(
         for run in summary["per_seed"]:
             assert run["chosen_step"] in evaluated_steps and run["steps"] == 13
             assert run["sts_dev_chosen"] >= run["sts_dev_final"]
+            assert run["objective_chosen"] == {"sts_dev_spearman_cosine": run["sts_dev_chosen"]}  # the full target
             if run["chosen_step"] == run["steps"]:
                 assert run["final"] == run["spearman_cosine"]
         assert summary["final_spearman_cosine"] == pytest.approx(
