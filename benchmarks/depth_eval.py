@@ -65,7 +65,7 @@ def run(session: Session) -> Outcome:
     from trainables.model import build_model
 
     config = recipe(session.quick)
-    prepared = prepare(config, for_sweep=False)
+    prepared = prepare(config)
     torch.set_num_threads(config.resources.threads)
     model = build_model(config.model, device="cpu")
     pairs, batch = prepared.data.sts_dev, config.train.eval_batch_size

@@ -40,8 +40,8 @@ def plain_trainer_run(config: ExperimentConfig) -> dict[str, float]:
     from trainables.step_clock import StepClock
     from trainables.training import training_arguments
 
-    prepared = prepare(config, for_sweep=False)
-    params = trial_params(config.space, prepared.plan.reference)
+    prepared = prepare(config)
+    params = trial_params(config.space, config.reference)
     torch.set_num_threads(config.resources.threads)  # what a trial gets
     clock = StepClock()
     with tempfile.TemporaryDirectory(prefix="plain-trainer-") as output_dir:

@@ -51,15 +51,16 @@ def _delivered(config, sweep: SweepRun, same_as: dict | None) -> tuple[dict, np.
     if best == same_as:
         return best, None
     only_best = config.model_copy(update={"retrain": config.retrain.model_copy(update={"defaults": False})})
-    prepared = prepare(only_best, for_sweep=False)
-    default = trial_params(prepared.config.space, prepared.plan.reference)
-    outcome = retrain(prepared.config, prepared.data, prepared.sts_test, best, default)
-    return best, similarity_arrays(outcome["similarities"], "best", prepared.config.retrain_seeds)
+    prepared = prepare(only_best)
+    default = trial_params(prepared.config.space, prepared.config.reference)
+    retrained = retrain(prepared.config, prepared.data, prepared.sts_test, best, default)
+    return best, similarity_arrays(retrained.similarities, "best", prepared.config.retrain_seeds)
 
 
 def run(session: Session) -> Outcome:
+    from sweep.experiment_folder import ExperimentFolder
     from sweep.objective import select_best
-    from sweep.retrain import SIMILARITIES_FILE, gold_scores, similarity_arrays
+    from sweep.retrain import gold_scores, similarity_arrays
     from sweep.verdict import compare
 
     stopping = session.recipe_sweep()
@@ -74,7 +75,7 @@ def run(session: Session) -> Outcome:
     steps = stopping.total_steps / unpruned.total_steps
     wall = stopping.sweep_wall_s() / unpruned.sweep_wall_s()
 
-    frame = pd.read_parquet(stopping.folder / SIMILARITIES_FILE)
+    frame = ExperimentFolder(stopping.folder).retrained().similarities
     seeds = stopping.report["seeds"]["retrain"]
     winner, others = _delivered(config, unpruned, stopping.report["best"]["config"])
     if others is None:

@@ -6,7 +6,6 @@ data loading and the retrain included); the sweep phase alone runs the same Tune
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import pandas as pd
 
 from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
 from sweep.config import ExperimentConfig
-from sweep.results import REPORTS_FILE, TRIALS_FILE
+from sweep.experiment_folder import ExperimentFolder
 
 
 def use_private_ray() -> None:
@@ -105,21 +104,14 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
         tail = log.read_text().strip().splitlines()[-5:]
         raise RuntimeError(f"`sweep run` exited with {code}; see {log}:\n" + "\n".join(tail))
     (experiment,) = [path for path in folder.iterdir() if path.is_dir()]
-    return SweepRun(
-        launched_at=launched_at,
-        trials=pd.read_parquet(experiment / TRIALS_FILE),
-        reports=pd.read_parquet(experiment / REPORTS_FILE),
-        slots=slots_for(config),
-        folder=experiment,
-        report=json.loads((experiment / "report.json").read_text()),
-    )
+    saved = ExperimentFolder(experiment)
+    trials, reports = saved.saved_results()
+    return SweepRun(launched_at, trials, reports, slots_for(config), experiment, report=saved.report())
 
 
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
     from sweep.experiment import prepare
-    from sweep.results import read_results
-    from sweep.storage import Folder
     from sweep.tuner import build_tuner
 
     launched_at = time.time()
@@ -128,7 +120,7 @@ def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     folder = RUNS_DIR / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
     folder.mkdir(parents=True)
     print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
-    experiment = Folder(folder / prepared.config.name)
-    build_tuner(prepared.config, prepared.data, prepared.plan, experiment).fit()
-    trials, reports = read_results(experiment)
+    experiment = ExperimentFolder(folder / prepared.config.name)
+    build_tuner(prepared.config, prepared.data, prepared.plan, experiment.files).fit()
+    trials, reports = experiment.live_results()
     return SweepRun(launched_at, trials, reports, slots_for(config), folder)

@@ -4,10 +4,10 @@ Python API (the command line calls the same functions)::
 
     from sweep import load_config, run_experiment, load_trials, load_reports, analyze_experiment
     config = load_config("search_spaces/smoke.yaml", ["search.num_samples=8"])
-    folder = run_experiment(config, command="...")
-    trials = load_trials(folder)    # pandas DataFrame, one row per trial (also while a sweep runs)
-    reports = load_reports(folder)  # one row per STS-dev evaluation, every depth
-    analyze_experiment(folder)      # the plots, linked from report.md
+    result = run_experiment(config, command="...")  # ExperimentResult: location, report, plots
+    trials = load_trials(result.location)    # pandas DataFrame, one row per trial (also while a sweep runs)
+    reports = load_reports(result.location)  # one row per STS-dev evaluation, every depth
+    analyze_experiment(result.location)      # the plots (and the report once retrained), redrawn
 """
 
 from __future__ import annotations
@@ -26,10 +26,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from sweep.analysis import analyze_experiment
     from sweep.config import load_config
-    from sweep.experiment import report_experiment, resume_experiment, retrain_experiment, run_experiment
-    from sweep.results import load_reports, load_trials
+    from sweep.experiment import (
+        analyze_experiment,
+        report_experiment,
+        resume_experiment,
+        retrain_experiment,
+        run_experiment,
+    )
+    from sweep.experiment_folder import load_reports, load_trials
 
 
 def __getattr__(name: str) -> Any:
@@ -39,14 +44,10 @@ def __getattr__(name: str) -> Any:
 
         return load_config
     if name in ("load_trials", "load_reports"):
-        from sweep import results
+        from sweep import experiment_folder
 
-        return getattr(results, name)
-    if name == "analyze_experiment":
-        from sweep.analysis import analyze_experiment
-
-        return analyze_experiment
-    if name in ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment"):
+        return getattr(experiment_folder, name)
+    if name in ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment", "analyze_experiment"):
         from sweep import experiment
 
         return getattr(experiment, name)

@@ -1,81 +1,75 @@
-"""``sweep analyze``: the plots people decide from, written next to the report and linked from report.md.
+"""The plots people decide from, written next to the report and linked from report.md.
 
-Works on a sweep that is still running or crashed too (the plots of the sweep itself); the depth plot
-and the report need the retrain, which only a finished sweep has.
+They can be drawn for a sweep that is still running or crashed too (the plots of the sweep itself);
+the depth plot needs the report, which only a retrained sweep has.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sweep import plots
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
+from sweep.experiment_folder import (
+    CURVES_PLOT,
+    DEPTH_PLOT,
+    HISTORY_PLOT,
+    IMPORTANCE_PLOT,
+    PARETO_PLOT,
+    ExperimentFolder,
+    axis_plot,
+)
 from sweep.importance import importances
-from sweep.objective import pareto_front, points, ranked
-from sweep.plot_files import CURVES, DEPTH, HISTORY, IMPORTANCE, PARETO, axis_file
-from sweep.results import read_results
-from sweep.storage import Folder
+from sweep.objective import pareto_front
+from sweep.results import scored_trials
 
 
-def write_plots(
-    folder: Folder, config: ExperimentConfig, trials: pd.DataFrame, reports: pd.DataFrame, report: dict | None
+def draw_plots(
+    experiment: ExperimentFolder,
+    config: ExperimentConfig,
+    trials: pd.DataFrame,
+    reports: pd.DataFrame,
+    standings: pd.DataFrame,
+    report: dict[str, Any] | None,
 ) -> list[str]:
-    """Draw every plot that the folder's data allows; returns the files written."""
+    """Draw every plot the data allows into the folder, in the order report.md links them; returns the
+    files written. ``standings`` are the pickable trials best first; ``report`` (None before the retrain)
+    gives the depth curves and the parameter importances already computed for it."""
+    # Imported here: only the plots after the sweep need matplotlib, and the driver need not load it before.
+    from sweep import plots
+
     objective = config.objective
     column, metric = objective.columns[0], objective.metrics[0]
     label = objective.labels[0]
     written: list[str] = []
 
     def keep(name: str, figure: Any) -> None:
-        folder.write_bytes(name, plots.png(figure))
+        experiment.write_plot(name, plots.png(figure))
         written.append(name)
 
     if report is not None:
-        keep(DEPTH, plots.depth(report))
+        keep(DEPTH_PLOT, plots.depth(report))
     if trials.empty:
         return written
-    scored = trials[trials["status"] != "errored"].dropna(subset=objective.columns)
-    candidates = ranked(points(trials, reports, objective), objective)  # the completed trials, best first
-    best = candidates.iloc[0] if not candidates.empty else None
-    keep(HISTORY, plots.history(trials, column, label))
+    best = standings.iloc[0] if not standings.empty else None
+    keep(HISTORY_PLOT, plots.history(trials, scored_trials(trials, [column]), column, label))
     if not reports.empty:
         best_id = str(best["trial_id"]) if best is not None else ""
-        keep(CURVES, plots.learning_curves(trials, reports, metric, label, best_id))
+        keep(CURVES_PLOT, plots.learning_curves(trials, reports, metric, label, best_id))
     if objective.target == "pareto" and best is not None:
-        front = pareto_front(candidates, objective)
-        figure = plots.pareto(candidates, objective.metrics, objective.labels, front, str(best["trial_id"]))
-        keep(PARETO, figure)
-    results = importances(config, candidates)
+        front = pareto_front(standings, objective)
+        scored = scored_trials(standings, objective.metrics)
+        figure = plots.pareto(scored, objective.metrics, objective.labels, front, str(best["trial_id"]))
+        keep(PARETO_PLOT, figure)
+    results = report["importance"] if report is not None else importances(config, standings)
     if any(r["values"] for r in results):
-        keep(IMPORTANCE, plots.importance(results, objective.metrics))
+        keep(IMPORTANCE_PLOT, plots.importance(results, objective.metrics))
     if best is not None:
         warned = {w["param"]: w["text"] for w in boundary_warnings(config.space, best)}
+        scored = scored_trials(trials, objective.columns)
         for key, param in config.space.items():
             if param.searched:
-                figure = plots.axis(scored, key, param, column, best, warned.get(key))
-                keep(axis_file(key), figure)
+                keep(axis_plot(key), plots.axis(scored, key, param, column, best, warned.get(key)))
     return written
-
-
-def analyze_experiment(location: Folder | Path | str) -> dict[str, Any]:
-    """Write the plots of an experiment folder and, once it has a retrain, rewrite the report linking them.
-
-    Returns ``{"plots": [...], "report": report dict or None}``.
-    """
-    from sweep.experiment import report_experiment, saved_config
-    from sweep.retrain import RETRAIN_FILE
-
-    folder = location if isinstance(location, Folder) else Folder(location)
-    config = saved_config(folder)
-    trials, reports = read_results(folder)
-    report = None
-    if folder.is_file(RETRAIN_FILE):
-        report = report_experiment(folder)  # numbers first: the depth plot draws report.json's values
-    written = write_plots(folder, config, trials, reports, report)
-    if report is not None:
-        report = report_experiment(folder)  # now linking the plots just written
-    return {"plots": written, "report": report}

@@ -8,15 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from trainables.errors import InputError
+from trainables.errors import InputError, RunFailed
+
+if TYPE_CHECKING:
+    from sweep.finish import ExperimentResult
 
 log = logging.getLogger("sweep")
 EXIT_BAD_INPUT = 2
-EXIT_NO_RESULTS = 1
+EXIT_RUN_FAILED = 1  # a loss that turned NaN, no trial with a score, a retrain that raised
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("resume", "finish a sweep whose driver died: keep finished trials, rerun interrupted ones, then retrain"),
         ("retrain", "retrain the best config and the defaults of a finished sweep, then report"),
-        ("report", "rewrite report.json and report.md of an experiment folder"),
+        ("report", "rewrite report.json, report.md and the plots of a retrained experiment folder"),
         ("analyze", "draw the plots of an experiment folder (running, crashed or done); link them from report.md"),
     ):
         sub = commands.add_parser(name, help=text)
@@ -68,35 +73,35 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO)
-    from sweep.results import NoResultsError
-
+    # Read by tqdm when it is imported: no library progress bars (the model card's, the datasets') among
+    # the lines this command prints, here and in the workers of a Ray it starts.
+    os.environ.setdefault("TQDM_DISABLE", "1")
     try:
         return _dispatch(args, argv)
     except InputError as error:
         print(f"sweep: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except NoResultsError as error:
+    except RunFailed as error:
         print(f"sweep: error: {error}", file=sys.stderr)
-        return EXIT_NO_RESULTS
+        return EXIT_RUN_FAILED
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
     from sweep.cluster import check_address, is_job_api
     from sweep.config import load_config
-    from sweep.report import REPORT_JSON
-    from sweep.storage import Folder, is_uri
+    from sweep.storage import is_uri
 
     if args.command == "analyze":
-        from sweep.analysis import analyze_experiment
+        from sweep.experiment import analyze_experiment
 
-        outcome = analyze_experiment(args.dir)
-        for name in outcome["plots"]:
+        result = analyze_experiment(args.dir)
+        for name in result.plots:
             print(f"{args.dir.rstrip('/')}/{name}")
-        if outcome["report"] is None:
+        if result.report is None:
             print("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
             return 0
-        _print_summary(args.dir, outcome["report"])
+        _print_summary(args.dir, result)
         return 0
     address = getattr(args, "address", None)
     check_address(address)
@@ -141,21 +146,25 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return 0
     if args.command == "run":
-        location = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]), address=address)
-        report = Folder(location).read_json(REPORT_JSON)
-    elif args.command == "resume":
-        location, report = args.dir, resume_experiment(args.dir, address=address)
+        result = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]), address=address)
+        _print_summary(result.location, result)
+        return 0
+    if args.command == "resume":
+        result = resume_experiment(args.dir, address=address)
     elif args.command == "retrain":
-        location, report = args.dir, retrain_experiment(args.dir, address=address)
+        result = retrain_experiment(args.dir, address=address)
     else:
-        location, report = args.dir, report_experiment(args.dir)
-    _print_summary(str(location), report)
+        result = report_experiment(args.dir)
+    _print_summary(args.dir, result)
     return 0
 
 
-def _print_summary(experiment_dir: str, report: dict) -> None:
+def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
+    """The report's answer in a few lines; ``experiment_dir`` as the user named the folder."""
     from sweep.comparison_markdown import verdict_lines
+    from sweep.experiment_folder import REPORT_MD
 
+    report = result.report
     trials = report["trials"]
     default = report["default"]["test"]
     print(f"experiment: {experiment_dir}")
@@ -172,7 +181,7 @@ def _print_summary(experiment_dir: str, report: dict) -> None:
         line += f", reference defaults {default['spearman_cosine']:.4f}"
     line += f", untrained {report['untrained']['test']['spearman_cosine']:.4f}"
     print(line)
-    print(f"report: {experiment_dir.rstrip('/')}/report.md")
+    print(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
     if report["verdict"] is not None:
         print("verdict, best config − reference defaults, STS-test spearman_cosine ×100:")
         for text in verdict_lines(report):

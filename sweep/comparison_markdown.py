@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep.experiment_folder import DEPTH_PLOT
 from sweep.markdown import embedded, fmt, layers, pm, spread, table
-from sweep.plot_files import DEPTH as DEPTH_PLOT
 from trainables.metrics import METRIC_NAMES
 
 

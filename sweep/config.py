@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from sweep.objective import ObjectiveConfig
-from sweep.search_space import Param, parse_space
+from sweep.search_space import Param, parse_space, reference_point
 from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
@@ -106,6 +106,12 @@ class ExperimentConfig(Strict):
     resources: ResourcesConfig = ResourcesConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
+    _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)
+
+    @model_validator(mode="after")
+    def _parse_space(self) -> ExperimentConfig:
+        self._space = parse_space(self.search_space)  # InputError names the bad entry (see _one_line)
+        return self
 
     @model_validator(mode="after")
     def _fp16_needs_gpu(self) -> ExperimentConfig:
@@ -141,8 +147,14 @@ class ExperimentConfig(Strict):
 
     @property
     def space(self) -> dict[str, Param]:
-        """The validated search space (validated once more on access; it is cheap)."""
-        return parse_space(self.search_space)
+        """The validated search space, parsed when the config was validated."""
+        return self._space
+
+    @property
+    def reference(self) -> dict[str, Any]:
+        """The reference defaults of every parameter (the loss's defaults, the trainer knobs of ``train``):
+        the sweep's first point, and what the retrain compares the winner with."""
+        return reference_point(self.train)
 
 
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
@@ -179,7 +191,6 @@ def validate(raw: dict[str, Any]) -> ExperimentConfig:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as error:
         raise InputError(_one_line(error)) from None
-    config.space  # noqa: B018 - raises InputError naming the bad search_space entry
     return config
 
 
@@ -209,6 +220,9 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
 
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, InputError):
+        return str(cause)  # a validator that names the key itself (the search space's entries)
     key = ".".join(str(part) for part in first["loc"]) or "config"
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":

@@ -146,13 +146,18 @@ def pareto_front(candidates: pd.DataFrame, objective: ObjectiveConfig) -> pd.Dat
     return candidates[keep].sort_values(objective.metrics[0], ascending=False, kind="stable")
 
 
+def standings(trials: pd.DataFrame, reports: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
+    """``points`` ranked best first: what the winner, the leaderboard, the front and fANOVA all read."""
+    return ranked(points(trials, reports, objective), objective)
+
+
 def select_best(trials: pd.DataFrame, reports: pd.DataFrame, objective: ObjectiveConfig) -> pd.Series:
     """The trial to retrain, as a ``points`` row: the best point by the selection rule. With two objectives
     that point is always on the Pareto front (a point that beats it on both would rank above it)."""
-    candidates = points(trials, reports, objective)
-    if candidates.empty:
-        raise NoResultsError("no trial completed with an STS-dev score; see the status and error of trials.parquet")
-    return ranked(candidates, objective).iloc[0]
+    ranking = standings(trials, reports, objective)
+    if ranking.empty:
+        raise NoResultsError("no trial completed with an STS-dev score; see the status and error of each trial")
+    return ranking.iloc[0]
 
 
 def summary(objective: ObjectiveConfig) -> dict[str, Any]:

@@ -57,11 +57,11 @@ def _legend(axes: Any, **kwargs: Any) -> None:
     axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kwargs)
 
 
-def history(trials: pd.DataFrame, column: str, label: str) -> Figure:
-    """Each trial's best score in the order trials started, the running best, pruned trials marked."""
+def history(trials: pd.DataFrame, scored: pd.DataFrame, column: str, label: str) -> Figure:
+    """Each trial's best score in the order trials started, the running best, pruned trials marked;
+    ``scored`` are the trials with a score in ``column``, the errored ones are counted from ``trials``."""
     xlabel = "trial (in the order started; 0 = reference defaults)"
     figure, axes = _figure(f"Optimisation history: {label}", xlabel, f"best STS-dev {SPEARMAN}")
-    scored = trials[trials["status"] != "errored"].dropna(subset=[column])
     for status, style in STYLE.items():
         part = scored[scored["status"] == status]
         if not part.empty:
@@ -104,13 +104,13 @@ def learning_curves(trials: pd.DataFrame, reports: pd.DataFrame, metric: str, la
     return figure
 
 
-def axis(trials: pd.DataFrame, key: str, param: Param, column: str, best: pd.Series, warning: str | None) -> Figure:
-    """One swept parameter: its value against each trial's best score; the searched range drawn as dashed lines."""
+def axis(scored: pd.DataFrame, key: str, param: Param, column: str, best: pd.Series, warning: str | None) -> Figure:
+    """One swept parameter: its value against each scored trial's best score; the searched range drawn as
+    dashed lines."""
     title = f"{key}: value vs best STS-dev" + (f"\n⚠ {warning}" if warning else "")
     figure, axes = _figure(title, f"{key} (searched: {param.describe()})", f"best STS-dev {SPEARMAN}", size=(7, 4.5))
     if warning:
         axes.title.set_color("tab:red")
-    scored = trials[trials["status"] != "errored"].dropna(subset=[column])
     categorical = param.kind == "choice"
     position = {value: i for i, value in enumerate(param.values)}
 
@@ -178,12 +178,11 @@ def depth(report: dict[str, Any]) -> Figure:
     return figure
 
 
-def pareto(trials: pd.DataFrame, columns: list[str], labels: list[str], front: pd.DataFrame, picked: str) -> Figure:
+def pareto(scored: pd.DataFrame, columns: list[str], labels: list[str], front: pd.DataFrame, picked: str) -> Figure:
     """Every completed trial's point on the two objectives (both values from its chosen evaluation), the
     Pareto front joined, the retrained point starred."""
     title = "Pareto front of the completed trials (each point one evaluation)"
     figure, axes = _figure(title, labels[0], labels[1], (7, 5.5))
-    scored = trials[trials["status"] != "errored"].dropna(subset=columns)
     for status, style in STYLE.items():
         part = scored[scored["status"] == status]
         if not part.empty:

@@ -12,17 +12,16 @@ import pandas as pd
 
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
+from sweep.experiment_folder import MODEL_DIR, RETRAIN_FILE
 from sweep.importance import importances
-from sweep.objective import CHOSEN_STEP, pareto_front, points, ranked, summary
+from sweep.objective import CHOSEN_STEP, pareto_front, summary
 from sweep.results import STATUSES, params_of, plain
-from sweep.retrain import RETRAIN_FILE, gold_scores, similarity_arrays
+from sweep.retrain import gold_scores, similarity_arrays
 from sweep.search_space import RULES
 from sweep.verdict import verdicts
 from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES
 
-REPORT_JSON = "report.json"
-REPORT_MD = "report.md"
 LEADERBOARD_SIZE = 10
 LOSS = "AdaptiveLayerLoss(MultipleNegativesRankingLoss)"
 
@@ -70,15 +69,15 @@ def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def build_report(
     config: ExperimentConfig,
     trials: pd.DataFrame,
-    reports: pd.DataFrame,
+    standings: pd.DataFrame,
     retrained: dict[str, Any],
     similarities: pd.DataFrame,
-    command: str,
-    n_layers: int,
+    meta: dict[str, Any],
 ) -> dict[str, Any]:
-    """The report.json contents (see the README for every key)."""
+    """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
+    first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's."""
     objective = config.objective
-    candidates = ranked(points(trials, reports, objective), objective)
+    candidates = standings
     best = candidates.iloc[0]  # what select_best returns, and what the retrain trained
     best_config = params_of(best)
     if best_config != retrained["best_config"]:
@@ -89,8 +88,8 @@ def build_report(
         "name": config.name,
         "objective": summary(objective),
         "model": config.model.reference,
-        "n_layers": n_layers,
-        "depths": list(range(1, n_layers + 1)),  # the rows of test.per_layer: layers used
+        "n_layers": meta["n_layers"],
+        "depths": list(range(1, meta["n_layers"] + 1)),  # the rows of test.per_layer: layers used
         "recipe": _recipe(config),
         "scheduler": config.scheduler.model_dump(mode="json"),
         "search_space": _search_space(config, default, best_config),
@@ -117,8 +116,8 @@ def build_report(
         "untrained": _untrained(retrained["untrained"]),
         "verdict": _verdict(retrained, similarities, config.retrain_seeds),
         "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
-        "model_path": "best_model",
-        "command": command,
+        "model_path": MODEL_DIR,
+        "command": meta["command"],
         "plots": [],
     }
     return report

@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from sweep.comparison_markdown import depth_section, headline, test_section
+from sweep.experiment_folder import (
+    CONFIG_FILE,
+    DEPTH_PLOT,
+    IMPORTANCE_PLOT,
+    PARETO_PLOT,
+    REPORT_JSON,
+    REPORTS_FILE,
+    TRIALS_FILE,
+)
 from sweep.markdown import embedded, fmt, short, table
-from sweep.plot_files import DEPTH as DEPTH_PLOT
-from sweep.plot_files import IMPORTANCE as IMPORTANCE_PLOT
-from sweep.plot_files import PARETO as PARETO_PLOT
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -40,14 +46,15 @@ def _header(report: dict[str, Any]) -> str:
             "",
             f"Base model: {report['model']}, {report['n_layers']} layers, fine-tuned with {report['recipe']['loss']}. "
             f"The sweep optimised {objective['description']} (`{'`, `'.join(objective['metrics'])}`, "
-            f"{objective['mode']}); " + _pruning(report),
+            f"{objective['mode']}); " + describe_pruning(report),
             "",
             *headline(report),
         ]
     )
 
 
-def _pruning(report: dict[str, Any]) -> str:
+def describe_pruning(report: dict[str, Any]) -> str:
+    """How trials were stopped early, in one sentence, from report.json's scheduler and objective."""
     scheduler, metric = report["scheduler"], report["objective"]["prune_on"]
     stops = []
     if scheduler["type"] != "none":
@@ -172,7 +179,7 @@ def _reproduce(report: dict[str, Any]) -> str:
             report["command"],
             "```",
             "",
-            "Files: `trials.parquet`, `reports.parquet` (or `sweep.load_trials` / `sweep.load_reports`), "
-            f"`report.json`, `{report['model_path']}/`, `config.yaml`.",
+            f"Files: `{TRIALS_FILE}`, `{REPORTS_FILE}` (or `sweep.load_trials` / `sweep.load_reports`), "
+            f"`{REPORT_JSON}`, `{report['model_path']}/`, `{CONFIG_FILE}`.",
         ]
     )

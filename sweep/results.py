@@ -1,27 +1,25 @@
-"""Trial results as pandas: one row per trial (``load_trials``), one row per report (``load_reports``).
+"""Trial results as pandas, read from the Ray Tune experiment: one row per trial, one row per report.
 
-Both read the Ray Tune experiment folder itself, so they work while a sweep runs, after it crashed and
-after it finished; ``trials.parquet`` and ``reports.parquet`` are the same frames, saved when the sweep
-ends. The columns are declared here once and listed in the README ("Analysing results").
+Reading Ray's own files works while a sweep runs, after it crashed and after it finished
+(``sweep.experiment_folder.load_trials`` / ``load_reports``; the saved ``trials.parquet`` and
+``reports.parquet`` are the same frames). The columns are declared here once and listed in the README
+("Analysing results").
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sweep.search_space import RULES
 from sweep.storage import Folder
-from sweep.tune_state import TrialRecord, read_history, read_records, state_files
-from trainables.errors import InputError
+from sweep.tune_state import TrialRecord, read_history, read_records
+from trainables.errors import RunFailed
 from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, TIMING_COLUMNS, depth_metric
 
-TRIALS_FILE = "trials.parquet"
-REPORTS_FILE = "reports.parquet"
 # unfinished: started, but neither done nor stopped yet: still running, or the sweep ended before it did.
 STATUSES = ("completed", "pruned", "errored", "unfinished")
 PARAM_COLUMNS = tuple(RULES)
@@ -45,7 +43,7 @@ REPORT_TAIL_COLUMNS = ("completed", FAILURE, *TIMING_COLUMNS, "time_total_s", "t
 _DEPTH = re.compile(re.escape(depth_metric(0)).replace("0", r"(\d+)") + "$")
 
 
-class NoResultsError(RuntimeError):
+class NoResultsError(RunFailed):
     """Every trial failed before its first evaluation: there is nothing to retrain."""
 
 
@@ -68,41 +66,18 @@ def report_columns(n_layers: int) -> list[str]:
     return [*REPORT_HEAD_COLUMNS, *_depth_metrics(n_layers), *REPORT_TAIL_COLUMNS]
 
 
-def load_trials(path: Path | str) -> pd.DataFrame:
-    """One row per started trial of the experiment folder ``path``, in creation order (0 = the reference defaults).
-
-    Columns: ``trial_index``, ``trial_id``, ``status`` (completed / pruned / errored / unfinished), every
-    parameter, ``sts_dev_best`` (best full-depth STS-dev at any report), ``sts_dev_final``,
-    ``sts_dev_best_mean_depth``, ``sts_dev_best_depth_1..L``, ``steps``, ``total_steps``,
-    ``evaluations``, ``time_s``, ``error``, ``attempts`` (1 + the restarts after the trial raised).
-    """
-    return read_results(path)[0]
-
-
-def load_reports(path: Path | str) -> pd.DataFrame:
-    """One row per STS-dev evaluation of every trial of ``path``: the trial, its step, STS-dev at every depth."""
-    return read_results(path)[1]
-
-
 def read_results(
-    location: Folder | Path | str, superseded: Iterable[str] | None = None
+    folder: Folder, superseded: Iterable[str] = (), n_layers: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(trials, reports) of an experiment folder, read from the Ray Tune experiment inside it.
+    """(trials, reports) of the Ray Tune experiment in ``folder``, in creation order.
 
-    Trials a resume restarted (``superseded``; by default those experiment.json lists) are left out:
-    their restarts count instead. A folder without a Ray Tune experiment but with the saved Parquet
-    files (a copy of the results only) reads those instead.
+    Trials a resume restarted (``superseded``) are left out: their restarts count instead. ``n_layers``
+    (the model's depth) is read from the reported columns when not given.
     """
-    folder = location if isinstance(location, Folder) else Folder(location)
-    meta = folder.read_json("experiment.json") if folder.is_file("experiment.json") else {}
-    skip = set(meta.get("superseded", []) if superseded is None else superseded)
+    skip = set(superseded)
     records = [record for record in read_records(folder) if record.trial_id not in skip]
-    if not records and folder.is_file(TRIALS_FILE) and not state_files(folder):
-        return folder.read_parquet(TRIALS_FILE), folder.read_parquet(REPORTS_FILE)
-    if not records and not meta and not state_files(folder):
-        raise InputError(f"{folder}: no Ray Tune experiment or {TRIALS_FILE} here; give an experiment folder")
     histories = [last_attempt(read_history(folder, record)) for record in records]
-    n_layers = int(meta["n_layers"]) if "n_layers" in meta else _n_layers(histories)
+    n_layers = int(n_layers) if n_layers is not None else _n_layers(histories)
     reports = _reports_frame(records, histories, n_layers)
     trials = pd.DataFrame(
         [
@@ -112,6 +87,11 @@ def read_results(
         columns=trial_columns(n_layers),
     )
     return trials.astype(_trial_dtypes(n_layers)), reports
+
+
+def scored_trials(trials: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The trials that have a score in every one of ``columns``: what the plots place on a score axis."""
+    return trials[trials["status"] != "errored"].dropna(subset=columns)
 
 
 def last_attempt(history: pd.DataFrame) -> pd.DataFrame:
@@ -139,9 +119,6 @@ def _reports_frame(records: list[TrialRecord], histories: list[pd.DataFrame], n_
             row["trial_index"], row["trial_id"] = index, record.trial_id
             if row[FAILURE] is not None and not isinstance(row[FAILURE], str):
                 row[FAILURE] = None  # NaN where the frame had failures on other rows
-            if row[MEAN_DEPTH] is None or pd.isna(row[MEAN_DEPTH]):
-                depths = [report[depth_metric(d)] for d in range(1, n_layers + 1) if depth_metric(d) in report]
-                row[MEAN_DEPTH] = sum(depths) / len(depths) if depths else None
             rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
     dtypes = dict.fromkeys(columns, "float64")

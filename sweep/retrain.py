@@ -19,15 +19,14 @@ import pandas as pd
 import ray
 
 from sweep.config import ExperimentConfig
+from sweep.experiment_folder import Retrained
 from trainables.data import StsPairs, TrialData
+from trainables.errors import RunFailed
 from trainables.metrics import OBJECTIVE
 from trainables.model import ModelConfig
 from trainables.selection import Selection
 from trainables.train_config import TrainConfig
 
-RETRAIN_FILE = "retrain.json"
-SIMILARITIES_FILE = "test_similarities.parquet"
-MODEL_DIR = "best_model"
 UNTRAINED = "untrained"
 
 
@@ -95,13 +94,14 @@ def retrain(
     sts_test: StsPairs,
     best: dict[str, Any],
     default: dict[str, Any],
-) -> dict[str, Any]:
+) -> Retrained:
     """Run every (config, seed) retrain and the untrained scoring as Ray tasks.
 
-    Returns ``{"best": [per-seed results], "default": [...] or None, "default_is_best", "untrained",
-    "model_files": {...}, "similarities": frame}``: the first seed's best model comes back as files, and
-    every run's STS-test cosine similarities (for the verdict) as one long frame. When the best config
-    is the reference defaults, the default runs are the same runs and are reused.
+    The record holds ``best`` and ``default`` (per-seed results; ``default`` None when the defaults are
+    not retrained), ``default_is_best``, ``untrained``, ``best_config`` and ``default_config``; the first
+    seed's best model comes back as files, and every run's STS-test cosine similarities (for the
+    verdict) as one long frame. When the best config is the reference defaults, the default runs are the
+    same runs and are reused.
     """
     resources = {"num_cpus": config.resources.cpu, "num_gpus": config.resources.gpu, "max_retries": 0}
     task = ray.remote(retrain_one).options(**resources)
@@ -120,21 +120,39 @@ def retrain(
         if config.retrain.defaults and not same
         else []
     )
-    best_runs = ray.get(best_refs)
-    default_runs = ray.get(default_refs) if default_refs else (best_runs if config.retrain.defaults else None)
-    untrained = ray.get(untrained_ref)
-    model_files = best_runs[0].pop("files")
-    similarities = similarity_frame(sts_test, best_runs, default_runs if not same else None, untrained)
-    for run in best_runs + (default_runs or []):
-        run.pop("files", None)
-    return {
-        "best": best_runs,
-        "default": default_runs,
+    best_runs = gather(best_refs, "the best config")
+    default_runs = gather(default_refs, "the reference defaults") if default_refs else None
+    untrained = gather([untrained_ref], "the untrained model")[0]
+    model_files = best_runs[0]["files"]
+    similarities = similarity_frame(sts_test, best_runs, default_runs, untrained)
+    best_record = [_json_sized(run) for run in best_runs]
+    default_record = [_json_sized(run) for run in default_runs] if default_runs else None
+    if same and config.retrain.defaults:
+        default_record = best_record
+    record = {
+        "best": best_record,
+        "default": default_record,
         "default_is_best": same,
-        "untrained": untrained,
-        "model_files": model_files,
-        "similarities": similarities,
+        "untrained": _json_sized(untrained),
+        "best_config": best,
+        "default_config": default,
     }
+    return Retrained(record, similarities, model_files)
+
+
+def _json_sized(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's result without the model files and the similarity arrays, which are kept apart."""
+    return {key: value for key, value in run.items() if key not in ("files", "cosine")}
+
+
+def gather(refs: list[ray.ObjectRef], what: str) -> list[dict[str, Any]]:
+    """The tasks' results; a task that raised becomes one line naming what it was retraining."""
+    try:
+        return ray.get(refs)
+    except ray.exceptions.RayTaskError as error:
+        cause = error.cause if error.cause is not None else error
+        lines = [line for line in str(cause).strip().splitlines() if line.strip()]
+        raise RunFailed(f"retrain of {what} failed: {type(cause).__name__}: {lines[-1] if lines else ''}") from None
 
 
 def similarity_frame(
@@ -144,13 +162,10 @@ def similarity_frame(
     untrained: dict[str, Any],
 ) -> pd.DataFrame:
     """STS-test cosine similarity of every pair at every depth for every run, long: ``run`` (best, default,
-    untrained), ``seed`` (-1 for the untrained model), ``depth``, ``pair``, ``score`` (gold), ``cosine``.
-
-    Takes the ``cosine`` arrays out of the run dicts, which stay JSON-sized.
-    """
-    runs = [("best", run["seed"], run.pop("cosine")) for run in best]
-    runs += [("default", run["seed"], run.pop("cosine")) for run in default or []]
-    runs.append((UNTRAINED, -1, untrained.pop("cosine")))
+    untrained), ``seed`` (-1 for the untrained model), ``depth``, ``pair``, ``score`` (gold), ``cosine``."""
+    runs = [("best", run["seed"], run["cosine"]) for run in best]
+    runs += [("default", run["seed"], run["cosine"]) for run in default or []]
+    runs.append((UNTRAINED, -1, untrained["cosine"]))
     gold = np.asarray(sts_test.scores, dtype=np.float64)
     parts = []
     for name, seed, cosine in runs:

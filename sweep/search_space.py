@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from trainables.errors import InputError
 from trainables.loss import LAYER_WEIGHTINGS, LOSS_DEFAULTS
+from trainables.train_config import TrainConfig
 
 Kind = Literal["fixed", "uniform", "loguniform", "int", "choice"]
 KINDS: tuple[str, ...] = ("uniform", "loguniform", "int", "choice")
@@ -183,9 +184,10 @@ def check_depth(space: dict[str, Param], n_layers: int) -> None:
         )
 
 
-def reference_point(trainer_values: dict[str, Any]) -> dict[str, Any]:
-    """The reference defaults for every parameter: the loss's defaults and the fixed trainer settings."""
-    return {**LOSS_DEFAULTS, **{key: trainer_values[key] for key in TRAINER_KNOBS}}
+def reference_point(train: TrainConfig) -> dict[str, Any]:
+    """The reference defaults for every parameter: the loss's defaults and the fixed trainer settings
+    (read through ``ExperimentConfig.reference``)."""
+    return {**LOSS_DEFAULTS, **{key: getattr(train, key) for key in TRAINER_KNOBS}}
 
 
 def check_reference_inside(space: dict[str, Param], reference: dict[str, Any]) -> None:

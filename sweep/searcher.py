@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+import optuna
 from optuna.samplers import TPESampler
+from optuna.storages import InMemoryStorage
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
@@ -28,6 +30,8 @@ from sweep.objective import search_metric
 from sweep.search_space import first_point
 from trainables.metrics import FAILURE
 from trainables.selection import Selection
+
+STUDY_NAME = "sweep"
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,27 @@ class SweepSearch(OptunaSearch):
     the trials finished before it stopped."""
 
     def __init__(self, *args, selection: Selection, evaluated: Sequence[dict[str, Any]] = (), **kwargs):
+        # The study's storage is named here rather than left to OptunaSearch, so that `study()` can open
+        # the study through Optuna's public API.
+        self.storage = kwargs.setdefault("storage", InMemoryStorage())
+        self.study_name = kwargs.setdefault("study_name", STUDY_NAME)
         super().__init__(*args, **kwargs)
         self._selection = selection
         self._evaluated = list(evaluated)
         self._reports: dict[str, list[dict[str, Any]]] = {}
 
-    def _setup_study(self, mode):
-        super()._setup_study(mode)
-        for point in self._evaluated:
-            self.add_evaluated_point(**point)
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+        """Tune hands over the search space here, and the study is created: the replayed trials go in
+        first, so TPE's first proposal already knows them."""
+        ready = super().set_search_properties(metric, mode, config, **spec)
+        if ready:
+            for point in self._evaluated:
+                self.add_evaluated_point(**point)
+        return ready
+
+    def study(self) -> optuna.Study:
+        """The Optuna study behind the searcher (after Tune handed it the search space)."""
+        return optuna.load_study(study_name=self.study_name, storage=self.storage)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._keep(trial_id, result)
@@ -116,9 +132,7 @@ class SweepSearch(OptunaSearch):
         return True
 
 
-def build_searcher(
-    config: ExperimentConfig, reference: dict[str, Any], warmstart: Warmstart | None = None
-) -> ConcurrencyLimiter:
+def build_searcher(config: ExperimentConfig, warmstart: Warmstart | None = None) -> ConcurrencyLimiter:
     """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
 
     TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. A
@@ -128,7 +142,7 @@ def build_searcher(
     metric, mode = search_metric(config.objective)
     sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
     if warmstart is None:
-        first = first_point(config.space, reference)
+        first = first_point(config.space, config.reference)
         points = [first] if first else None
         searcher = SweepSearch(
             metric=metric, mode=mode, sampler=sampler, points_to_evaluate=points, selection=config.objective.selection

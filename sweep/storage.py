@@ -40,6 +40,11 @@ class Folder:
                 raise InputError(f"{location}: cannot open this location ({error})") from None
         self.name = posixpath.basename(self.root.rstrip("/"))
 
+    @classmethod
+    def of(cls, location: Folder | str | Path) -> Folder:
+        """``location`` as a Folder (itself if it is one already)."""
+        return location if isinstance(location, Folder) else cls(location)
+
     def __str__(self) -> str:
         return self.location
 

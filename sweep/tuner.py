@@ -12,7 +12,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from sweep.config import ExperimentConfig
-from sweep.search_space import param_space, reference_point
+from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
 from sweep.storage import Folder
 from trainables.adaptive_layer import adaptive_layer_trainable
@@ -28,7 +28,6 @@ class SweepPlan:
 
     n_layers: int  # transformer layers of the model
     max_evaluations: int  # reports of the longest full run: ASHA's max_t
-    reference: dict[str, Any]  # the reference defaults, evaluated first
 
 
 def smallest_batch(config: ExperimentConfig) -> int:
@@ -69,6 +68,22 @@ def build_plateau(config: ExperimentConfig) -> Plateau | None:
     return Plateau(metric=config.objective.prune_metric, patience=config.scheduler.patience)
 
 
+@dataclass(frozen=True)
+class TunerSpec:
+    """Everything ``tune.Tuner`` is built from, so the wiring can be read without calling ``fit()``."""
+
+    trainable: Any  # the adaptive-layer trainable with its data and resources attached
+    resources: dict[str, float]  # what each trial asks Ray for
+    param_space: dict[str, Any]
+    tune_config: tune.TuneConfig
+    run_config: tune.RunConfig
+
+    def tuner(self) -> tune.Tuner:
+        return tune.Tuner(
+            self.trainable, param_space=self.param_space, tune_config=self.tune_config, run_config=self.run_config
+        )
+
+
 def build_tuner(
     config: ExperimentConfig,
     data: TrialData,
@@ -77,7 +92,18 @@ def build_tuner(
     warmstart: Warmstart | None = None,
 ) -> tune.Tuner:
     """The Tuner for one sweep (or the rest of a resumed one), storing its Ray experiment in ``folder``."""
-    folder = folder if isinstance(folder, Folder) else Folder(folder)
+    return tuner_spec(config, data, plan, folder, warmstart).tuner()
+
+
+def tuner_spec(
+    config: ExperimentConfig,
+    data: TrialData,
+    plan: SweepPlan,
+    folder: Folder | Path | str,
+    warmstart: Warmstart | None = None,
+) -> TunerSpec:
+    """What ``build_tuner`` builds the Tuner from."""
+    folder = Folder.of(folder)
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
         data=data,
@@ -86,11 +112,11 @@ def build_tuner(
         threads=config.resources.threads,
         plateau=build_plateau(config),
     )
-    trainable = tune.with_resources(trainable, {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    resources = {"cpu": config.resources.cpu, "gpu": config.resources.gpu}
     # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
     # the TuneConfig names none: Tune refuses a metric set in both places.
     tune_config = tune.TuneConfig(
-        search_alg=build_searcher(config, plan.reference, warmstart),
+        search_alg=build_searcher(config, warmstart),
         scheduler=build_scheduler(config, plan.max_evaluations),
         num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
@@ -113,14 +139,10 @@ def build_tuner(
         failure_config=tune.FailureConfig(max_failures=config.failures.max_retries),
         verbose=1,
     )
-    return tune.Tuner(
-        trainable,
-        param_space=param_space(config.space, plan.reference),
+    return TunerSpec(
+        trainable=tune.with_resources(trainable, resources),
+        resources=resources,
+        param_space=param_space(config.space, config.reference),
         tune_config=tune_config,
         run_config=run_config,
     )
-
-
-def reference_of(config: ExperimentConfig) -> dict[str, Any]:
-    """The reference defaults of this experiment (loss defaults, trainer knobs from ``train``)."""
-    return reference_point(config.train.model_dump())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -77,3 +78,38 @@ def ray_only_copy(experiment: Path, target: Path) -> Path:
         ignore=lambda where, names: [n for n in names if where == top and not n.startswith(keep)],
     )
     return target
+
+
+def trial_state(trial_id: str, status: str, tag: int, error_file: str | None = None, failures: int = 0) -> list[str]:
+    """One trial's entry of Ray's experiment_state JSON, written the way Ray writes it."""
+    from sweep.search_space import reference_point
+    from trainables.train_config import TrainConfig
+
+    state = {
+        "trial_id": trial_id,
+        "status": status,
+        "config": reference_point(TrainConfig()),
+        "relative_logdir": f"trial_{trial_id}",
+        "experiment_tag": f"{tag}_kl_temperature=0.3",
+        "storage": {"_type": "CLOUDPICKLE_FALLBACK", "value": "80054e2e"},  # stays a string: never unpickled
+    }
+    runtime = {"num_failures": failures, "error_filename": error_file}
+    return [json.dumps(state), json.dumps(runtime)]
+
+
+def result_rows(folder, trial_id, steps, completed_at=None, total=12, scores=None):
+    """A trial folder with the result.json rows Ray writes for one report per listed step."""
+    path = folder / f"trial_{trial_id}"
+    path.mkdir()
+    scores = scores or [0.5 + s / 100 for s in steps]
+    lines = [
+        {"step": s, "total_steps": total, "sts_dev_spearman_cosine": v, "completed": s == completed_at}
+        for s, v in zip(steps, scores, strict=True)
+    ]
+    (path / "result.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def first_without_new_best(scores: list[float]) -> int | None:
+    """Index of the first score that does not beat every score before it."""
+    return next((i for i in range(1, len(scores)) if scores[i] <= max(scores[:i])), None)

@@ -10,15 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.analysis import write_plots
+from sweep.analysis import draw_plots
 from sweep.boundaries import boundary_warnings
 from sweep.cli import main
-from sweep.experiment import saved_config
+from sweep.experiment_folder import IMPORTANCE_PLOT, ExperimentFolder
 from sweep.importance import param_importance
+from sweep.objective import standings
 from sweep.report_markdown import render_markdown
-from sweep.results import read_results
 from sweep.search_space import parse_space
-from sweep.storage import Folder
 from trainables.metrics import METRIC_NAMES
 
 from .conftest import ray_only_copy
@@ -92,13 +91,9 @@ def test_analyze_writes_every_plot_and_the_report_links_each_one(smoke_experimen
     swept = ["kl_temperature", "last_layer_weight", "prior_layers_weight", "n_layers_per_step"]
     swept += ["layer_weighting", "learning_rate"]
     expected = ["plot_depth.png", "plot_history.png", "plot_learning_curves.png"]
-    # fANOVA needs four trials that ran their full budget; how many of the eight ASHA lets finish depends
-    # on which of two concurrent trials reports first. Without it, report.md says why there is no plot.
-    if any(result["values"] for result in report["importance"]):
-        expected.append("plot_importance.png")
-    else:
-        assert "Not computed: " in text
-    assert files == expected + [f"plot_axis_{key}.png" for key in swept]
+    # Whether the importance plot is drawn depends on how many trials ASHA let finish, which on this
+    # sweep depends on which of two concurrent trials reports first: the next two tests check both cases.
+    assert [name for name in files if name != IMPORTANCE_PLOT] == expected + [f"plot_axis_{key}.png" for key in swept]
     for name in files:
         content = (smoke_experiment / name).read_bytes()
         assert content.startswith(PNG) and len(content) > 10_000, name
@@ -106,13 +101,32 @@ def test_analyze_writes_every_plot_and_the_report_links_each_one(smoke_experimen
     assert sorted(p.name for p in smoke_experiment.glob("*.png")) == sorted(files)
 
 
+def _plots_with_statuses(smoke_experiment, tmp_path, completed: int) -> list[str]:
+    """The sweep's plots drawn into ``tmp_path`` as if only its first ``completed`` scored trials had run
+    their full budget and ASHA had stopped the rest."""
+    experiment = ExperimentFolder(smoke_experiment)
+    config = experiment.config()
+    trials, reports = experiment.results()
+    scored = trials[trials["status"] != "errored"]
+    statuses = ["completed" if i < completed else "pruned" for i in range(len(scored))]
+    trials = scored.assign(status=statuses)
+    ranking = standings(trials, reports, config.objective)
+    return draw_plots(ExperimentFolder(tmp_path), config, trials, reports, ranking, None)
+
+
 def test_the_importance_plot_is_drawn_once_enough_trials_ran_their_full_budget(smoke_experiment, tmp_path):
-    config = saved_config(Folder(smoke_experiment))
-    trials, reports = read_results(Folder(smoke_experiment))
-    finished = trials[trials["status"] != "errored"].assign(status="completed")  # as if ASHA stopped none
-    written = write_plots(Folder(tmp_path), config, finished, reports, None)
-    assert "plot_importance.png" in written
-    assert (tmp_path / "plot_importance.png").read_bytes().startswith(PNG)
+    written = _plots_with_statuses(smoke_experiment, tmp_path, completed=8)
+    assert IMPORTANCE_PLOT in written
+    assert (tmp_path / IMPORTANCE_PLOT).read_bytes().startswith(PNG)
+
+
+def test_too_few_finished_trials_give_no_importance_plot_and_report_md_says_why(smoke_experiment, tmp_path):
+    written = _plots_with_statuses(smoke_experiment, tmp_path, completed=3)
+    assert IMPORTANCE_PLOT not in written and not (tmp_path / IMPORTANCE_PLOT).exists()
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    note = "3 completed trials are too few for fANOVA (it needs 4)"
+    report["importance"] = [{**entry, "values": {}, "note": note} for entry in report["importance"]]
+    assert f"Not computed: {note}" in render_markdown(report)
 
 
 def test_report_md_is_rendered_from_report_json_alone(smoke_experiment):

@@ -37,3 +37,28 @@ def test_the_sweep_driver_loads_no_training_or_plotting_library_before_it_needs_
     for heavy in ("torch", "transformers", "sentence_transformers", "matplotlib"):
         assert f"'{heavy}'" not in loaded
     assert "'ray'" in loaded  # the check sees what the driver imports
+
+
+def test_a_trial_whose_loss_turns_nan_ends_in_one_line_and_exit_1(capsys):
+    code, _, err = run_cli(capsys, "trial", str(SMOKE), "--set", "search_space.kl_temperature=1.0e-40")
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("sweep: error: seed 12") and "loss became nan" in line
+
+
+def test_a_retrain_task_that_raises_becomes_one_line(ray_session):
+    import pytest
+    import ray
+
+    from sweep.retrain import gather
+    from trainables.errors import RunFailed
+    from trainables.training import TrialFailed
+
+    def diverges():
+        raise TrialFailed("seed 13, {...}: training loss became nan at step 3")
+
+    with pytest.raises(RunFailed) as caught:
+        gather([ray.remote(diverges).options(max_retries=0).remote()], "the best config")
+    assert str(caught.value) == (
+        "retrain of the best config failed: TrialFailed: seed 13, {...}: training loss became nan at step 3"
+    )

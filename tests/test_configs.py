@@ -145,18 +145,18 @@ def test_n_layers_per_step_beyond_the_model_depth_is_refused():
 
 
 def test_a_grace_period_beyond_the_budget_is_refused():
-    from sweep.experiment import prepare
+    from sweep.experiment import prepare_sweep
 
     with pytest.raises(InputError, match="scheduler.grace_period: 50 exceeds the 4 STS-dev evaluations"):
-        prepare(load_config(SMOKE, ["scheduler.grace_period=50"]))
+        prepare_sweep(load_config(SMOKE, ["scheduler.grace_period=50"]))
 
 
 def test_a_sweep_with_nothing_to_search_is_refused(tmp_path):
-    from sweep.experiment import prepare
+    from sweep.experiment import prepare_sweep
 
     config = load_config(SMOKE, ["search_space={}", f"results_dir={tmp_path}"])
     with pytest.raises(InputError, match="search_space: nothing is searched"):
-        prepare(config)
+        prepare_sweep(config)
 
 
 @pytest.mark.parametrize(

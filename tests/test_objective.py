@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 from ray.tune.schedulers import ASHAScheduler
 
 from sweep.config import load_config
-from sweep.experiment import prepare
+from sweep.experiment import prepare, prepare_sweep
 from sweep.objective import ObjectiveConfig, pareto_front, points, select_best
 from sweep.results import NoResultsError
-from sweep.tuner import build_tuner
+from sweep.tuner import tuner_spec
 from trainables.errors import InputError
 from trainables.metrics import MEAN_DEPTH, OBJECTIVE, depth_metric
 
@@ -18,16 +20,21 @@ from .conftest import SMOKE
 
 
 def built(tmp_path, *overrides):
-    prepared = prepare(load_config(SMOKE, [f"results_dir={tmp_path}", *overrides]))
-    tuner = build_tuner(prepared.config, prepared.data, prepared.plan, tmp_path / "x")._local_tuner
-    config = tuner._tune_config
+    prepared = prepare_sweep(load_config(SMOKE, [f"results_dir={tmp_path}", *overrides]))
+    config = tuner_spec(prepared.config, prepared.data, prepared.plan, tmp_path / "x").tune_config
     return config.search_alg.searcher, config.scheduler, config
 
 
 def test_two_objectives_give_optuna_both_metrics_and_asha_one(tmp_path):
     searcher, scheduler, tune_config = built(tmp_path, "objective.target=pareto", "objective.depth=2")
     assert searcher.metric == [OBJECTIVE, depth_metric(2)] and searcher.mode == ["max", "max"]
-    assert isinstance(scheduler, ASHAScheduler) and (scheduler.metric, scheduler._mode) == (OBJECTIVE, "max")
+    assert isinstance(scheduler, ASHAScheduler) and scheduler.metric == OBJECTIVE
+    trial = SimpleNamespace(trial_id="t")
+    scheduler.on_trial_add(None, trial)
+    assert scheduler.on_trial_result(None, trial, {"training_iteration": 1, OBJECTIVE: 0.9}) == "CONTINUE"
+    trial = SimpleNamespace(trial_id="lower")  # mode max: below the first trial's score is worse
+    scheduler.on_trial_add(None, trial)
+    assert scheduler.on_trial_result(None, trial, {"training_iteration": 1, OBJECTIVE: 0.1}) == "STOP"
     assert tune_config.metric is None  # each of them carries its own
 
 

@@ -7,16 +7,14 @@ import math
 import pytest
 
 from sweep.config import load_config
-from sweep.experiment import prepare
-from sweep.report_markdown import _pruning
-from sweep.results import read_results
-from sweep.storage import Folder
+from sweep.experiment import prepare_sweep
+from sweep.experiment_folder import ExperimentFolder
+from sweep.report_markdown import describe_pruning
 from sweep.tuner import build_plateau, build_tuner
 from trainables.metrics import OBJECTIVE, depth_metric
 from trainables.plateau import Plateau, PlateauTracker
 
-from .conftest import SMOKE
-from .test_training import first_without_new_best
+from .conftest import SMOKE, first_without_new_best
 
 
 def stalls(scores: list[float], patience: int) -> list[bool]:
@@ -47,7 +45,7 @@ def test_the_markdown_report_says_how_trials_were_stopped():
         ({**asha, "type": "none", "patience": None}, "no trial was stopped early."),
         (asha, "ASHA stopped weak trials on `m` (grace period 1 evaluation(s), reduction factor 3)."),
     ]:
-        assert _pruning({"scheduler": scheduler, "objective": {"prune_on": "m"}}) == expected
+        assert describe_pruning({"scheduler": scheduler, "objective": {"prune_on": "m"}}) == expected
 
 
 def test_the_config_turns_patience_on_for_the_metric_asha_judges():
@@ -63,10 +61,10 @@ def patient_sweep(ray_session, tmp_path_factory):
     """A smoke sweep without ASHA, whose trials end themselves after one evaluation without a new best."""
     results = tmp_path_factory.mktemp("patience")
     overrides = ["scheduler.type=none", "scheduler.patience=1", "search.num_samples=3", "search.max_concurrent=1"]
-    prepared = prepare(load_config(SMOKE, [*overrides, f"results_dir={results}"]))
-    folder = Folder(results / "patience")
-    build_tuner(prepared.config, prepared.data, prepared.plan, folder).fit()
-    return read_results(folder)
+    prepared = prepare_sweep(load_config(SMOKE, [*overrides, f"results_dir={results}"]))
+    experiment = ExperimentFolder(results / "patience")
+    build_tuner(prepared.config, prepared.data, prepared.plan, experiment.files).fit()
+    return experiment.live_results()
 
 
 def test_in_a_sweep_each_trial_ends_at_its_first_evaluation_without_a_new_best(patient_sweep):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
@@ -55,3 +56,27 @@ def test_workers_of_a_local_ray_start_with_progress_bars_off():
         shutil.rmtree(temporary, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-1] == "1"
+
+
+def test_the_ray_internals_this_code_relies_on_are_still_there():
+    """Two behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
+    from ray._private import ray_constants
+    from ray.tune.search.optuna import OptunaSearch
+
+    # sweep.cluster: a local Ray binds to 127.0.0.1 when it believes no other node may join.
+    assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR == "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    assert isinstance(ray_constants.ENABLE_RAY_CLUSTER, bool)
+    # sweep.searcher: Tune hands the search space to OptunaSearch in set_search_properties, which creates
+    # the study in the storage and under the name it was given (public arguments, replayed trials after).
+    init = inspect.signature(OptunaSearch.__init__).parameters
+    assert {"storage", "study_name", "points_to_evaluate", "sampler"} <= set(init)
+    assert list(inspect.signature(OptunaSearch.set_search_properties).parameters)[:4] == [
+        "self",
+        "metric",
+        "mode",
+        "config",
+    ]
+
+
+def test_a_local_ray_listens_on_this_machine_only(ray_session):
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}

@@ -9,11 +9,10 @@ import optuna
 from sweep.config import load_config
 from sweep.resume import plan_resume
 from sweep.search_space import param_space
+from sweep.searcher import build_searcher
 from sweep.storage import Folder
-from sweep.tuner import build_searcher, reference_of
 
-from .conftest import SMOKE
-from .test_tune_state import _rows, _trial
+from .conftest import SMOKE, result_rows, trial_state
 
 
 def _experiment_state(tmp_path, reference, trials):
@@ -25,24 +24,24 @@ def _experiment_state(tmp_path, reference, trials):
 
 
 def _crashed_folder(tmp_path, reference):
-    trials = [_trial("done", "TERMINATED", 1), _trial("broke", "ERROR", 2), _trial("cut", "RUNNING", 3)]
+    trials = [trial_state("done", "TERMINATED", 1), trial_state("broke", "ERROR", 2), trial_state("cut", "RUNNING", 3)]
     _experiment_state(tmp_path, reference, trials)
-    _rows(tmp_path, "done", [4, 8, 12], completed_at=12)
-    _rows(tmp_path, "broke", [4])
-    _rows(tmp_path, "cut", [4])
+    result_rows(tmp_path, "done", [4, 8, 12], completed_at=12)
+    result_rows(tmp_path, "broke", [4])
+    result_rows(tmp_path, "cut", [4])
     return Folder(tmp_path)
 
 
 def test_finished_trials_reach_the_new_study_and_interrupted_ones_run_first(tmp_path):
     config = load_config(SMOKE, ["search.num_samples=5"])
-    reference = reference_of(config)
+    reference = config.reference
     plan = plan_resume(_crashed_folder(tmp_path, reference), config, superseded=[])
     assert (plan.kept, plan.left, plan.superseded) == (2, 3, ["cut"])
     assert plan.warmstart.num_samples == 3 and len(plan.warmstart.rerun) == 1
 
-    searcher = build_searcher(config, reference, plan.warmstart)
+    searcher = build_searcher(config, plan.warmstart)
     searcher.set_search_properties("sts_dev_spearman_cosine", "max", param_space(config.space, reference))
-    study = searcher.searcher._ot_study
+    study = searcher.searcher.study()
     states = [trial.state for trial in study.trials]
     assert states == [optuna.trial.TrialState.WAITING, optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
     done = study.trials[1]
@@ -52,14 +51,16 @@ def test_finished_trials_reach_the_new_study_and_interrupted_ones_run_first(tmp_
 
 def test_a_resumed_study_hears_what_the_sweep_told_it(tmp_path):
     config = load_config(SMOKE, ["search.num_samples=5"])
-    reference = reference_of(config)
-    _experiment_state(tmp_path, reference, [_trial("peaked", "TERMINATED", 1), _trial("cut", "TERMINATED", 2)])
-    _rows(tmp_path, "peaked", [4, 8, 12], completed_at=12, scores=[0.60, 0.66, 0.63])  # peaks, then declines
-    _rows(tmp_path, "cut", [4], scores=[0.70])  # stopped at its first rung
+    reference = config.reference
+    _experiment_state(
+        tmp_path, reference, [trial_state("peaked", "TERMINATED", 1), trial_state("cut", "TERMINATED", 2)]
+    )
+    result_rows(tmp_path, "peaked", [4, 8, 12], completed_at=12, scores=[0.60, 0.66, 0.63])  # peaks, then declines
+    result_rows(tmp_path, "cut", [4], scores=[0.70])  # stopped at its first rung
 
     plan = plan_resume(Folder(tmp_path), config, superseded=[])
-    searcher = build_searcher(config, reference, plan.warmstart)
+    searcher = build_searcher(config, plan.warmstart)
     searcher.set_search_properties("sts_dev_spearman_cosine", "max", param_space(config.space, reference))
-    peaked, cut = searcher.searcher._ot_study.trials
+    peaked, cut = searcher.searcher.study().trials
     assert (peaked.state, peaked.value) == (optuna.trial.TrialState.COMPLETE, 0.66)  # its best, not its last
     assert (cut.state, cut.intermediate_values) == (optuna.trial.TrialState.PRUNED, {0: 0.70})

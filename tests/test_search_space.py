@@ -16,8 +16,10 @@ from sweep.search_space import (
 )
 from trainables.errors import InputError
 from trainables.loss import LOSS_DEFAULTS
+from trainables.train_config import TrainConfig
 
-TRAINER = {"learning_rate": 5e-5, "warmup_ratio": 0.1, "batch_size": 128}
+TRAINER_KNOBS = {"learning_rate": 5e-5, "warmup_ratio": 0.1, "batch_size": 128}
+TRAINER = TrainConfig(**TRAINER_KNOBS)
 
 
 def test_each_kind_becomes_the_matching_tune_domain():
@@ -51,7 +53,7 @@ def test_the_first_point_is_the_reference_defaults_of_the_searched_parameters():
 
 def test_the_reference_defaults_are_the_loss_defaults_and_the_trainer_settings():
     reference = reference_point(TRAINER)
-    assert reference == {**LOSS_DEFAULTS, **TRAINER}
+    assert reference == {**LOSS_DEFAULTS, **TRAINER_KNOBS}
     assert LOSS_DEFAULTS == {
         "n_layers_per_step": 1,
         "last_layer_weight": 1.0,

@@ -9,7 +9,6 @@ from optuna.trial import TrialState
 from sweep.config import load_config
 from sweep.search_space import param_space
 from sweep.searcher import Told, build_searcher, told
-from sweep.tuner import reference_of
 from trainables.metrics import FAILURE, OBJECTIVE
 from trainables.selection import Selection
 
@@ -26,9 +25,8 @@ def _report(step: int, score: float | None, completed: bool = False, iteration: 
 @pytest.fixture
 def searcher():
     config = load_config(SMOKE)
-    reference = reference_of(config)
-    limiter = build_searcher(config, reference)
-    limiter.set_search_properties(OBJECTIVE, "max", param_space(config.space, reference))
+    limiter = build_searcher(config)
+    limiter.set_search_properties(OBJECTIVE, "max", param_space(config.space, config.reference))
     return limiter.searcher
 
 
@@ -40,7 +38,7 @@ def _run(searcher, trial_id: str, reports: list[dict], stopped_at: dict | None =
         searcher.on_trial_result(trial_id, report)
     final = stopped_at if stopped_at is not None else (reports[-1] if reports else None)
     searcher.on_trial_complete(trial_id, None if error else final, error=error)
-    return searcher._ot_study.trials[-1]
+    return searcher.study().trials[-1]
 
 
 def test_a_finished_trial_is_told_its_best_score_and_a_pruned_one_that_it_was_pruned(searcher):
@@ -51,7 +49,7 @@ def test_a_finished_trial_is_told_its_best_score_and_a_pruned_one_that_it_was_pr
     # Stopped at its first rung with a higher early score than the finished trial's best.
     cut = _run(searcher, "cut", [], stopped_at=_report(4, 0.70))
     assert (cut.state, cut.intermediate_values) == (TrialState.PRUNED, {1: 0.70})
-    assert searcher._ot_study.best_trial.number == done.number  # an early score does not outrank a finished run
+    assert searcher.study().best_trial.number == done.number  # an early score does not outrank a finished run
 
 
 def test_failures_and_retries(searcher):

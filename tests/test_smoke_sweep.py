@@ -29,11 +29,6 @@ REQUIRED_KEYS = [
 ]
 
 
-@pytest.fixture
-def experiment(smoke_experiment):
-    return smoke_experiment
-
-
 def lookup(report, dotted):
     node = report
     for part in dotted.split("."):
@@ -53,9 +48,9 @@ def spearman_values(node, key=""):
         yield node
 
 
-def test_every_trial_is_accounted_for_and_asha_pruned_some(experiment):
-    trials = pd.read_parquet(experiment / "trials.parquet")
-    report = json.loads((experiment / "report.json").read_text())
+def test_every_trial_is_accounted_for_and_asha_pruned_some(smoke_experiment):
+    trials = pd.read_parquet(smoke_experiment / "trials.parquet")
+    report = json.loads((smoke_experiment / "report.json").read_text())
     assert len(trials) == report["trials"]["total"] == 8
     counts = trials["status"].value_counts().to_dict()
     assert report["trials"]["completed"] == counts.get("completed", 0) >= 1
@@ -67,14 +62,14 @@ def test_every_trial_is_accounted_for_and_asha_pruned_some(experiment):
     assert (completed["steps"] == completed["total_steps"]).all() and (completed["evaluations"] == 4).all()
 
 
-def test_the_reference_defaults_were_the_first_trial(experiment):
-    first = pd.read_parquet(experiment / "trials.parquet").iloc[0]
+def test_the_reference_defaults_were_the_first_trial(smoke_experiment):
+    first = pd.read_parquet(smoke_experiment / "trials.parquet").iloc[0]
     assert (first["kl_temperature"], first["n_layers_per_step"], first["layer_weighting"]) == (0.3, 1, "uniform")
     assert (first["last_layer_weight"], first["prior_layers_weight"], first["kl_div_weight"]) == (1.0, 1.0, 1.0)
 
 
-def test_report_has_every_contract_key_with_plain_numbers(experiment):
-    report = json.loads((experiment / "report.json").read_text())
+def test_report_has_every_contract_key_with_plain_numbers(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
     for key in REQUIRED_KEYS:
         assert lookup(report, key) is not None, key
     assert isinstance(report["test"]["spearman_cosine"], float)
@@ -86,10 +81,10 @@ def test_report_has_every_contract_key_with_plain_numbers(experiment):
     assert all(math.isfinite(v) and -1 <= v <= 1 for v in values)
 
 
-def test_best_is_the_completed_trial_with_the_best_sts_dev_at_any_evaluation(experiment):
-    report = json.loads((experiment / "report.json").read_text())
-    trials = pd.read_parquet(experiment / "trials.parquet")
-    reports = pd.read_parquet(experiment / "reports.parquet")
+def test_best_is_the_completed_trial_with_the_best_sts_dev_at_any_evaluation(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    trials = pd.read_parquet(smoke_experiment / "trials.parquet")
+    reports = pd.read_parquet(smoke_experiment / "reports.parquet")
     completed = trials.loc[trials["status"] == "completed", "trial_id"]
     rows = reports[reports["trial_id"].isin(completed)]
     winner = rows.loc[rows["sts_dev_spearman_cosine"].idxmax()]
@@ -99,34 +94,34 @@ def test_best_is_the_completed_trial_with_the_best_sts_dev_at_any_evaluation(exp
     assert report["best"]["config"]["kl_temperature"] == pytest.approx(best["kl_temperature"])
 
 
-def test_best_model_reloads_and_reproduces_its_reported_sts_test(experiment, smoke_data):
+def test_best_model_reloads_and_reproduces_its_reported_sts_test(smoke_experiment, smoke_data):
     from sentence_transformers import SentenceTransformer
 
     from trainables.evaluation import evaluate_sts
 
-    report = json.loads((experiment / "report.json").read_text())
-    model = SentenceTransformer(str(experiment / report["model_path"]), device="cpu")
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    model = SentenceTransformer(str(smoke_experiment / report["model_path"]), device="cpu")
     result = evaluate_sts(model, smoke_data[1])
     first_seed = report["test"]["per_seed"][0]
     assert result["full"]["spearman_cosine"] == pytest.approx(first_seed["spearman_cosine"], abs=1e-6)
     assert result["per_depth"] == pytest.approx(first_seed["per_layer"], abs=1e-6)
-    assert (experiment / report["model_path"] / "README.md").is_file()
+    assert (smoke_experiment / report["model_path"] / "README.md").is_file()
 
 
-def test_the_markdown_report_shows_the_same_numbers(experiment):
-    report = json.loads((experiment / "report.json").read_text())
-    text = (experiment / "report.md").read_text()
+def test_the_markdown_report_shows_the_same_numbers(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    text = (smoke_experiment / "report.md").read_text()
     assert report["command"] in text
     assert f"{100 * report['test']['mean']['spearman_cosine']:.2f}" in text
     assert f"{100 * report['default']['test']['per_layer'][0]:.2f}" in text
     assert "| 8 | {completed} | {pruned} | 0 |".format(**report["trials"]) in text
 
 
-def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(experiment, capsys):
-    before = (experiment / "report.json").read_text()
-    (experiment / "report.json").unlink()
-    assert main(["report", str(experiment)]) == 0
-    assert (experiment / "report.json").read_text() == before
+def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(smoke_experiment, capsys):
+    before = (smoke_experiment / "report.json").read_text()
+    (smoke_experiment / "report.json").unlink()
+    assert main(["report", str(smoke_experiment)]) == 0
+    assert (smoke_experiment / "report.json").read_text() == before
     out = capsys.readouterr().out
     assert "STS-test spearman_cosine" in out
     tail = out.strip().splitlines()[-5:]
@@ -134,15 +129,15 @@ def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(experim
     assert tail[:4] == expected and "bootstrap" in tail[4]
 
 
-def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(experiment):
+def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(smoke_experiment):
     from ray import tune
 
-    assert tune.Tuner.can_restore(str(experiment))
-    assert not list(Path(experiment).glob("trial_*/checkpoint_*"))  # the sweep writes no checkpoints
+    assert tune.Tuner.can_restore(str(smoke_experiment))
+    assert not list(Path(smoke_experiment).glob("trial_*/checkpoint_*"))  # the sweep writes no checkpoints
 
 
-def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(experiment):
-    report = json.loads((experiment / "report.json").read_text())
+def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
     evaluated_steps = {4, 8, 12, 13}  # every eval_steps (4) and the last of 13 steps
     runs = report["test"]["per_seed"] + report["default"]["test"]["per_seed"]
     early = [run for run in runs if run["chosen_step"] < run["steps"]]
@@ -162,10 +157,10 @@ def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(
     assert report["seeds"] == {"sweep": [12], "retrain": [13, 14, 15], "seen_by_sweep": []}
 
 
-def test_the_untrained_base_model_is_scored_once_on_both_splits(experiment, smoke_data, tiny_model):
+def test_the_untrained_base_model_is_scored_once_on_both_splits(smoke_experiment, smoke_data, tiny_model):
     from trainables.evaluation import evaluate_sts
 
-    report = json.loads((experiment / "report.json").read_text())
+    report = json.loads((smoke_experiment / "report.json").read_text())
     untrained = report["untrained"]
     for split, pairs in (("sts_dev", smoke_data[0].sts_dev), ("test", smoke_data[1])):
         expected = evaluate_sts(tiny_model, pairs)  # the tiny model starts from fixed weights
@@ -173,8 +168,8 @@ def test_the_untrained_base_model_is_scored_once_on_both_splits(experiment, smok
         assert untrained[split]["spearman_cosine"] == pytest.approx(expected["full"]["spearman_cosine"], abs=1e-6)
 
 
-def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(experiment):
-    report = json.loads((experiment / "report.json").read_text())
+def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
     verdict = report["verdict"]
     assert [v["depth"] for v in verdict["per_depth"]] == [1, 2, 3, 4] and verdict["full"] == verdict["per_depth"][-1]
     for i, entry in enumerate(verdict["per_depth"]):
@@ -185,6 +180,6 @@ def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(exp
         assert low <= entry["delta"] <= high
         assert entry["says"] == ("better" if low > 0 else "worse" if high < 0 else "no detectable difference")
         assert len(entry["per_seed_delta"]) == 3 and entry["seed_interval"] is not None
-    text = (experiment / "report.md").read_text()
+    text = (smoke_experiment / "report.md").read_text()
     header = text.split("## Recipe")[0]
     assert "**Verdict**" in header and all(f"- {line}" in header for line in _verdict_lines(report))

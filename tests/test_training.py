@@ -13,6 +13,8 @@ from trainables.plateau import Plateau
 from trainables.train_config import TrainConfig
 from trainables.training import train
 
+from .conftest import first_without_new_best
+
 SETTINGS = TrainConfig(batch_size=32, epochs=2, learning_rate=1e-3, eval_steps=5)
 MODEL = ModelConfig(tiny=TinyModel(), max_seq_length=32)
 
@@ -72,11 +74,6 @@ def test_rows_say_where_the_time_went(run):
 
 def without_timing(row):
     return {key: value for key, value in row.items() if key not in TIMING_COLUMNS}
-
-
-def first_without_new_best(scores: list[float]) -> int | None:
-    """Index of the first score that does not beat every score before it."""
-    return next((i for i in range(1, len(scores)) if scores[i] <= max(scores[:i])), None)
 
 
 def test_with_patience_a_run_ends_at_its_first_evaluation_without_a_new_best_and_counts_as_completed(run, smoke_data):

@@ -1,4 +1,4 @@
-"""The one error type for input a user can fix: bad config, bad data, bad paths."""
+"""The two errors a user is shown as one line: input they can fix (exit 2), and a run that failed (exit 1)."""
 
 from __future__ import annotations
 
@@ -15,3 +15,8 @@ class InputError(ValueError):
         # One line whatever a library put in the reason: newlines and runs of spaces collapse.
         line = " ".join(str(message).split())
         super().__init__(line if len(line) <= self.MAX_LENGTH else line[: self.MAX_LENGTH - 1] + "…")
+
+
+class RunFailed(RuntimeError):
+    """A run that failed on its own account, not the input's: a loss that turned NaN, a sweep in which no
+    trial scored, a retrain that raised. The command line prints its one-line message and exits 1."""

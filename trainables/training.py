@@ -18,7 +18,7 @@ from sentence_transformers.sentence_transformer.training_args import SentenceTra
 from transformers import PrinterCallback, TrainerCallback, set_seed
 
 from trainables.data import StsPairs, TrialData
-from trainables.errors import InputError
+from trainables.errors import InputError, RunFailed
 from trainables.evaluation import evaluate_sts
 from trainables.loss import build_loss
 from trainables.metrics import FAILURE, MEAN_DEPTH, OBJECTIVE, depth_metric
@@ -36,7 +36,7 @@ class NonFiniteLoss(FloatingPointError):
     """The training loss became NaN or infinite: the run cannot recover, so it stops at that step."""
 
 
-class TrialFailed(RuntimeError):
+class TrialFailed(RunFailed):
     """A run that had to be fully trained (a retrain, a local trial) stopped itself; see the message."""
 
 

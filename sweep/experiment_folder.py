@@ -1,0 +1,217 @@
+"""The experiment folder ``results_dir/<name>-<timestamp>/``: every file in it named once, and how each is
+read and written. Nothing else in the code spells one of these names.
+
+In the order a run writes them::
+
+    config.yaml                 the resolved config (every default written out)
+    experiment.json             the command, the model's depth, trials a resume superseded
+    experiment_state-*.json,    the Ray Tune experiment itself (``Tuner.restore`` opens it)
+      trial_<id>/
+    reports.parquet,            the sweep's frames, saved when it ends; trials.parquet last, so its
+      trials.parquet              presence marks the sweep finished
+    best_model/,                the retrain's kept model and every run's STS-test similarities;
+      test_similarities.parquet,  retrain.json last, marking the retrain done
+      retrain.json
+    plot_*.png, report.json, report.md
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sweep.config import ExperimentConfig, load_config_text, to_yaml
+from sweep.results import read_results
+from sweep.storage import Folder
+from sweep.tune_state import state_files
+from trainables.errors import InputError
+
+CONFIG_FILE = "config.yaml"
+META_FILE = "experiment.json"
+TRIALS_FILE = "trials.parquet"
+REPORTS_FILE = "reports.parquet"
+MODEL_DIR = "best_model"
+SIMILARITIES_FILE = "test_similarities.parquet"
+RETRAIN_FILE = "retrain.json"
+REPORT_JSON = "report.json"
+REPORT_MD = "report.md"
+DEPTH_PLOT, HISTORY_PLOT, CURVES_PLOT, PARETO_PLOT, IMPORTANCE_PLOT = (
+    "plot_depth.png",
+    "plot_history.png",
+    "plot_learning_curves.png",
+    "plot_pareto.png",
+    "plot_importance.png",
+)
+# The report links the plots in this order, then one axis plot per swept parameter.
+PLOT_TITLES = {
+    DEPTH_PLOT: "STS-test quality against depth",
+    HISTORY_PLOT: "Optimisation history",
+    CURVES_PLOT: "Learning curves",
+    PARETO_PLOT: "Pareto front",
+    IMPORTANCE_PLOT: "Parameter importance",
+}
+_AXIS_PLOT = "plot_axis_{}.png"
+
+
+def axis_plot(key: str) -> str:
+    """The axis plot of one swept parameter."""
+    return _AXIS_PLOT.format(key)
+
+
+def plot_title(name: str) -> str:
+    """How report.md titles a plot file."""
+    if name in PLOT_TITLES:
+        return PLOT_TITLES[name]
+    return "Axis plot: " + name.removeprefix(_AXIS_PLOT.split("{")[0]).removesuffix(".png")
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """What the retrain left: retrain.json's record, the similarities behind the verdict, and (straight
+    after a retrain, not when read back) the kept model's files."""
+
+    record: dict[str, Any]  # per-seed runs of the best config and the defaults, the untrained scores, both configs
+    similarities: pd.DataFrame  # see sweep.retrain.similarity_frame
+    model_files: dict[str, bytes] | None = None
+
+
+class ExperimentFolder:
+    """One experiment folder, on a disk or behind a URI."""
+
+    def __init__(self, location: ExperimentFolder | Folder | Path | str):
+        self.files = location.files if isinstance(location, ExperimentFolder) else Folder.of(location)
+
+    @classmethod
+    def create(cls, results_dir: str, name: str) -> ExperimentFolder:
+        """A new folder ``results_dir/<name>-<timestamp>``."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        results = Folder(results_dir)
+        folder_name, n = f"{name}-{stamp}", 1
+        while results.exists(folder_name):  # two runs in the same second
+            n += 1
+            folder_name = f"{name}-{stamp}-{n}"
+        folder = results.child(folder_name)
+        folder.make()
+        return cls(folder)
+
+    @property
+    def location(self) -> str:
+        """As a user names it: the local path, or the URI."""
+        return str(self.files.local) if self.files.local is not None else self.files.location
+
+    def __str__(self) -> str:
+        return str(self.files)
+
+    def _required(self, name: str) -> str:
+        if not self.files.is_file(name):
+            raise InputError(f"{self}: no {name}; is this an experiment folder of `sweep run`?")
+        return name
+
+    # The config and the meta, written when the run starts.
+    def config(self) -> ExperimentConfig:
+        """The resolved config the run saved; InputError when this is not an experiment folder."""
+        if self.files.kind() != "folder":
+            raise InputError(f"{self}: not a folder")
+        text = self.files.read_text(self._required(CONFIG_FILE))
+        return load_config_text(text, f"{self}/{CONFIG_FILE}")
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        self.files.write_text(CONFIG_FILE, to_yaml(config))
+
+    def meta(self) -> dict[str, Any]:
+        return self.files.read_json(self._required(META_FILE))
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        self.files.write_json(META_FILE, meta)
+
+    # The sweep's frames.
+    def is_swept(self) -> bool:
+        """Whether the sweep finished (its frames are saved)."""
+        return self.files.is_file(TRIALS_FILE)
+
+    def live_results(self, superseded: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(trials, reports) read from the Ray Tune experiment inside, so also of a running or crashed
+        sweep; trials a resume superseded (by default those experiment.json lists) are left out. A copy
+        of the results only (no Ray files) reads the saved frames."""
+        names = self.files.names()
+        has_ray = bool(state_files(self.files, names)) or any(name.startswith("trial_") for name in names)
+        meta = self.files.read_json(META_FILE) if self.files.is_file(META_FILE) else {}
+        if not has_ray and self.is_swept():
+            return self.saved_results()
+        if not has_ray and not meta:
+            raise InputError(f"{self}: no Ray Tune experiment or {TRIALS_FILE} here; give an experiment folder")
+        skip = meta.get("superseded", []) if superseded is None else superseded
+        return read_results(self.files, skip, meta.get("n_layers"))
+
+    def saved_results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(trials, reports) as the finished sweep saved them."""
+        trials = self.files.read_parquet(self._required(TRIALS_FILE))
+        return trials, self.files.read_parquet(self._required(REPORTS_FILE))
+
+    def results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The saved frames once the sweep finished (what its winner was picked from), else the live ones."""
+        return self.saved_results() if self.is_swept() else self.live_results()
+
+    def save_results(self, superseded: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Save the finished sweep's frames, read by the same reader as ``load_trials`` so that they
+        cannot drift from it; returns them."""
+        trials, reports = self.live_results(superseded)
+        self.files.write_parquet(REPORTS_FILE, reports)
+        self.files.write_parquet(TRIALS_FILE, trials)  # last: its presence marks the sweep as finished
+        return trials, reports
+
+    # The retrain.
+    def has_retrain(self) -> bool:
+        return self.files.is_file(RETRAIN_FILE)
+
+    def retrained(self) -> Retrained:
+        record = self.files.read_json(self._required(RETRAIN_FILE))
+        if not self.files.is_file(SIMILARITIES_FILE):
+            raise InputError(f"{self}: no {SIMILARITIES_FILE} beside {RETRAIN_FILE}; rerun `sweep retrain {self}`")
+        return Retrained(record, self.files.read_parquet(SIMILARITIES_FILE))
+
+    def write_retrain(self, retrained: Retrained) -> None:
+        self.files.replace_folder(MODEL_DIR, retrained.model_files or {})
+        self.files.write_parquet(SIMILARITIES_FILE, retrained.similarities)
+        # Last: its presence marks the retrain as done, the model and the similarities beside it.
+        self.files.write_json(RETRAIN_FILE, retrained.record)
+
+    # The report and the plots.
+    def is_reported(self) -> bool:
+        return self.files.is_file(REPORT_JSON)
+
+    def write_plot(self, name: str, png: bytes) -> None:
+        self.files.write_bytes(name, png)
+
+    def report(self) -> dict[str, Any]:
+        """report.json's contents."""
+        return self.files.read_json(self._required(REPORT_JSON))
+
+    def write_report(self, report: dict[str, Any], markdown: str) -> None:
+        self.files.write_json(REPORT_JSON, report)
+        self.files.write_text(REPORT_MD, markdown)
+
+    def path_of(self, name: str) -> str:
+        """Where a file of the folder is, as a user names it."""
+        return f"{self.location.rstrip('/')}/{name}"
+
+
+def load_trials(path: Path | str) -> pd.DataFrame:
+    """One row per started trial of the experiment folder ``path``, in creation order (0 = the reference
+    defaults); read from the Ray Tune experiment, so also while a sweep runs or after it crashed.
+
+    Columns: ``trial_index``, ``trial_id``, ``status`` (completed / pruned / errored / unfinished), every
+    parameter, ``sts_dev_best`` (best full-depth STS-dev at any report), ``sts_dev_final``,
+    ``sts_dev_best_mean_depth``, ``sts_dev_best_depth_1..L``, ``steps``, ``total_steps``,
+    ``evaluations``, ``time_s``, ``error``, ``attempts`` (1 + the restarts after the trial raised).
+    """
+    return ExperimentFolder(path).live_results()[0]
+
+
+def load_reports(path: Path | str) -> pd.DataFrame:
+    """One row per STS-dev evaluation of every trial of ``path``: the trial, its step, STS-dev at every depth."""
+    return ExperimentFolder(path).live_results()[1]

@@ -1,0 +1,51 @@
+"""The finishing step every command that ends an experiment ends with: from what it has loaded, the
+report built once in memory, the plots drawn from it, report.json and report.md written once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from sweep.analysis import draw_plots
+from sweep.config import ExperimentConfig
+from sweep.experiment_folder import REPORT_MD, ExperimentFolder, Retrained, plot_title
+from sweep.objective import standings
+from sweep.report import build_report
+from sweep.report_markdown import render_markdown
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """What ``run``, ``resume``, ``retrain``, ``report`` and ``analyze`` return."""
+
+    location: str  # the experiment folder: a local path, or the URI it was given as
+    report: dict[str, Any] | None  # report.json's contents; None before the retrain
+    plots: list[str]  # the plot files drawn, in the order report.md shows them
+
+    @property
+    def report_md(self) -> str:
+        """Where report.md is, as a user names it."""
+        return f"{self.location.rstrip('/')}/{REPORT_MD}"
+
+
+def finish(
+    experiment: ExperimentFolder,
+    config: ExperimentConfig,
+    meta: dict[str, Any],
+    trials: pd.DataFrame,
+    reports: pd.DataFrame,
+    retrained: Retrained | None,
+) -> ExperimentResult:
+    """Report, plots and the report's files from the frames and the retrain already in memory; without a
+    retrain (a running or crashed sweep) the plots only."""
+    ranking = standings(trials, reports, config.objective)
+    report = None
+    if retrained is not None:
+        report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta)
+    plots = draw_plots(experiment, config, trials, reports, ranking, report)
+    if report is not None:
+        report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]
+        experiment.write_report(report, render_markdown(report))
+    return ExperimentResult(experiment.location, report, plots)
