@@ -112,7 +112,7 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
     from sweep.experiment import prepare
-    from sweep.tuner import build_tuner
+    from sweep.tuner import tuner_spec
 
     launched_at = time.time()
     prepared = prepare(config)
@@ -121,6 +121,6 @@ def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     folder.mkdir(parents=True)
     print(f"[{label}] sweep phase in this process  (experiment: {folder})", flush=True)
     experiment = ExperimentFolder(folder / prepared.config.name)
-    build_tuner(prepared.config, prepared.data, prepared.plan, experiment.files).fit()
+    tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files).tuner().fit()
     trials, reports = experiment.live_results()
     return SweepRun(launched_at, trials, reports, slots_for(config), folder)

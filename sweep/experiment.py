@@ -21,7 +21,7 @@ from sweep.resume import plan_resume
 from sweep.retrain import retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
-from sweep.tuner import SweepPlan, build_scheduler, build_tuner, max_evaluations, smallest_batch
+from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth
@@ -95,7 +95,7 @@ def run_experiment(config: ExperimentConfig, command: str, address: str | None =
         "superseded": [],
     }
     experiment.write_meta(meta)
-    build_tuner(config, prepared.data, prepared.plan, experiment.files).fit()
+    tuner_spec(config, prepared.data, prepared.plan, experiment.files).tuner().fit()
     trials, reports = experiment.save_results(meta["superseded"])
     log.info("sweep finished at %.1fs", time.monotonic() - started)
     retrained = _retrain(experiment, prepared, trials, reports)
@@ -128,7 +128,7 @@ def resume_experiment(location: str | Path, address: str | None = None) -> Exper
         meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
         experiment.write_meta(meta)
         if plan.left:
-            build_tuner(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart).fit()
+            tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart).tuner().fit()
         trials, reports = experiment.save_results(plan.superseded)
     retrained = _retrain(experiment, prepared, trials, reports)
     return finish(experiment, prepared.config, meta, trials, reports, retrained)

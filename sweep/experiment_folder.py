@@ -54,19 +54,17 @@ PLOT_TITLES = {
     PARETO_PLOT: "Pareto front",
     IMPORTANCE_PLOT: "Parameter importance",
 }
-_AXIS_PLOT = "plot_axis_{}.png"
+_AXIS_PREFIX, _AXIS_SUFFIX = "plot_axis_", ".png"
 
 
 def axis_plot(key: str) -> str:
     """The axis plot of one swept parameter."""
-    return _AXIS_PLOT.format(key)
+    return f"{_AXIS_PREFIX}{key}{_AXIS_SUFFIX}"
 
 
 def plot_title(name: str) -> str:
     """How report.md titles a plot file."""
-    if name in PLOT_TITLES:
-        return PLOT_TITLES[name]
-    return "Axis plot: " + name.removeprefix(_AXIS_PLOT.split("{")[0]).removesuffix(".png")
+    return PLOT_TITLES.get(name) or f"Axis plot: {name.removeprefix(_AXIS_PREFIX).removesuffix(_AXIS_SUFFIX)}"
 
 
 @dataclass(frozen=True)
@@ -175,7 +173,9 @@ class ExperimentFolder:
         return Retrained(record, self.files.read_parquet(SIMILARITIES_FILE))
 
     def write_retrain(self, retrained: Retrained) -> None:
-        self.files.replace_folder(MODEL_DIR, retrained.model_files or {})
+        if retrained.model_files is None:  # a record read back from a folder has no model to keep
+            raise ValueError("write_retrain needs the kept model's files, straight from sweep.retrain.retrain")
+        self.files.replace_folder(MODEL_DIR, retrained.model_files)
         self.files.write_parquet(SIMILARITIES_FILE, retrained.similarities)
         # Last: its presence marks the retrain as done, the model and the similarities beside it.
         self.files.write_json(RETRAIN_FILE, retrained.record)
@@ -194,10 +194,6 @@ class ExperimentFolder:
     def write_report(self, report: dict[str, Any], markdown: str) -> None:
         self.files.write_json(REPORT_JSON, report)
         self.files.write_text(REPORT_MD, markdown)
-
-    def path_of(self, name: str) -> str:
-        """Where a file of the folder is, as a user names it."""
-        return f"{self.location.rstrip('/')}/{name}"
 
 
 def load_trials(path: Path | str) -> pd.DataFrame:

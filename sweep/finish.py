@@ -10,7 +10,7 @@ import pandas as pd
 
 from sweep.analysis import draw_plots
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import REPORT_MD, ExperimentFolder, Retrained, plot_title
+from sweep.experiment_folder import ExperimentFolder, Retrained, plot_title
 from sweep.objective import standings
 from sweep.report import build_report
 from sweep.report_markdown import render_markdown
@@ -23,11 +23,6 @@ class ExperimentResult:
     location: str  # the experiment folder: a local path, or the URI it was given as
     report: dict[str, Any] | None  # report.json's contents; None before the retrain
     plots: list[str]  # the plot files drawn, in the order report.md shows them
-
-    @property
-    def report_md(self) -> str:
-        """Where report.md is, as a user names it."""
-        return f"{self.location.rstrip('/')}/{REPORT_MD}"
 
 
 def finish(

@@ -77,8 +77,7 @@ def build_report(
     """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
     first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's."""
     objective = config.objective
-    candidates = standings
-    best = candidates.iloc[0]  # what select_best returns, and what the retrain trained
+    best = standings.iloc[0]  # what select_best returns, and what the retrain trained
     best_config = params_of(best)
     if best_config != retrained["best_config"]:
         raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
@@ -106,9 +105,9 @@ def build_report(
             "objective": {metric: float(best[metric]) for metric in objective.metrics},
             "status": str(best["status"]),
         },
-        "leaderboard": _leaderboard(config, candidates),
-        "pareto": _pareto(candidates, config, str(best["trial_id"])) if objective.target == "pareto" else None,
-        "importance": importances(config, candidates),
+        "leaderboard": _leaderboard(config, standings),
+        "pareto": _pareto(standings, config, str(best["trial_id"])) if objective.target == "pareto" else None,
+        "importance": importances(config, standings),
         "boundary_warnings": boundary_warnings(config.space, best_config),
         "test": summarise_runs(retrained["best"]),
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},

@@ -72,27 +72,17 @@ def build_plateau(config: ExperimentConfig) -> Plateau | None:
 class TunerSpec:
     """Everything ``tune.Tuner`` is built from, so the wiring can be read without calling ``fit()``."""
 
-    trainable: Any  # the adaptive-layer trainable with its data and resources attached
-    resources: dict[str, float]  # what each trial asks Ray for
+    trainable: Any  # the adaptive-layer trainable with its data attached
+    resources: dict[str, float]  # what each trial asks Ray for (attached in `tuner`)
     param_space: dict[str, Any]
     tune_config: tune.TuneConfig
     run_config: tune.RunConfig
 
     def tuner(self) -> tune.Tuner:
+        trainable = tune.with_resources(self.trainable, self.resources)
         return tune.Tuner(
-            self.trainable, param_space=self.param_space, tune_config=self.tune_config, run_config=self.run_config
+            trainable, param_space=self.param_space, tune_config=self.tune_config, run_config=self.run_config
         )
-
-
-def build_tuner(
-    config: ExperimentConfig,
-    data: TrialData,
-    plan: SweepPlan,
-    folder: Folder | Path | str,
-    warmstart: Warmstart | None = None,
-) -> tune.Tuner:
-    """The Tuner for one sweep (or the rest of a resumed one), storing its Ray experiment in ``folder``."""
-    return tuner_spec(config, data, plan, folder, warmstart).tuner()
 
 
 def tuner_spec(
@@ -102,7 +92,8 @@ def tuner_spec(
     folder: Folder | Path | str,
     warmstart: Warmstart | None = None,
 ) -> TunerSpec:
-    """What ``build_tuner`` builds the Tuner from."""
+    """Everything the Tuner for one sweep (or the rest of a resumed one) is built from, storing its Ray
+    experiment in ``folder``; ``.tuner()`` builds it."""
     folder = Folder.of(folder)
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
@@ -140,7 +131,7 @@ def tuner_spec(
         verbose=1,
     )
     return TunerSpec(
-        trainable=tune.with_resources(trainable, resources),
+        trainable=trainable,
         resources=resources,
         param_space=param_space(config.space, config.reference),
         tune_config=tune_config,

@@ -10,7 +10,7 @@ from sweep.config import load_config
 from sweep.experiment import prepare_sweep
 from sweep.experiment_folder import ExperimentFolder
 from sweep.report_markdown import describe_pruning
-from sweep.tuner import build_plateau, build_tuner
+from sweep.tuner import build_plateau, tuner_spec
 from trainables.metrics import OBJECTIVE, depth_metric
 from trainables.plateau import Plateau, PlateauTracker
 
@@ -63,7 +63,7 @@ def patient_sweep(ray_session, tmp_path_factory):
     overrides = ["scheduler.type=none", "scheduler.patience=1", "search.num_samples=3", "search.max_concurrent=1"]
     prepared = prepare_sweep(load_config(SMOKE, [*overrides, f"results_dir={results}"]))
     experiment = ExperimentFolder(results / "patience")
-    build_tuner(prepared.config, prepared.data, prepared.plan, experiment.files).fit()
+    tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files).tuner().fit()
     return experiment.live_results()
 
 
