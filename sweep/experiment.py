@@ -171,7 +171,7 @@ def _retrain(
     config = prepared.config
     best = params_of(select_best(trials, reports, config.objective))
     default = trial_params(config.space, config.reference)
-    retrained = retrain(config, prepared.data, prepared.sts_test, best, default)
+    retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment)
     experiment.write_retrain(retrained)
     return retrained
 

@@ -9,9 +9,11 @@ In the order a run writes them::
       trial_<id>/
     reports.parquet,            the sweep's frames, saved when it ends; trials.parquet last, so its
       trials.parquet              presence marks the sweep finished
-    best_model/,                the retrain's kept model and every run's STS-test similarities;
-      test_similarities.parquet,  retrain.json last, marking the retrain done
-      retrain.json
+    retrain_runs/<run>.json,    each retrain run's record as it finishes (best-seed42, default-seed42,
+      best_model/                 untrained), the kept model as soon as it exists: a retrain that is
+                                  interrupted goes on from there
+    test_similarities.parquet,  every run's STS-test similarities, then the retrain's record, last,
+      retrain.json                marking the retrain done
     plot_*.png, report.json, report.md
 """
 
@@ -35,6 +37,7 @@ META_FILE = "experiment.json"
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"
 MODEL_DIR = "best_model"
+RETRAIN_RUNS_DIR = "retrain_runs"
 SIMILARITIES_FILE = "test_similarities.parquet"
 RETRAIN_FILE = "retrain.json"
 REPORT_JSON = "report.json"
@@ -69,12 +72,10 @@ def plot_title(name: str) -> str:
 
 @dataclass(frozen=True)
 class Retrained:
-    """What the retrain left: retrain.json's record, the similarities behind the verdict, and (straight
-    after a retrain, not when read back) the kept model's files."""
+    """What the retrain left: retrain.json's record and the similarities behind the verdict."""
 
     record: dict[str, Any]  # per-seed runs of the best config and the defaults, the untrained scores, both configs
     similarities: pd.DataFrame  # see sweep.retrain.similarity_frame
-    model_files: dict[str, bytes] | None = None
 
 
 class ExperimentFolder:
@@ -173,12 +174,27 @@ class ExperimentFolder:
         return Retrained(record, self.files.read_parquet(SIMILARITIES_FILE))
 
     def write_retrain(self, retrained: Retrained) -> None:
-        if retrained.model_files is None:  # a record read back from a folder has no model to keep
-            raise ValueError("write_retrain needs the kept model's files, straight from sweep.retrain.retrain")
-        self.files.replace_folder(MODEL_DIR, retrained.model_files)
         self.files.write_parquet(SIMILARITIES_FILE, retrained.similarities)
         # Last: its presence marks the retrain as done, the model and the similarities beside it.
         self.files.write_json(RETRAIN_FILE, retrained.record)
+
+    def retrain_runs(self) -> dict[str, dict[str, Any]]:
+        """The records of the retrain runs that finished, by run name (``best-seed42``)."""
+        runs = {}
+        for name in self.files.names(RETRAIN_RUNS_DIR):
+            if name.endswith(".json"):
+                runs[name.removesuffix(".json")] = self.files.read_json(f"{RETRAIN_RUNS_DIR}/{name}")
+        return runs
+
+    def write_retrain_run(self, name: str, record: dict[str, Any]) -> None:
+        self.files.write_json(f"{RETRAIN_RUNS_DIR}/{name}.json", record)
+
+    def has_model(self) -> bool:
+        return bool(self.files.names(MODEL_DIR))
+
+    def write_model(self, files: dict[str, bytes]) -> None:
+        """The kept model, swapped in whole for any earlier one."""
+        self.files.replace_folder(MODEL_DIR, files)
 
     # The report and the plots.
     def is_reported(self) -> bool:

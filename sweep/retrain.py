@@ -10,7 +10,10 @@ filesystem is needed.
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,7 @@ import pandas as pd
 import ray
 
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import Retrained
+from sweep.experiment_folder import ExperimentFolder, Retrained
 from trainables.data import StsPairs, TrialData
 from trainables.errors import RunFailed
 from trainables.metrics import OBJECTIVE
@@ -28,6 +31,11 @@ from trainables.selection import Selection
 from trainables.train_config import TrainConfig
 
 UNTRAINED = "untrained"
+log = logging.getLogger("sweep")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def retrain_one(
@@ -45,6 +53,7 @@ def retrain_one(
     # Imported in the worker only, as for the sweep's trainable.
     from trainables.training import start_worker_run, train_and_deliver
 
+    started = _now()
     start_worker_run(threads)
     run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection)
     result = {
@@ -59,6 +68,8 @@ def retrain_one(
         "final": run.final["full"]["spearman_cosine"],
         "final_per_depth": run.final["per_depth"],
         "cosine": run.test["cosine"],
+        "node_id": ray.get_runtime_context().get_node_id(),
+        "started": started,
         "files": None,
     }
     if keep_model:
@@ -88,42 +99,139 @@ def score_untrained(
     }
 
 
+@dataclass(frozen=True)
+class RetrainRun:
+    """One Ray task of the retrain: ``name`` is its record's name in the folder (``best-seed42``)."""
+
+    name: str
+    params: dict[str, Any] | None  # None: the untrained model, scored once
+    seed: int | None
+    keep_model: bool = False
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        """Whether a record left by an earlier retrain is this run (same config, same seed)."""
+        return self.params is None or (record.get("params") == self.params and record.get("seed") == self.seed)
+
+
+def plan_runs(config: ExperimentConfig, best: dict[str, Any], default: dict[str, Any]) -> list[RetrainRun]:
+    """Every run of the retrain: the best config per seed (the first seed's model kept), the defaults per
+    seed unless they are the best config or not retrained, and the untrained model."""
+    seeds = config.retrain_seeds
+    runs = [RetrainRun(f"best-seed{seed}", best, seed, keep_model=(i == 0)) for i, seed in enumerate(seeds)]
+    if config.retrain.defaults and best != default:
+        runs += [RetrainRun(f"default-seed{seed}", default, seed) for seed in seeds]
+    return [*runs, RetrainRun(UNTRAINED, None, None)]
+
+
 def retrain(
     config: ExperimentConfig,
     data: TrialData,
     sts_test: StsPairs,
     best: dict[str, Any],
     default: dict[str, Any],
+    folder: ExperimentFolder | None = None,
 ) -> Retrained:
     """Run every (config, seed) retrain and the untrained scoring as Ray tasks.
 
+    With ``folder``, each run's record is written there as soon as it finishes (the kept model first), and
+    runs an earlier, interrupted retrain left there are not run again. A task whose worker or node dies
+    is retried by Ray (``failures.max_retries``); one that raises stops the retrain with one line.
+
     The record holds ``best`` and ``default`` (per-seed results; ``default`` None when the defaults are
-    not retrained), ``default_is_best``, ``untrained``, ``best_config`` and ``default_config``; the first
-    seed's best model comes back as files, and every run's STS-test cosine similarities (for the
-    verdict) as one long frame. When the best config is the reference defaults, the default runs are the
-    same runs and are reused.
+    not retrained), ``default_is_best``, ``untrained``, ``best_config`` and ``default_config``; every run's
+    STS-test cosine similarities (for the verdict) come as one long frame. When the best config is the
+    reference defaults, the default runs are the same runs and are reused.
     """
-    resources = {"num_cpus": config.resources.cpu, "num_gpus": config.resources.gpu, "max_retries": 0}
-    task = ray.remote(retrain_one).options(**resources)
-    shared = (ray.put(data), ray.put(sts_test), config.train, config.model, config.objective.selection)
+    planned = plan_runs(config, best, default)
+    done = _finished_runs(planned, folder)
+    todo = [run for run in planned if run.name not in done]
+    if folder is not None and done:
+        log.info("retrain: %d of %d runs kept from an earlier retrain, %d to run", len(done), len(planned), len(todo))
+    if todo:
+        done.update(_run(config, data, sts_test, todo, folder))
+    return _assemble(config, sts_test, planned, done, best, default)
+
+
+def _finished_runs(planned: list[RetrainRun], folder: ExperimentFolder | None) -> dict[str, dict[str, Any]]:
+    """Records of ``planned`` runs already in ``folder``; the kept model's run counts only with its model."""
+    if folder is None:
+        return {}
+    records = folder.retrain_runs()
+    done = {run.name: records[run.name] for run in planned if run.name in records and run.matches(records[run.name])}
+    for run in planned:
+        if run.keep_model and run.name in done and not folder.has_model():
+            del done[run.name]
+    return done
+
+
+def _run(
+    config: ExperimentConfig,
+    data: TrialData,
+    sts_test: StsPairs,
+    todo: list[RetrainRun],
+    folder: ExperimentFolder | None,
+) -> dict[str, dict[str, Any]]:
+    """Run ``todo`` as Ray tasks, writing each record to ``folder`` as it arrives."""
+    # Retries cover a lost worker or node (Ray's system failures); an exception in the run is not retried.
+    options = {
+        "num_cpus": config.resources.cpu,
+        "num_gpus": config.resources.gpu,
+        "max_retries": config.failures.max_retries,
+    }
+    train, score = ray.remote(retrain_one).options(**options), ray.remote(score_untrained).options(**options)
+    shared_data, shared_test = ray.put(data), ray.put(sts_test)
     threads = config.resources.threads
-    untrained_ref = (
-        ray.remote(score_untrained)
-        .options(**resources)
-        .remote(shared[0], shared[1], config.model, threads, config.train.eval_batch_size)
-    )
-    seeds = config.retrain_seeds
-    best_refs = [task.remote(best, seed, *shared, threads, keep_model=(i == 0)) for i, seed in enumerate(seeds)]
+    pending = {}
+    for run in todo:
+        if run.params is None:
+            ref = score.remote(shared_data, shared_test, config.model, threads, config.train.eval_batch_size)
+        else:
+            keep = run.keep_model and folder is not None
+            ref = train.remote(
+                run.params, run.seed, shared_data, shared_test, config.train, config.model,
+                config.objective.selection, threads, keep,
+            )  # fmt: skip
+        pending[ref] = run
+    done = {}
+    try:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            run = pending.pop(ref)
+            result = gather([ref], _describe(run))[0]
+            files = result.pop("files", None)
+            record = {**result, "cosine": np.asarray(result["cosine"]).tolist()}  # JSON, at full precision
+            if run.params is not None:
+                record.update(params=run.params, finished=_now())
+            if folder is not None:
+                if files is not None:
+                    folder.write_model(files)  # before its run's record, which vouches for it
+                folder.write_retrain_run(run.name, record)
+            done[run.name] = record
+    finally:
+        for ref in pending:  # interrupted or failed: free the cluster of runs nobody will collect
+            ray.cancel(ref, force=True)
+    return done
+
+
+def _describe(run: RetrainRun) -> str:
+    if run.params is None:
+        return "the untrained model"
+    return f"{'the best config' if run.name.startswith('best') else 'the reference defaults'} (seed {run.seed})"
+
+
+def _assemble(
+    config: ExperimentConfig,
+    sts_test: StsPairs,
+    planned: list[RetrainRun],
+    done: dict[str, dict[str, Any]],
+    best: dict[str, Any],
+    default: dict[str, Any],
+) -> Retrained:
+    """The retrain's record and similarity frame from the finished runs."""
+    best_runs = [done[run.name] for run in planned if run.name.startswith("best-")]
+    default_runs = [done[run.name] for run in planned if run.name.startswith("default-")] or None
+    untrained = done[UNTRAINED]
     same = best == default
-    default_refs = (
-        [task.remote(default, seed, *shared, threads, keep_model=False) for seed in seeds]
-        if config.retrain.defaults and not same
-        else []
-    )
-    best_runs = gather(best_refs, "the best config")
-    default_runs = gather(default_refs, "the reference defaults") if default_refs else None
-    untrained = gather([untrained_ref], "the untrained model")[0]
-    model_files = best_runs[0]["files"]
     similarities = similarity_frame(sts_test, best_runs, default_runs, untrained)
     best_record = [_json_sized(run) for run in best_runs]
     default_record = [_json_sized(run) for run in default_runs] if default_runs else None
@@ -137,12 +245,12 @@ def retrain(
         "best_config": best,
         "default_config": default,
     }
-    return Retrained(record, similarities, model_files)
+    return Retrained(record, similarities)
 
 
 def _json_sized(run: dict[str, Any]) -> dict[str, Any]:
     """A run's result without the model files and the similarity arrays, which are kept apart."""
-    return {key: value for key, value in run.items() if key not in ("files", "cosine")}
+    return {key: value for key, value in run.items() if key not in ("files", "cosine", "params")}
 
 
 def gather(refs: list[ray.ObjectRef], what: str) -> list[dict[str, Any]]:

@@ -78,3 +78,31 @@ def test_a_damaged_result_file_is_one_line_and_exit_2(smoke_experiment, tmp_path
     assert main(["report", str(folder)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{damaged}: damaged" in err
+
+
+def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_path, caplog):
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    runs = folder / "retrain_runs"
+    first, second, third = json.loads((folder / "report.json").read_text())["seeds"]["retrain"]
+    names = sorted(path.name for path in runs.iterdir())
+    assert names == sorted(
+        [f"{role}-seed{seed}.json" for role in ("best", "default") for seed in (first, second, third)]
+        + ["untrained.json"]
+    )
+    # As a driver that died during the retrain leaves the folder: some runs recorded, no retrain.json.
+    (folder / "retrain.json").unlink()
+    for name in (f"best-seed{second}.json", f"default-seed{third}.json"):
+        (runs / name).unlink()
+    kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in runs.iterdir()}
+    with caplog.at_level("INFO", logger="sweep"):
+        assert main(["retrain", str(folder)]) == 0
+    assert "retrain: 5 of 7 runs kept from an earlier retrain, 2 to run" in caplog.text
+    for name, (mtime, content) in kept.items():
+        assert (runs / name).stat().st_mtime_ns == mtime and (runs / name).read_bytes() == content
+    assert sorted(path.name for path in runs.iterdir()) == names
+    # CPU runs are deterministic: the reruns score what the first retrain scored.
+    before = json.loads((smoke_experiment / "report.json").read_text())
+    after = json.loads((folder / "report.json").read_text())
+    assert after["test"] == before["test"] and after["default"] == before["default"]
+    assert after["verdict"] == before["verdict"]
