@@ -1,6 +1,7 @@
 """Command line: ``sweep run|trial|retrain|report|analyze``. Parses, calls one function, prints.
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
+Ctrl-C and SIGTERM exit with 130 and 143 and one line naming the folder to resume (``sweep.interrupts``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sweep import interrupts
 from trainables.errors import InputError, RunFailed
 
 if TYPE_CHECKING:
@@ -40,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--results-dir", help="where the experiment folder goes: a path or a URI such as s3://bucket/sweeps"
+    )
+    run.add_argument(
+        "--resume-if-exists",
+        action="store_true",
+        help="finish the newest experiment folder an earlier run of this same config started (a job run again "
+        "after its driver died) instead of starting a new one",
     )
     _address_option(run)
 
@@ -69,7 +77,9 @@ def _address_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``sweep`` and ``python -m sweep``; returns the exit status."""
+    """Entry point of ``sweep`` and ``python -m sweep``; returns the exit status (called with ``argv``, as
+    tests do, it returns after a stop signal too, rather than ending the process)."""
+    argv_given = argv
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO)
@@ -77,7 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     # the lines this command prints, here and in the workers of a Ray it starts.
     os.environ.setdefault("TQDM_DISABLE", "1")
     try:
-        return _dispatch(args, argv)
+        with interrupts.handled():
+            return _dispatch(args, argv)
+    except interrupts.Interrupted as stop:
+        print(f"sweep: {stop}", file=sys.stderr)
+        if argv_given is None:
+            # A signal sent to the whole process group (a terminal's Ctrl-C, `timeout`, a job's stop) has
+            # taken down the local Ray's own processes too; Ray's exit handler would then wait a minute
+            # for its head and exit 1. The files are written and the trials stopped: leave now.
+            from sweep.cluster import stop_local_ray
+
+            stop_local_ray()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(stop.exit_status)
+        return stop.exit_status
     except InputError as error:
         print(f"sweep: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -146,7 +170,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         )
         return 0
     if args.command == "run":
-        result = run_experiment(config, command=shlex.join(["python", "-m", "sweep", *argv]), address=address)
+        command = shlex.join(["python", "-m", "sweep", *argv])
+        result = run_experiment(config, command, address=address, resume_if_exists=args.resume_if_exists)
         _print_summary(result.location, result)
         return 0
     if args.command == "resume":

@@ -7,16 +7,23 @@ submits the whole command there as a Ray job (see ``sweep.jobs``).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import math
 import os
 import re
 import socket
+import time
 
 import ray
 
+from sweep import interrupts
 from trainables.errors import InputError
 
+log = logging.getLogger("sweep")
 START_TIMEOUT = "timed out during startup"  # in the error of a local Ray start that missed its deadline
+_local = {"started": False}  # whether this process started its own Ray (see stop_local_ray)
 _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
 
@@ -59,6 +66,7 @@ def start_ray(address: str | None = None) -> None:
         except (ConnectionError, TimeoutError, RuntimeError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({message})") from None
+        interrupts.reinstall()
         return
     _this_machine_only()
     # Read by tqdm at import, before a trial can silence it: the model card's progress bars. The workers
@@ -71,6 +79,7 @@ def start_ray(address: str | None = None) -> None:
         "include_dashboard": False,
         "logging_level": logging.WARNING,
     }
+    _local["started"] = True
     try:
         ray.init(**local)
     except Exception as error:  # Ray raises a bare Exception when its node start times out
@@ -80,26 +89,107 @@ def start_ray(address: str | None = None) -> None:
         logging.getLogger("sweep").warning("Ray's start timed out; starting it once more")
         ray.shutdown()
         ray.init(**local)
+    interrupts.reinstall()
 
 
-def check_resources(cpu: float, gpu: float, max_concurrent: int) -> None:
-    """Refuse a trial the cluster can never place, which Ray would otherwise wait for forever."""
+def stop_local_ray() -> None:
+    """Kill the processes of a Ray this process started, at once (they all descend from it); a cluster
+    it joined is left alone.
+
+    For a process about to leave without Ray's own shutdown, which after a signal sent to the whole
+    process group waits a minute for a head that is gone; without this, Ray's agents would outlive it
+    by as long.
+    """
+    import psutil
+
+    if not _local["started"]:
+        return
+    processes = psutil.Process().children(recursive=True)
+    for process in processes:
+        try:
+            process.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(processes, timeout=10)
+
+
+def check_resources(
+    cpu: float,
+    gpu: float,
+    max_concurrent: int,
+    autoscale: bool = False,
+    timeout_s: float = 0.0,
+) -> None:
+    """Refuse a trial the cluster can never place, which Ray would otherwise wait for forever.
+
+    Where the cluster can grow (``autoscale``), ask its autoscaler for ``max_concurrent`` trials' worth
+    and wait up to ``timeout_s`` for room for one trial (Tune queues the rest until their nodes join)
+    before refusing.
+    """
+    shortfall = _shortfall(cpu, gpu, max_concurrent)
+    if shortfall is None:
+        return
+    if not autoscale:
+        raise InputError(shortfall)
+    from ray.autoscaler.sdk import request_resources
+
+    bundle = {"CPU": cpu, **({"GPU": gpu} if gpu else {})}
+    request_resources(bundles=[bundle] * max_concurrent)
+    # The request stands until replaced: withdraw it when this process ends, so the cluster can shrink.
+    atexit.register(_withdraw_request)
+    started = time.monotonic()
+    said = -math.inf
+    while _shortfall(cpu, gpu, 1) is not None:
+        waited = time.monotonic() - started
+        if waited > timeout_s:
+            raise InputError(f"{_shortfall(cpu, gpu, 1)} (after waiting {waited:.0f} s for the cluster to grow)")
+        if waited - said >= PROGRESS_EVERY_S:
+            total = ray.cluster_resources()
+            log.info(
+                "waiting for the cluster to grow: a trial needs %g CPU%s; it has %g CPUs and %g GPUs "
+                "(%.0f s of cluster.scale_up_timeout_s %g)",
+                cpu,
+                f" and {gpu:g} GPU" if gpu else "",
+                total.get("CPU", 0.0),
+                total.get("GPU", 0.0),
+                waited,
+                timeout_s,
+            )
+            said = waited
+        time.sleep(1.0)
+    log.info("the cluster has room for a trial after %.0f s; more nodes may still join", time.monotonic() - started)
+
+
+PROGRESS_EVERY_S = 10.0
+
+
+def _withdraw_request() -> None:
+    from ray.autoscaler.sdk import request_resources
+
+    if ray.is_initialized():
+        with contextlib.suppress(Exception):  # a cluster already gone has nothing to withdraw
+            request_resources(bundles=[])
+
+
+def _shortfall(cpu: float, gpu: float, max_concurrent: int) -> str | None:
+    """What the cluster lacks for ``max_concurrent`` trials at once, as the refusal says it; None if nothing."""
     total = ray.cluster_resources()
     cpus, gpus = total.get("CPU", 0.0), total.get("GPU", 0.0)
     if gpu > gpus:
-        raise InputError(
+        return (
             f"resources.gpu: {gpu:g} per trial, but the Ray cluster has {gpus:g} GPUs; "
             "use resources.gpu: 0 on CPU machines or connect to a GPU cluster with --address"
         )
     if cpu > cpus:
-        raise InputError(f"resources.cpu: {cpu:g} per trial, but the Ray cluster has {cpus:g} CPUs")
+        return f"resources.cpu: {cpu:g} per trial, but the Ray cluster has {cpus:g} CPUs"
     fits = min(int(cpus // cpu), int(gpus // gpu) if gpu else max_concurrent)
     if max_concurrent > fits:
-        raise InputError(
+        return (
             f"search.max_concurrent: {max_concurrent} trials at once need {max_concurrent * cpu:g} CPUs"
             + (f" and {max_concurrent * gpu:g} GPUs" if gpu else "")
             + f"; the cluster has {cpus:g} CPUs and {gpus:g} GPUs, so use 1..{max(fits, 1)}"
         )
+    return None
 
 
 def _this_machine_only() -> None:

@@ -64,6 +64,17 @@ class ResourcesConfig(Strict):
         return max(1, int(self.cpu))
 
 
+class ClusterConfig(Strict):
+    """What the sweep does on a Ray cluster that has too few CPUs or GPUs for its trials right now."""
+
+    # true: the cluster grows on demand (Ray's autoscaler, KubeRay): ask it for the trials' resources and
+    # wait for them. false: refuse at once. Not detected: every Ray head runs an autoscaler process,
+    # also where no node can ever join.
+    autoscale: bool = False
+    # How long to wait for the nodes to join before refusing: cloud GPU nodes take minutes to start.
+    scale_up_timeout_s: float = Field(900.0, gt=0, le=7 * 24 * 3600, allow_inf_nan=False)
+
+
 class FailuresConfig(Strict):
     """What happens when a trial raises (out of memory, a bad batch, a lost worker or node)."""
 
@@ -104,6 +115,7 @@ class ExperimentConfig(Strict):
     objective: ObjectiveConfig = ObjectiveConfig()  # what is optimised; see sweep.objective
     scheduler: SchedulerConfig = SchedulerConfig()
     resources: ResourcesConfig = ResourcesConfig()
+    cluster: ClusterConfig = ClusterConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
     _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)

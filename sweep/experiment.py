@@ -11,9 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder, Retrained
+from sweep.experiment_folder import ExperimentFolder, Retrained, config_digest
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
 from sweep.results import params_of
@@ -77,34 +78,49 @@ def prepare_sweep(config: ExperimentConfig) -> Prepared:
     return prepared
 
 
-def run_experiment(config: ExperimentConfig, command: str, address: str | None = None) -> ExperimentResult:
-    """Sweep, retrain and report into a new experiment folder under ``config.results_dir``."""
+def run_experiment(
+    config: ExperimentConfig, command: str, address: str | None = None, resume_if_exists: bool = False
+) -> ExperimentResult:
+    """Sweep, retrain and report into a new experiment folder under ``config.results_dir``.
+
+    With ``resume_if_exists``, the newest folder there that an earlier run of this same config started is
+    finished instead (`sweep resume`), so a job that a cluster runs again loses nothing.
+    """
     started = time.monotonic()
+    digest = config_digest(config)
     prepared = prepare_sweep(config)
     config = prepared.config
+    if resume_if_exists:
+        earlier = ExperimentFolder.started_by(config.results_dir, config.name, digest)
+        if earlier is not None:
+            log.info("%s holds an earlier run of this config; finishing it", earlier)
+            return resume_experiment(earlier, address)
     log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
     _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
     experiment = ExperimentFolder.create(config.results_dir, config.name)
-    experiment.write_config(config)
-    meta = {
-        "command": command,
-        "created": _now(),
-        "n_layers": prepared.plan.n_layers,
-        "max_evaluations": prepared.plan.max_evaluations,
-        "superseded": [],
-    }
-    experiment.write_meta(meta)
-    tuner_spec(config, prepared.data, prepared.plan, experiment.files).tuner().fit()
-    trials, reports = experiment.save_results(meta["superseded"])
-    log.info("sweep finished at %.1fs", time.monotonic() - started)
-    retrained = _retrain(experiment, prepared, trials, reports)
-    result = finish(experiment, config, meta, trials, reports, retrained)
+    with interrupts.resumable(experiment.location):
+        experiment.write_config(config)
+        meta = {
+            "command": command,
+            "created": _now(),
+            "n_layers": prepared.plan.n_layers,
+            "max_evaluations": prepared.plan.max_evaluations,
+            "superseded": [],
+            "config_digest": digest,
+        }
+        experiment.write_meta(meta)
+        with interrupts.sweeping():
+            tuner_spec(config, prepared.data, prepared.plan, experiment.files).tuner().fit()
+        trials, reports = experiment.save_results(meta["superseded"])
+        log.info("sweep finished at %.1fs", time.monotonic() - started)
+        retrained = _retrain(experiment, prepared, trials, reports)
+        result = finish(experiment, config, meta, trials, reports, retrained)
     log.info("retrained and reported at %.1fs", time.monotonic() - started)
     return result
 
 
-def resume_experiment(location: str | Path, address: str | None = None) -> ExperimentResult:
+def resume_experiment(location: ExperimentFolder | str | Path, address: str | None = None) -> ExperimentResult:
     """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
@@ -113,25 +129,28 @@ def resume_experiment(location: str | Path, address: str | None = None) -> Exper
         return report_experiment(experiment)
     prepared = prepare(config)
     _connect(prepared.config, address)
-    if experiment.is_swept():
-        trials, reports = experiment.saved_results()
-    else:
-        plan = plan_resume(experiment.files, prepared.config, meta.get("superseded", []))
-        log.info(
-            "resuming %s: %d finished trials kept, %d interrupted rerun, %d left to run",
-            experiment,
-            plan.kept,
-            len(plan.superseded) - len(meta.get("superseded", [])),
-            plan.left,
-        )
-        # Recorded before the rerun starts, so a crash during the resume leaves a resumable folder.
-        meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
-        experiment.write_meta(meta)
-        if plan.left:
-            tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart).tuner().fit()
-        trials, reports = experiment.save_results(plan.superseded)
-    retrained = _retrain(experiment, prepared, trials, reports)
-    return finish(experiment, prepared.config, meta, trials, reports, retrained)
+    with interrupts.resumable(experiment.location):
+        if experiment.is_swept():
+            trials, reports = experiment.saved_results()
+        else:
+            plan = plan_resume(experiment.files, prepared.config, meta.get("superseded", []))
+            log.info(
+                "resuming %s: %d finished trials kept, %d interrupted rerun, %d left to run",
+                experiment,
+                plan.kept,
+                len(plan.superseded) - len(meta.get("superseded", [])),
+                plan.left,
+            )
+            # Recorded before the rerun starts, so a crash during the resume leaves a resumable folder.
+            meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
+            experiment.write_meta(meta)
+            if plan.left:
+                spec = tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart)
+                with interrupts.sweeping():
+                    spec.tuner().fit()
+            trials, reports = experiment.save_results(plan.superseded)
+        retrained = _retrain(experiment, prepared, trials, reports)
+        return finish(experiment, prepared.config, meta, trials, reports, retrained)
 
 
 def retrain_experiment(location: str | Path, address: str | None = None) -> ExperimentResult:
@@ -141,8 +160,9 @@ def retrain_experiment(location: str | Path, address: str | None = None) -> Expe
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)
-    retrained = _retrain(experiment, prepared, trials, reports)
-    return finish(experiment, prepared.config, meta, trials, reports, retrained)
+    with interrupts.resumable(experiment.location):
+        retrained = _retrain(experiment, prepared, trials, reports)
+        return finish(experiment, prepared.config, meta, trials, reports, retrained)
 
 
 def report_experiment(location: ExperimentFolder | str | Path) -> ExperimentResult:
@@ -208,7 +228,13 @@ def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
 def _connect(config: ExperimentConfig, address: str | None) -> None:
     """Start or join Ray, and refuse trials it could never place (Ray would wait for them forever)."""
     start_ray(address)
-    check_resources(config.resources.cpu, config.resources.gpu, config.search.max_concurrent)
+    check_resources(
+        config.resources.cpu,
+        config.resources.gpu,
+        config.search.max_concurrent,
+        config.cluster.autoscale,
+        config.cluster.scale_up_timeout_s,
+    )
 
 
 def _now() -> str:

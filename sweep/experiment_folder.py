@@ -19,6 +19,7 @@ In the order a run writes them::
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,12 @@ def plot_title(name: str) -> str:
     return PLOT_TITLES.get(name) or f"Axis plot: {name.removeprefix(_AXIS_PREFIX).removesuffix(_AXIS_SUFFIX)}"
 
 
+def config_digest(config: ExperimentConfig) -> str:
+    """Names a config as the user gave it (before paths are resolved, which differ between two copies of
+    a job's working directory), so a second run of the same job finds the first one's folder."""
+    return hashlib.sha256(to_yaml(config).encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Retrained:
     """What the retrain left: retrain.json's record and the similarities behind the verdict."""
@@ -96,6 +103,18 @@ class ExperimentFolder:
         folder = results.child(folder_name)
         folder.make()
         return cls(folder)
+
+    @classmethod
+    def started_by(cls, results_dir: str, name: str, digest: str) -> ExperimentFolder | None:
+        """The newest folder ``results_dir/<name>-*`` whose run was started with the config ``digest``."""
+        results = Folder(results_dir)
+        for folder_name in sorted(results.names(), reverse=True):  # the timestamp in the name sorts them
+            folder = results.child(folder_name)
+            if folder_name.startswith(f"{name}-") and folder.is_file(META_FILE):
+                meta = folder.read_json(META_FILE)
+                if isinstance(meta, dict) and meta.get("config_digest") == digest:
+                    return cls(folder)
+        return None
 
     @property
     def location(self) -> str:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import ray
 
+from sweep import interrupts
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import ExperimentFolder, Retrained
 from trainables.data import StsPairs, TrialData
@@ -194,23 +195,30 @@ def _run(
         pending[ref] = run
     done = {}
     try:
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            run = pending.pop(ref)
-            result = gather([ref], _describe(run))[0]
-            files = result.pop("files", None)
-            record = {**result, "cosine": np.asarray(result["cosine"]).tolist()}  # JSON, at full precision
-            if run.params is not None:
-                record.update(params=run.params, finished=_now())
-            if folder is not None:
-                if files is not None:
-                    folder.write_model(files)  # before its run's record, which vouches for it
-                folder.write_retrain_run(run.name, record)
-            done[run.name] = record
+        with interrupts.polled():
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                interrupts.check()
+                if ready:
+                    run = pending.pop(ready[0])
+                    done[run.name] = _keep(run, gather(ready, _describe(run))[0], folder)
     finally:
         for ref in pending:  # interrupted or failed: free the cluster of runs nobody will collect
             ray.cancel(ref, force=True)
     return done
+
+
+def _keep(run: RetrainRun, result: dict[str, Any], folder: ExperimentFolder | None) -> dict[str, Any]:
+    """A finished run's record, written to ``folder`` (its model first, which the record vouches for)."""
+    files = result.pop("files", None)
+    record = {**result, "cosine": np.asarray(result["cosine"]).tolist()}  # JSON, at full precision
+    if run.params is not None:
+        record.update(params=run.params, finished=_now())
+    if folder is not None:
+        if files is not None:
+            folder.write_model(files)
+        folder.write_retrain_run(run.name, record)
+    return record
 
 
 def _describe(run: RetrainRun) -> str:

@@ -4,6 +4,7 @@ sweep sent with ``sweep retrain --address http://...``. Everything started here 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -27,9 +28,16 @@ BUCKET = "sweeps"
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return _free_ports(1)[0]
+
+
+def _free_ports(n: int) -> list[int]:
+    """``n`` different free ports: each socket stays bound until all are, so none is handed out twice."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def _wait_for(url: str, timeout: float = 120.0) -> None:
@@ -86,7 +94,7 @@ def s3_env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_head(s3_env, tmp_path_factory):
     """``ray start --head --dashboard-host 127.0.0.1``, every server on 127.0.0.1; yields the job API URL."""
-    dashboard = _free_port()
+    dashboard, gcs_port, client, *others = _free_ports(7)
     env = {
         **os.environ,
         **s3_env,
@@ -99,7 +107,6 @@ def ray_head(s3_env, tmp_path_factory):
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
     }
     log = tmp_path_factory.mktemp("ray") / "head.log"
-    gcs_port = _free_port()
     head = subprocess.Popen(
         [
             str(BIN / "ray"),
@@ -111,15 +118,19 @@ def ray_head(s3_env, tmp_path_factory):
             f"--port={gcs_port}",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={dashboard}",
-            f"--ray-client-server-port={_free_port()}",
+            f"--ray-client-server-port={client}",
             # Free ports for the rest too: a Ray already on this machine holds the defaults.
             *(
-                f"--{option}={_free_port()}"
-                for option in (
-                    "dashboard-agent-listen-port",
-                    "dashboard-agent-grpc-port",
-                    "metrics-export-port",
-                    "runtime-env-agent-port",
+                f"--{option}={port}"
+                for option, port in zip(
+                    (
+                        "dashboard-agent-listen-port",
+                        "dashboard-agent-grpc-port",
+                        "metrics-export-port",
+                        "runtime-env-agent-port",
+                    ),
+                    others,
+                    strict=True,
                 )
             ),
         ],
@@ -201,6 +212,7 @@ def test_sweep_retrain_runs_on_the_cluster_through_the_job_api(submitted, ray_he
     url, env, _ = ray_head
     folder = _folder(env)
     before = folder.read_json("retrain.json")
+    folder.fs.delete_dir(f"{folder.root}/retrain_runs")  # so that every run is retrained, on the cluster
     command = [sys.executable, "-m", "sweep", "retrain", str(folder), "--address", url]
     job = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-2000:]
@@ -225,3 +237,53 @@ def test_every_server_started_here_listens_on_127_0_0_1_only(submitted, ray_head
 def _loopback(ip: str) -> bool:
     address = ipaddress.ip_address(ip)
     return (getattr(address, "ipv4_mapped", None) or address).is_loopback
+
+
+def _job_driver(marker: str):
+    """The process of a submitted job's driver: the command line with ``marker`` that Ray's job runs."""
+    import psutil
+
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if marker in cmdline and "-m" in cmdline and not any(Path(arg).name == "ray" for arg in cmdline[:2]):
+            return process
+    return None
+
+
+def test_a_job_submitted_again_after_its_driver_died_finishes_the_same_sweep(submitted, ray_head):
+    url, env, _ = ray_head
+    results = f"s3://{BUCKET}/resubmitted"
+    command = [str(BIN / "ray"), "job", "submit", "--address", url, "--working-dir", ".", "--"]
+    command += ["python", "-m", "sweep", "run", "search_spaces/smoke.yaml", "--results-dir", results]
+    command += ["--set", "search.num_samples=4", "--set", "retrain.defaults=false", "--resume-if-exists"]
+    first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    from sweep.storage import Folder
+
+    try:
+        # The driver dies (SIGKILL, as a lost head pod) once the bucket holds the sweep's state.
+        deadline = time.monotonic() + 300
+        while True:
+            assert time.monotonic() < deadline and first.poll() is None, "the first job never got going"
+            names = Folder(results).names()
+            if names and any(n.startswith("experiment_state-") for n in Folder(results).child(names[0]).names()):
+                break
+            time.sleep(1)
+        driver = _job_driver("--resume-if-exists")
+        assert driver is not None
+        driver.kill()
+        first.wait(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.communicate()
+    (name,) = Folder(results).names()
+    assert not Folder(results).child(name).is_file("trials.parquet")
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=800)
+    assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-2000:]
+    assert "holds an earlier run of this config; finishing it" in again.stdout + again.stderr
+    assert Folder(results).names() == [name]  # the same folder, not a second sweep
+    folder = Folder(results).child(name)
+    trials = folder.read_parquet("trials.parquet")
+    assert len(trials) == 4 and trials["trial_id"].is_unique
+    assert len(folder.read_json("experiment.json")["resumed"]) == 1
+    assert folder.read_json("report.json")["trials"]["total"] == 4

@@ -1,0 +1,158 @@
+"""A sweep stopped from outside, as a terminal or a cluster stops it: Ctrl-C sent to the whole process
+group (exit 130), SIGTERM (exit 143), a second Ctrl-C (exit at once), and the driver killed with SIGKILL
+during the retrain. Each leaves a folder that `sweep resume` finishes, and the retrain runs that had
+finished are not run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+import pytest
+
+from benchmarks.fault_injection import SweepProcess
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.timeout(600)
+TRIALS = 4
+OVERRIDES = [f"search.num_samples={TRIALS}", "retrain.seeds=[1, 2]"]
+RETRAIN_RUNS = 5  # the best config and the defaults with 2 seeds each, and the untrained model
+
+
+class Driver(SweepProcess):
+    """The smoke sweep, shrunk, with a Ray folder of its own (short: Ray's socket paths must fit)."""
+
+    def __init__(self, results: Path):
+        self.ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+        env = {"RAY_TMPDIR": str(self.ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+        super().__init__(results, overrides=OVERRIDES, env=env)
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.ray_tmp, ignore_errors=True)
+
+
+def _folder(results: Path) -> Path | None:
+    return next(results.iterdir(), None)
+
+
+def _trial_started(results: Path) -> bool:
+    folder = _folder(results)
+    return folder is not None and any(folder.glob("experiment_state-*.json"))
+
+
+def _retrain_runs(results: Path) -> list[Path]:
+    folder = _folder(results)
+    return sorted((folder / "retrain_runs").glob("*.json")) if folder is not None else []
+
+
+def _one_line(err: str) -> str:
+    """The last stderr line, checked to be our own, with no traceback before it."""
+    assert "Traceback" not in err, err[-3000:]
+    return err.strip().splitlines()[-1]
+
+
+def _resume(folder: Path) -> subprocess.CompletedProcess:
+    resumed = subprocess.run(
+        [sys.executable, "-m", "sweep", "resume", str(folder)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return resumed
+
+
+def _no_process_left(driver: Driver) -> None:
+    """Everything the driver started ends with it: Ray's own processes follow their driver within seconds."""
+    _, alive = psutil.wait_procs(driver.tree, timeout=30)
+    assert not [process for process in alive if process.status() != psutil.STATUS_ZOMBIE], alive
+
+
+def test_ctrl_c_stops_the_sweep_with_130_and_resume_finishes_it(tmp_path):
+    driver = Driver(tmp_path)
+    try:
+        driver.wait_for(lambda: _trial_started(tmp_path), "the sweep to start")
+        os.killpg(driver.process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+        status, seconds = driver.finish()
+        err = driver.stderr
+    finally:
+        driver.stop()
+    folder = _folder(tmp_path)
+    assert status == 130, err[-3000:]
+    assert _one_line(err) == (
+        f"sweep: stopped by SIGINT; {folder} is kept as it was: `sweep resume {folder}` finishes it"
+    )
+    assert seconds < 60
+    assert not (folder / "trials.parquet").exists() and not list(folder.rglob(".*.tmp"))
+    resumed = _resume(folder)
+    assert "resuming" in resumed.stderr
+    trials = pd.read_parquet(folder / "trials.parquet")
+    assert len(trials) == TRIALS and trials["trial_id"].is_unique
+    assert json.loads((folder / "report.json").read_text())["trials"]["total"] == TRIALS
+
+
+def test_sigterm_to_the_driver_exits_143_and_a_second_ctrl_c_exits_at_once(tmp_path):
+    driver = Driver(tmp_path / "term")
+    (tmp_path / "term").mkdir()
+    try:
+        driver.wait_for(lambda: _trial_started(tmp_path / "term"), "the sweep to start")
+        driver.process.send_signal(signal.SIGTERM)  # the driver only, as Kubernetes stops a pod's first process
+        status, _ = driver.finish()
+        err = driver.stderr
+        _no_process_left(driver)
+    finally:
+        driver.stop()
+    assert status == 143, err[-3000:]
+    assert _one_line(err).startswith("sweep: stopped by SIGTERM; ")
+
+    (tmp_path / "twice").mkdir()
+    driver = Driver(tmp_path / "twice")
+    try:
+        driver.wait_for(lambda: _trial_started(tmp_path / "twice"), "the sweep to start")
+        os.killpg(driver.process.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.killpg(driver.process.pid, signal.SIGINT)
+        status, seconds = driver.finish()
+        err = driver.stderr
+        _no_process_left(driver)
+    finally:
+        driver.stop()
+    assert status == 130 and seconds < 10, err[-3000:]
+    assert _one_line(err).startswith("sweep: stopped at once by a second SIGINT")
+
+
+def test_a_driver_killed_during_the_retrain_resumes_with_the_finished_runs_kept(tmp_path):
+    driver = Driver(tmp_path)
+    try:
+        driver.wait_for(lambda: _retrain_runs(tmp_path), "a first retrain run to finish")
+        os.killpg(driver.process.pid, signal.SIGKILL)  # the driver and the Ray it started, as a lost node
+        driver.finish()
+    finally:
+        driver.stop()
+    folder = _folder(tmp_path)
+    assert not (folder / "retrain.json").exists()
+    kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in _retrain_runs(tmp_path)}
+    assert 1 <= len(kept) < RETRAIN_RUNS
+    resumed = _resume(folder)
+    assert f"retrain: {len(kept)} of {RETRAIN_RUNS} runs kept from an earlier retrain" in resumed.stderr
+    for name, (mtime, content) in kept.items():
+        path = folder / "retrain_runs" / name
+        assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content
+    record = json.loads((folder / "retrain.json").read_text())
+    runs = {f"best-seed{run['seed']}.json": run for run in record["best"]}
+    runs |= {f"default-seed{run['seed']}.json": run for run in record["default"]}
+    assert len(runs) == RETRAIN_RUNS - 1
+    for name, run in runs.items():
+        written = json.loads((folder / "retrain_runs" / name).read_text())
+        assert run["finished"] == written["finished"] and run["started"] == written["started"]
+    finished_before = {runs[name]["finished"] for name in kept if name in runs}
+    assert all(run["finished"] >= max(finished_before, default="") for name, run in runs.items() if name not in kept)
+    assert (folder / "best_model").is_dir() and (folder / "report.json").is_file()
