@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweep import interrupts
+from sweep import interrupts, ray_auth
 from trainables.errors import InputError, RunFailed
 
 if TYPE_CHECKING:
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     # Read by tqdm when it is imported: no library progress bars (the model card's, the datasets') among
     # the lines this command prints, here and in the workers of a Ray it starts.
     os.environ.setdefault("TQDM_DISABLE", "1")
+    # Before Ray is first imported, which reads it once: this machine's Ray token goes to the clusters
+    # this command joins, as `ray start` would have turned it on (see sweep.ray_auth).
+    ray_auth.adopt_local_token()
     try:
         with interrupts.handled():
             return _dispatch(args, argv)

@@ -18,7 +18,7 @@ import time
 
 import ray
 
-from sweep import interrupts
+from sweep import interrupts, ray_auth
 from trainables.errors import InputError
 
 log = logging.getLogger("sweep")
@@ -63,6 +63,8 @@ def start_ray(address: str | None = None) -> None:
         try:
             # The job's own runtime environment (working_dir, pip) is kept as submitted.
             ray.init(address=address, logging_level=logging.WARNING)
+        except ray.exceptions.AuthenticationError as error:
+            raise ray_auth.refusal(address, error) from None
         except (ConnectionError, TimeoutError, RuntimeError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise InputError(f"--address {address}: cannot connect to a Ray cluster ({message})") from None

@@ -11,6 +11,7 @@ import shlex
 import time
 from pathlib import Path
 
+from sweep import ray_auth
 from trainables.errors import InputError
 
 POLL_S = 2.0
@@ -18,10 +19,13 @@ POLL_S = 2.0
 
 def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
     """Submit ``python -m sweep ARGV`` to the job API at ``address``, follow its log, return its exit status."""
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobStatus, JobSubmissionClient
 
     try:
         client = JobSubmissionClient(address)
+    except AuthenticationError as error:
+        raise ray_auth.refusal(address, error) from None
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None

@@ -4,13 +4,10 @@ sweep sent with ``sweep retrain --address http://...``. Everything started here 
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import json
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,54 +18,17 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .servers import free_port, free_ports, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
 BUCKET = "sweeps"
 
 
-def _free_port() -> int:
-    return _free_ports(1)[0]
-
-
-def _free_ports(n: int) -> list[int]:
-    """``n`` different free ports: each socket stays bound until all are, so none is handed out twice."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-
-
-def _wait_for(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answers (Ray's token authentication may refuse an anonymous request)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a server started in its own session, with everything it started."""
-    for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(process.pid, sig)
-            process.wait(timeout=wait)
-            return
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            continue
-
-
 @pytest.fixture(scope="module")
 def s3_env(tmp_path_factory):
     """A moto S3 server on 127.0.0.1 with one bucket; the variables that point pyarrow (and Ray) at it."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     server = subprocess.Popen(
         [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
@@ -78,7 +38,7 @@ def s3_env(tmp_path_factory):
     )
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        _wait_for(endpoint)
+        wait_for(endpoint)
         urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{BUCKET}", method="PUT")).close()
         os.environ["SWEEP_TEST_MOTO_PID"] = str(server.pid)
         yield {
@@ -88,13 +48,13 @@ def s3_env(tmp_path_factory):
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     finally:
-        _stop(server)
+        stop_server(server)
 
 
 @pytest.fixture(scope="module")
 def ray_head(s3_env, tmp_path_factory):
     """``ray start --head --dashboard-host 127.0.0.1``, every server on 127.0.0.1; yields the job API URL."""
-    dashboard, gcs_port, client, *others = _free_ports(7)
+    dashboard, gcs_port, client, *others = free_ports(7)
     env = {
         **os.environ,
         **s3_env,
@@ -141,10 +101,10 @@ def ray_head(s3_env, tmp_path_factory):
     )
     try:
         url = f"http://127.0.0.1:{dashboard}"
-        _wait_for(f"{url}/api/version")
+        wait_for(f"{url}/api/version")
         yield url, env, head.pid
     finally:
-        _stop(head)
+        stop_server(head)
         # `ray start` leaves this machine's cluster address behind; a later plain ray.init() would wait for it.
         marker = Path("/tmp/ray/ray_current_cluster")
         if marker.is_file() and marker.read_text().strip().endswith(f":{gcs_port}"):

@@ -1,0 +1,66 @@
+"""Which Ray token `sweep` sends to the clusters it joins, and the line for a cluster that refuses it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sweep import ray_auth
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    for key in (ray_auth.MODE_ENV, ray_auth.TOKEN_ENV, ray_auth.TOKEN_PATH_ENV):
+        monkeypatch.setenv(key, "")  # recorded, so that what `adopt_local_token` sets is undone after the test
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+def _write_token(home, text="0123abcd"):
+    (home / ".ray").mkdir()
+    (home / ".ray" / "auth_token").write_text(text)
+
+
+def test_a_token_file_left_by_a_local_ray_turns_sending_it_on(home):
+    _write_token(home)
+    ray_auth.adopt_local_token()
+    assert os.environ[ray_auth.MODE_ENV] == "token"
+
+
+def test_without_any_token_nothing_is_turned_on(home):
+    ray_auth.adopt_local_token()
+    assert ray_auth.MODE_ENV not in os.environ
+
+
+def test_an_empty_token_file_is_no_token(home):
+    _write_token(home, "\n")
+    assert ray_auth.token_source() is None
+
+
+def test_a_mode_the_user_chose_is_kept(home, monkeypatch):
+    _write_token(home)
+    monkeypatch.setenv(ray_auth.MODE_ENV, "disabled")
+    ray_auth.adopt_local_token()
+    assert os.environ[ray_auth.MODE_ENV] == "disabled"
+
+
+def test_the_token_variable_and_the_named_file_are_found_as_ray_finds_them(home, monkeypatch, tmp_path):
+    named = tmp_path / "cluster-token"
+    named.write_text("feed")
+    monkeypatch.setenv(ray_auth.TOKEN_PATH_ENV, str(named))
+    assert ray_auth.token_source() == str(named)
+    monkeypatch.setenv(ray_auth.TOKEN_ENV, "beef")
+    assert ray_auth.token_source() == ray_auth.TOKEN_ENV
+
+
+def test_a_refusal_says_what_to_set(home, monkeypatch):
+    missing = ray_auth.refusal("http://h:8265", RuntimeError("Authentication required: Unauthorized: Missing token"))
+    assert "has no token" in str(missing) and "RAY_AUTH_TOKEN" in str(missing) and "\n" not in str(missing)
+    _write_token(home)
+    wrong = ray_auth.refusal("http://h:8265", RuntimeError("Authentication failed: Forbidden: Invalid token"))
+    assert "refused the token from" in str(wrong) and "auth_token" in str(wrong)
+    monkeypatch.setenv(ray_auth.MODE_ENV, "disabled")
+    disabled = ray_auth.refusal("http://h:8265", RuntimeError("Authentication required: Missing token"))
+    assert "RAY_AUTH_MODE=disabled" in str(disabled)
