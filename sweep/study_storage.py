@@ -74,13 +74,15 @@ def resolved(storage: str | None) -> str | None:
 
 
 def redacted(storage: str) -> str:
-    """``storage`` safe to print: a URL's password hidden."""
+    """``storage`` safe to print: a URL's password (and any password-like query value) hidden."""
     if not is_url(storage):
         return storage
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(storage).render_as_string(hide_password=True)
+        url = make_url(storage)
+        query = {key: "***" if key.lower() in _SECRET_QUERY_KEYS else value for key, value in url.query.items()}
+        return url.set(query=query).render_as_string(hide_password=True)
     except Exception:  # a URL SQLAlchemy cannot parse is shown by its scheme only
         return storage.split("://", 1)[0] + "://…"
 
@@ -103,9 +105,9 @@ def open_storage(storage: str) -> BaseStorage:
     try:
         return RDBStorage(storage)
     except ImportError as error:
-        raise InputError(
-            f"search.storage: {shown} needs the database driver {error.name or error}, which is not installed"
-        ) from None
+        # Optuna re-raises SQLAlchemy's import of the driver with a generic message; the cause names it.
+        driver = getattr(error.__cause__, "name", None) or error.name or "its dialect names"
+        raise InputError(f"search.storage: {shown} needs the database driver {driver}, not installed") from None
     except Exception as error:  # SQLAlchemy's errors for an unreachable or unusable database
         reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
         raise InputError(f"search.storage: cannot open {shown} ({reason.replace(storage, shown)})") from None
