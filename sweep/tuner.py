@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optuna.storages import BaseStorage
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -91,9 +92,11 @@ def tuner_spec(
     plan: SweepPlan,
     folder: Folder | Path | str,
     warmstart: Warmstart | None = None,
+    study_storage: BaseStorage | None = None,
 ) -> TunerSpec:
     """Everything the Tuner for one sweep (or the rest of a resumed one) is built from, storing its Ray
-    experiment in ``folder``; ``.tuner()`` builds it."""
+    experiment in ``folder`` and its Optuna study in ``study_storage`` (in memory when None); ``.tuner()``
+    builds it."""
     folder = Folder.of(folder)
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
@@ -107,7 +110,7 @@ def tuner_spec(
     # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
     # the TuneConfig names none: Tune refuses a metric set in both places.
     tune_config = tune.TuneConfig(
-        search_alg=build_searcher(config, warmstart),
+        search_alg=build_searcher(config, warmstart, study_storage),
         scheduler=build_scheduler(config, plan.max_evaluations),
         num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
