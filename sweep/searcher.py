@@ -112,6 +112,8 @@ class SweepSearch(OptunaSearch):
         """Tune's next config; the Optuna trial behind it records the Tune trial's id, so that a resume
         can tell which stored trials a crash interrupted."""
         config = super().suggest(trial_id)
+        # Ray-private: OptunaSearch keeps the Optuna trial it asked for each Tune trial in `_ot_trials` and
+        # has no public getter (tests/test_ray_start.py fails if that moves).
         if trial_id in self._ot_trials:
             self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
         return config
