@@ -13,6 +13,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from sweep.objective import ObjectiveConfig
 from sweep.search_space import Param, parse_space, reference_point
+from sweep.tracking_config import TrackingConfig
 from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
@@ -118,6 +119,7 @@ class ExperimentConfig(Strict):
     cluster: ClusterConfig = ClusterConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
+    tracking: TrackingConfig = TrackingConfig()  # TensorBoard, MLflow, W&B: all off; see sweep.tracking
     _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)
 
     @model_validator(mode="after")
