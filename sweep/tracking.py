@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,12 +82,28 @@ def check_tracking(tracking: TrackingConfig) -> None:
                 f"pip install 'adaptive-layer-sweep[{backend}]'"
             ) from None
     if tracking.mlflow is not None:
-        _check_mlflow(tracking.mlflow.tracking_uri)
+        _check_mlflow(mlflow_uri(tracking))
     if tracking.wandb is not None and _wandb_mode(tracking) == "online" and not _wandb_api_key():
         raise InputError(
             "tracking.wandb: mode online needs an API key: set WANDB_API_KEY or run `wandb login`; "
             "or use mode offline and `wandb sync` later"
         )
+
+
+def mlflow_uri(tracking: TrackingConfig) -> str | None:
+    """The MLflow tracking URI without credentials; a user and password given in it move to the variables
+    MLflow reads on every request, so that the URI handed to Ray's callback (pickled in the experiment's
+    tuner.pkl) and to MLflow's logs holds none."""
+    assert tracking.mlflow is not None
+    uri = tracking.mlflow.tracking_uri
+    if uri is None:
+        return None
+    parts = urllib.parse.urlsplit(uri)
+    if parts.username is not None:
+        os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
+    if parts.password is not None:
+        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
+    return redact(uri)
 
 
 def _check_mlflow(uri: str | None) -> None:
@@ -98,9 +115,8 @@ def _check_mlflow(uri: str | None) -> None:
             client.search_experiments(max_results=1)
         except Exception as error:  # any failure: the sweep could not log there
             where = redact(client.tracking_uri)
-            reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
             raise InputError(
-                f"tracking.mlflow.tracking_uri: no MLflow server answers at {where} ({reason[:200]})"
+                f"tracking.mlflow.tracking_uri: no MLflow server answers at {where} ({_reason(error)})"
             ) from None
 
 
@@ -157,7 +173,7 @@ def tune_callbacks(config: ExperimentConfig, group: str) -> list[Any]:
 
         callbacks.append(
             MLflowLoggerCallback(
-                tracking_uri=tracking.mlflow.tracking_uri,
+                tracking_uri=mlflow_uri(tracking),
                 experiment_name=_mlflow_experiment(config),
                 tags={EXPERIMENT_TAG: group, KIND_TAG: "trial"},
             )
@@ -230,8 +246,7 @@ class Tracker:
     def _client(self) -> tuple[Any, str]:
         from mlflow import MlflowClient
 
-        assert self.config.tracking.mlflow is not None
-        client = MlflowClient(tracking_uri=self.config.tracking.mlflow.tracking_uri)
+        client = MlflowClient(tracking_uri=mlflow_uri(self.config.tracking))
         name = _mlflow_experiment(self.config)
         experiment = client.get_experiment_by_name(name)
         return client, experiment.experiment_id if experiment else client.create_experiment(name)
