@@ -58,7 +58,11 @@ def mlflow_server(tmp_path_factory):
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it started, nothing else
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # its web server waits for open connections to close
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
