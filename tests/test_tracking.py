@@ -250,3 +250,21 @@ def test_a_tracker_whose_package_cannot_be_imported_is_refused_before_any_trial(
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("sweep: error: tracking.wandb: the wandb package cannot be imported")
     assert "pip install 'adaptive-layer-sweep[wandb]'" in line
+
+
+def test_a_tracker_gone_after_the_sweep_costs_one_warning_and_is_not_used_again(caplog):
+    from sweep.tracking import Tracker
+
+    port = _free_port()  # the server has gone: nothing listens there any more
+    config = load_config(SMOKE, [f"tracking.mlflow.tracking_uri=http://127.0.0.1:{port}"])
+    tracker = Tracker(config, "smoke-gone")
+    record = {
+        "sts_dev": {"full": {"spearman_cosine": 0.1}},
+        "test": {"full": {"spearman_cosine": 0.2}, "per_depth": [0.1]},
+    }
+    with caplog.at_level("WARNING", logger="sweep"):
+        tracker.log_retrain_run("untrained", record)
+        tracker.log_retrain_run("untrained", record)
+    (warning,) = [r.getMessage() for r in caplog.records if r.name == "sweep"]
+    assert warning.startswith("tracking: mlflow failed while logging retrain run untrained (")
+    assert tracker.live == []
