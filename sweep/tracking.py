@@ -326,7 +326,9 @@ class Tracker:
             job_type=job_type,
             config=config,
             reinit="create_new",
-            settings=wandb.Settings(silent=True),
+            # No system metadata: it records this process's command line, which may hold a tracking URI
+            # with its password (`--set tracking.mlflow.tracking_uri=...`).
+            settings=wandb.Settings(silent=True, x_disable_meta=True),
         )
 
     def close(self) -> None:
