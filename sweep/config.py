@@ -15,6 +15,7 @@ from sweep.objective import ObjectiveConfig
 from sweep.search_space import Param, parse_space, reference_point
 from sweep.study_storage import check_storage
 from sweep.study_storage import resolved as resolved_storage
+from sweep.tracking_config import TrackingConfig
 from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
@@ -136,6 +137,7 @@ class ExperimentConfig(Strict):
     cluster: ClusterConfig = ClusterConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
+    tracking: TrackingConfig = TrackingConfig()  # TensorBoard, MLflow, W&B: all off; see sweep.tracking
     _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)
 
     @model_validator(mode="after")

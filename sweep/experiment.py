@@ -16,7 +16,7 @@ from optuna.storages import BaseStorage
 from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder, Retrained, config_digest
+from sweep.experiment_folder import REPORT_JSON, REPORT_MD, ExperimentFolder, Retrained, config_digest
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
 from sweep.results import params_of
@@ -25,6 +25,8 @@ from sweep.retrain import retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
 from sweep.study_storage import open_storage, redacted, study_exists, study_storage
+from sweep.tracking import Tracker, check_tracking
+from sweep.tracking_config import redact
 from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
@@ -53,6 +55,7 @@ def prepare(config: ExperimentConfig) -> Prepared:
     model cannot support, an empty split.
     """
     quiet_libraries()
+    check_tracking(config.tracking)  # InputError: a tracker's package missing, its server not answering
     config = config.model_copy(
         update={"model": config.model.resolved(), "data": config.data.resolved(), "search": config.search.resolved()}
     )
@@ -100,6 +103,7 @@ def run_experiment(
     finished instead (`sweep resume`), so a job that a cluster runs again loses nothing.
     """
     started = time.monotonic()
+    command = redact(command)  # a tracking URI given with --set may carry a password
     digest = config_digest(config)
     prepared = prepare_sweep(config)
     config = prepared.config
@@ -113,6 +117,7 @@ def run_experiment(
     log.info("Ray ready at %.1fs", time.monotonic() - started)
     experiment = ExperimentFolder.create(config.results_dir, config.name)
     config = _with_study_name(config, experiment)
+    tracker = Tracker(config, experiment.files.name)
     with interrupts.resumable(experiment.location):
         experiment.write_config(config)
         meta = {
@@ -129,8 +134,9 @@ def run_experiment(
             tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage).tuner().fit()
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
-        retrained = _retrain(experiment, prepared, trials, reports)
-        result = finish(experiment, config, meta, trials, reports, retrained)
+        tracker.log_statuses(trials)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        result = _finish(experiment, config, meta, trials, reports, retrained, tracker)
     log.info("retrained and reported at %.1fs", time.monotonic() - started)
     return result
 
@@ -144,6 +150,7 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
         return report_experiment(experiment)
     prepared = prepare(config)
     _connect(prepared.config, address)
+    tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location):
         if experiment.is_swept():
             trials, reports = experiment.saved_results()
@@ -171,8 +178,9 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
                 with interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)
-        retrained = _retrain(experiment, prepared, trials, reports)
-        return finish(experiment, prepared.config, meta, trials, reports, retrained)
+            tracker.log_statuses(trials)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
 def retrain_experiment(location: str | Path, address: str | None = None) -> ExperimentResult:
@@ -182,9 +190,10 @@ def retrain_experiment(location: str | Path, address: str | None = None) -> Expe
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)
+    tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location):
-        retrained = _retrain(experiment, prepared, trials, reports)
-        return finish(experiment, prepared.config, meta, trials, reports, retrained)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
 def report_experiment(location: ExperimentFolder | str | Path) -> ExperimentResult:
@@ -207,15 +216,35 @@ def analyze_experiment(location: str | Path) -> ExperimentResult:
 
 
 def _retrain(
-    experiment: ExperimentFolder, prepared: Prepared, trials: pd.DataFrame, reports: pd.DataFrame
+    experiment: ExperimentFolder, prepared: Prepared, trials: pd.DataFrame, reports: pd.DataFrame, tracker: Tracker
 ) -> Retrained:
-    """Retrain the winner and the reference defaults, and keep what they left in the folder."""
+    """Retrain the winner and the reference defaults, and keep what they left in the folder; each run
+    goes to the trackers as it finishes."""
     config = prepared.config
     best = params_of(select_best(trials, reports, config.objective))
     default = trial_params(config.space, config.reference)
-    retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment)
+    retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment, tracker.log_retrain_run)
     experiment.write_retrain(retrained)
     return retrained
+
+
+def _finish(
+    experiment: ExperimentFolder,
+    config: ExperimentConfig,
+    meta: dict[str, Any],
+    trials: pd.DataFrame,
+    reports: pd.DataFrame,
+    retrained: Retrained,
+    tracker: Tracker,
+) -> ExperimentResult:
+    """``finish``, then the report and its plots to the trackers."""
+    try:
+        result = finish(experiment, config, meta, trials, reports, retrained)
+        if result.report is not None:
+            tracker.log_report(experiment.files, [REPORT_MD, REPORT_JSON, *result.plots], result.report)
+        return result
+    finally:
+        tracker.close()
 
 
 def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
