@@ -17,6 +17,7 @@ from sweep.config import ExperimentConfig
 from sweep.experiment_folder import ExperimentFolder, Retrained, config_digest
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
+from sweep.progress import OutputOptions
 from sweep.results import params_of
 from sweep.resume import plan_resume
 from sweep.retrain import retrain
@@ -79,12 +80,17 @@ def prepare_sweep(config: ExperimentConfig) -> Prepared:
 
 
 def run_experiment(
-    config: ExperimentConfig, command: str, address: str | None = None, resume_if_exists: bool = False
+    config: ExperimentConfig,
+    command: str,
+    address: str | None = None,
+    resume_if_exists: bool = False,
+    output: OutputOptions | None = None,
 ) -> ExperimentResult:
     """Sweep, retrain and report into a new experiment folder under ``config.results_dir``.
 
     With ``resume_if_exists``, the newest folder there that an earlier run of this same config started is
-    finished instead (`sweep resume`), so a job that a cluster runs again loses nothing.
+    finished instead (`sweep resume`), so a job that a cluster runs again loses nothing. ``output``: what
+    the sweep prints while it runs (``sweep.progress``).
     """
     started = time.monotonic()
     digest = config_digest(config)
@@ -94,7 +100,7 @@ def run_experiment(
         earlier = ExperimentFolder.started_by(config.results_dir, config.name, digest)
         if earlier is not None:
             log.info("%s holds an earlier run of this config; finishing it", earlier)
-            return resume_experiment(earlier, address)
+            return resume_experiment(earlier, address, output)
     log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
     _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
@@ -111,7 +117,7 @@ def run_experiment(
         }
         experiment.write_meta(meta)
         with interrupts.sweeping():
-            tuner_spec(config, prepared.data, prepared.plan, experiment.files).tuner().fit()
+            tuner_spec(config, prepared.data, prepared.plan, experiment.files, output=output).tuner().fit()
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
         retrained = _retrain(experiment, prepared, trials, reports)
@@ -120,7 +126,9 @@ def run_experiment(
     return result
 
 
-def resume_experiment(location: ExperimentFolder | str | Path, address: str | None = None) -> ExperimentResult:
+def resume_experiment(
+    location: ExperimentFolder | str | Path, address: str | None = None, output: OutputOptions | None = None
+) -> ExperimentResult:
     """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
@@ -145,7 +153,9 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
             meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
             experiment.write_meta(meta)
             if plan.left:
-                spec = tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart)
+                spec = tuner_spec(
+                    prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart, output
+                )
                 with interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)
