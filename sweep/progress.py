@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ray.tune.experimental.output import AirVerbosity
-from ray.tune.experimental.output import ProgressReporter as TuneReporter
+from ray.tune import Callback
 
 from sweep.time_left import duration, estimate_left
 from trainables.metrics import FAILURE
@@ -36,6 +35,16 @@ class OutputOptions:
     def tune_verbosity(self) -> int:
         """``RunConfig(verbose=...)``: Tune's tables with ``verbose``, else nothing of Tune's own."""
         return 1 if self.verbose else 0
+
+    def tune_output_engine(self) -> None:
+        """Choose Tune's output engine for the next ``fit`` (it reads ``RAY_AIR_NEW_OUTPUT`` then).
+
+        Its current engine prints its start-up table even at ``verbose=0``, and hands its hooks to the
+        first of its reporters among the callbacks only, so another reporter there leaves its own half
+        set up (it raises on the first trial error). Its earlier engine prints nothing at ``verbose=0``
+        and leaves these lines to a plain callback; ``verbose`` keeps the current engine's tables.
+        """
+        os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if self.verbose else "0"
 
 
 def quiet_ray(options: OutputOptions) -> None:
@@ -60,18 +69,14 @@ def emit(line: str) -> None:
     print(PREFIX + line, file=sys.stdout, flush=True)
 
 
-class SweepProgress(TuneReporter):
-    """Tune's progress reporter for a sweep: one line per trial event, and a progress line after each
-    trial ends and every ``options.every_s`` seconds.
-
-    It is a reporter of Tune's output engine (``ray.tune.experimental.output.ProgressReporter``, a
-    ``Callback``): Tune gives the experiment's start and its heartbeat to the first reporter among the
-    callbacks, so this one replaces Tune's own there, whose start-up table prints even at ``verbose=0``.
+class SweepProgress(Callback):
+    """A Tune callback printing one line per trial event, and a progress line after each trial ends and
+    every ``options.every_s`` seconds.
 
     ``planned`` trials are this ``fit``'s (a resume's are what is left; ``earlier`` the trials finished
-    before it). The best so far follows the report's rule (``sweep.objective``): a trial counts by its
-    best evaluation by ``selection``, and only completed trials win; until one has completed, the best
-    of all evaluations so far is shown, marked provisional.
+    before it), written into ``location``. The best so far follows the report's rule
+    (``sweep.objective``): a trial counts by its best evaluation by ``selection``, and only completed
+    trials win; until one has completed, the best of all evaluations so far is shown, marked provisional.
     """
 
     def __init__(
@@ -82,30 +87,22 @@ class SweepProgress(TuneReporter):
         searched: list[str],
         options: OutputOptions | None = None,
         earlier: int = 0,
+        location: str = "",
     ):
-        self.planned, self.concurrency, self.earlier = planned, concurrency, earlier
+        self.planned, self.concurrency, self.earlier, self.location = planned, concurrency, earlier, location
         self.selection, self.searched = selection, list(searched)
         self.options = options or OutputOptions()
-        super().__init__(AirVerbosity.DEFAULT)
         self._started_at: float | None = None
         self._last_line_at = 0.0
         self._trial_started: dict[str, float] = {}  # trial id -> clock at its first start
         self._ended: dict[str, tuple[str, float]] = {}  # trial id -> (outcome, seconds it took)
         self._best_row: dict[str, dict[str, Any]] = {}  # trial id -> its best evaluation so far
 
-    # Tune's hooks. `setup` is called twice: as a callback, then as the reporter.
+    # Tune's hooks.
     def setup(self, **info: Any) -> None:
-        if self._started_at is None:
-            self._started_at = self._last_line_at = time.monotonic()
-
-    def experiment_started(self, experiment_name: str, experiment_path: str, **info: Any) -> None:
-        emit(f"Ray Tune runs {self.planned} trials, {self.concurrency} at a time, into {experiment_path}")
-
-    def print_heartbeat(self, trials: list, *args: Any, force: bool = False) -> None:
-        """Called by Tune every loop step (and once with ``force`` at the end, after the last trial's line)."""
-        running = any(trial_id not in self._ended for trial_id in self._trial_started)
-        if running and time.monotonic() - self._last_line_at >= self.options.every_s:
-            self._progress(trials)
+        self._started_at = self._last_line_at = time.monotonic()
+        where = f", into {self.location}" if self.location else ""
+        emit(f"Ray Tune runs {self.planned} trials, {self.concurrency} at a time{where}")
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         if trial.trial_id in self._trial_started:
@@ -136,7 +133,7 @@ class SweepProgress(TuneReporter):
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         result = trial.last_result or {}
-        where = f" at step {_steps(result)}" if "step" in result else ""
+        where = f" after step {_steps(result)}" if "step" in result else ""
         self._end(trial, "errored", f"errored{where}: {_error_line(trial)} (whole error: {_error_path(trial)})")
         self._progress(trials)
 
@@ -145,8 +142,10 @@ class SweepProgress(TuneReporter):
         emit(f"trial {trial.trial_id} raised (attempt {attempt}), starting it again: {_error_line(trial)}")
         self._best_row.pop(trial.trial_id, None)  # the retry starts from step 1; its earlier rows do not count
 
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
-        pass  # Tune's reporters end a block of output with a blank line here; these lines need none
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        running = any(trial_id not in self._ended for trial_id in self._trial_started)
+        if running and time.monotonic() - self._last_line_at >= self.options.every_s:
+            self._progress(trials)
 
     # The lines.
     def _end(self, trial: Any, outcome: str, text: str) -> None:

@@ -136,8 +136,10 @@ def tuner_spec(
                 searched=[key for key, param in config.space.items() if param.searched],
                 options=output,
                 earlier=config.search.num_samples - num_samples,
+                location=folder.location,
             )
         )
+    output.tune_output_engine()
     run_config = tune.RunConfig(
         name=folder.name,
         callbacks=callbacks,

@@ -3,6 +3,7 @@ the time left, and how the Tuner is wired to print them (or Ray's tables with ``
 
 from __future__ import annotations
 
+import os
 import re
 from types import SimpleNamespace
 
@@ -58,8 +59,9 @@ def _lines(capsys) -> list[str]:
 
 
 def test_each_trial_event_is_one_line_and_each_end_adds_a_progress_line(tmp_path, capsys):
-    progress = SweepProgress(4, 2, Selection((OBJECTIVE,)), ["kl_temperature"])
+    progress = SweepProgress(4, 2, Selection((OBJECTIVE,)), ["kl_temperature"], location="results/x")
     progress.setup()
+    assert _lines(capsys) == ["sweep: Ray Tune runs 4 trials, 2 at a time, into results/x"]
     a, b, c = (_trial(name, tmp_path) for name in ("aaaa", "bbbb", "cccc"))
     progress.on_trial_start(0, [], a)
     progress.on_trial_start(0, [], b)
@@ -96,6 +98,7 @@ def test_each_trial_event_is_one_line_and_each_end_adds_a_progress_line(tmp_path
 def test_an_errored_trial_gets_the_last_line_of_its_error_and_where_the_whole_error_is(tmp_path, capsys):
     progress = SweepProgress(2, 1, Selection((OBJECTIVE,)), [], OutputOptions(evaluations=True))
     progress.setup()
+    capsys.readouterr()
     trial = _trial("dddd", tmp_path)
     (tmp_path / "trial_dddd").mkdir()
     (tmp_path / "trial_dddd" / "error.txt").write_text(
@@ -110,18 +113,19 @@ def test_an_errored_trial_gets_the_last_line_of_its_error_and_where_the_whole_er
     assert lines[1] == "sweep: trial dddd step 4/12: 0.4000 (its best 0.4000 at step 4)"  # --evaluations
     assert lines[2] == "sweep: trial dddd raised (attempt 1), starting it again: ValueError: boom"
     assert lines[3].startswith(
-        f"sweep: trial dddd errored at step 4/12: ValueError: boom (whole error: {tmp_path}/trial_dddd/error.txt) ("
+        f"sweep: trial dddd errored after step 4/12: ValueError: boom (whole error: {tmp_path}/trial_dddd/error.txt) ("
     )
     # The retry's rows start again from step 1, so an errored trial has no best to show.
     assert lines[4].startswith("sweep: 1/2 done (0 completed, 0 pruned, 1 errored), 0 running, 1 pending; no score")
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_the_tuner_prints_these_lines_by_default_and_ray_tables_with_verbose(tmp_path, verbose):
+def test_the_tuner_prints_these_lines_by_default_and_ray_tables_with_verbose(tmp_path, verbose, monkeypatch):
     from sweep.config import load_config
     from sweep.experiment import prepare_sweep
     from sweep.tuner import tuner_spec
 
+    monkeypatch.setenv("RAY_AIR_NEW_OUTPUT", "unset")  # restored after the test
     prepared = prepare_sweep(load_config(SMOKE, [f"results_dir={tmp_path}"]))
     spec = tuner_spec(
         prepared.config, prepared.data, prepared.plan, tmp_path / "x", output=OutputOptions(verbose=verbose)
@@ -129,7 +133,10 @@ def test_the_tuner_prints_these_lines_by_default_and_ray_tables_with_verbose(tmp
     reporters = [c for c in spec.run_config.callbacks if isinstance(c, SweepProgress)]
     assert spec.run_config.verbose == (1 if verbose else 0)
     assert len(reporters) == (0 if verbose else 1)
+    # Tune's earlier output engine, silent at verbose=0, unless its tables are asked for.
+    assert os.environ["RAY_AIR_NEW_OUTPUT"] == ("1" if verbose else "0")
     if not verbose:
         (reporter,) = reporters
         assert (reporter.planned, reporter.concurrency, reporter.earlier) == (8, 2, 0)
+        assert reporter.location == str(tmp_path / "x")
         assert reporter.searched == [k for k, p in prepared.config.space.items() if p.searched]
