@@ -133,6 +133,9 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         )
         lines.append(f"  config: {json.dumps(best['config'])}")
     for entry in status["running"]:
+        if not entry["evaluations"]:
+            lines.append(f"running: trial {entry['trial_id']}, no evaluation yet")
+            continue
         score = f", last {entry['last_score']:.4f}" if entry["last_score"] is not None else ""
         ran = f", {duration(entry['elapsed_s'])}" if entry["elapsed_s"] is not None else ""
         lines.append(f"running: trial {entry['trial_id']} at step {entry['step']}/{entry['total_steps']}{score}{ran}")
