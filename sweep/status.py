@@ -89,7 +89,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
             "pending": pending,
             "interrupted": interrupted,
         },
-        "best": _best(trials, reports, config.objective),
+        "best": _best(trials, reports, config.objective, unfinished="running" if state == "running" else "interrupted"),
         "objective": config.objective.describe(),
         "running": running_list,
         "elapsed_s": _seconds(max((ended_at or now) - started_at, 0.0)),
@@ -142,9 +142,9 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any) -> dict[str, Any] | None:
+def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any, unfinished: str) -> dict[str, Any] | None:
     """The report's winner so far; else (none completed yet) the best evaluation of any trial that has not
-    errored, marked provisional."""
+    errored, marked provisional (its status ``unfinished``: running, or interrupted by a crash)."""
     ranking = standings(trials, reports, objective)
     provisional = ranking.empty
     if provisional:
@@ -162,7 +162,7 @@ def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any) -> dict[s
         "score": scores[objective.metrics[0]],
         "scores": scores,
         "step": int(row["chosen_step"]),
-        "status": str(status),
+        "status": unfinished if status == "unfinished" else str(status),
         "provisional": provisional,
     }
 
