@@ -1,4 +1,4 @@
-"""Command line: ``sweep run|trial|retrain|report|analyze``. Parses, calls one function, prints.
+"""Command line: ``sweep run|trial|retrain|report|analyze|resume|status``. Parses, calls one function, prints.
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
 Ctrl-C and SIGTERM exit with 130 and 143 and one line naming the folder to resume (``sweep.interrupts``).
@@ -50,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "after its driver died) instead of starting a new one",
     )
     _address_option(run)
+    _output_options(run)
 
     trial = commands.add_parser("trial", help="train one config locally, no scheduler, print the metrics")
     trial.add_argument("config")
@@ -65,7 +66,23 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("dir", help="experiment folder (path or URI), e.g. results/smoke-20260101-120000")
         if name not in ("report", "analyze"):
             _address_option(sub)
+        if name in ("resume", "retrain"):
+            _output_options(sub, evaluations=name == "resume")
+
+    status = commands.add_parser("status", help="a running, finished or crashed sweep at a glance")
+    status.add_argument("dir", help="experiment folder (path or URI)")
+    status.add_argument("--json", action="store_true", help="print it as one JSON object")
     return parser
+
+
+def _output_options(parser: argparse.ArgumentParser, evaluations: bool = True) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also Ray's own output: Tune's status tables, its start-up warnings and each failed trial's traceback",
+    )
+    if evaluations:
+        parser.add_argument("--evaluations", action="store_true", help="a line per STS-dev evaluation of each trial")
 
 
 def _address_option(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     argv_given = argv
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    logging.basicConfig(format="%(name)s: %(message)s", level=logging.INFO)
+    # The sweep's own notices; other libraries' only from warnings up (no font-cache or study-created lines).
+    logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
+    log.setLevel(logging.INFO)
     # Read by tqdm when it is imported: no library progress bars (the model card's, the datasets') among
     # the lines this command prints, here and in the workers of a Ray it starts.
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -119,6 +138,12 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     from sweep.config import load_config
     from sweep.storage import is_uri
 
+    if args.command == "status":
+        from sweep.status import status_lines, sweep_status
+
+        status = sweep_status(args.dir)
+        print(json.dumps(status, indent=2) if args.json else "\n".join(status_lines(status)))
+        return 0
     if args.command == "analyze":
         from sweep.experiment import analyze_experiment
 
@@ -148,6 +173,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
             )
         return submit(address, without_address(argv))
 
+    from sweep.progress import OutputOptions, quiet_ray
+
+    output = OutputOptions(verbose=getattr(args, "verbose", False), evaluations=getattr(args, "evaluations", False))
+    quiet_ray(output)
     from sweep.experiment import (
         report_experiment,
         resume_experiment,
@@ -174,11 +203,11 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     if args.command == "run":
         command = shlex.join(["python", "-m", "sweep", *argv])
-        result = run_experiment(config, command, address=address, resume_if_exists=args.resume_if_exists)
+        result = run_experiment(config, command, address=address, resume_if_exists=args.resume_if_exists, output=output)
         _print_summary(result.location, result)
         return 0
     if args.command == "resume":
-        result = resume_experiment(args.dir, address=address)
+        result = resume_experiment(args.dir, address=address, output=output)
     elif args.command == "retrain":
         result = retrain_experiment(args.dir, address=address)
     else:

@@ -19,6 +19,7 @@ from sweep.config import ExperimentConfig
 from sweep.experiment_folder import REPORT_JSON, REPORT_MD, ExperimentFolder, Retrained, config_digest
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
+from sweep.progress import OutputOptions
 from sweep.results import params_of
 from sweep.resume import plan_resume, settle_interrupted
 from sweep.retrain import retrain
@@ -95,12 +96,17 @@ def prepare_sweep(config: ExperimentConfig) -> Prepared:
 
 
 def run_experiment(
-    config: ExperimentConfig, command: str, address: str | None = None, resume_if_exists: bool = False
+    config: ExperimentConfig,
+    command: str,
+    address: str | None = None,
+    resume_if_exists: bool = False,
+    output: OutputOptions | None = None,
 ) -> ExperimentResult:
     """Sweep, retrain and report into a new experiment folder under ``config.results_dir``.
 
     With ``resume_if_exists``, the newest folder there that an earlier run of this same config started is
-    finished instead (`sweep resume`), so a job that a cluster runs again loses nothing.
+    finished instead (`sweep resume`), so a job that a cluster runs again loses nothing. ``output``: what
+    the sweep prints while it runs (``sweep.progress``).
     """
     started = time.monotonic()
     command = redact(command)  # a tracking URI given with --set may carry a password
@@ -111,7 +117,7 @@ def run_experiment(
         earlier = ExperimentFolder.started_by(config.results_dir, config.name, digest)
         if earlier is not None:
             log.info("%s holds an earlier run of this config; finishing it", earlier)
-            return resume_experiment(earlier, address)
+            return resume_experiment(earlier, address, output)
     log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
     _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
@@ -131,7 +137,9 @@ def run_experiment(
         experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
         with interrupts.sweeping():
-            tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage).tuner().fit()
+            tuner_spec(
+                config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output
+            ).tuner().fit()
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
         tracker.log_statuses(trials)
@@ -141,7 +149,9 @@ def run_experiment(
     return result
 
 
-def resume_experiment(location: ExperimentFolder | str | Path, address: str | None = None) -> ExperimentResult:
+def resume_experiment(
+    location: ExperimentFolder | str | Path, address: str | None = None, output: OutputOptions | None = None
+) -> ExperimentResult:
     """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
@@ -174,7 +184,9 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
             meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
             experiment.write_meta(meta)
             if plan.left:
-                spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage)
+                spec = tuner_spec(
+                    config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage, output
+                )
                 with interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)

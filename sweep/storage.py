@@ -74,6 +74,14 @@ class Folder:
     def is_file(self, name: str) -> bool:
         return self.kind(name) == "file"
 
+    def modified(self, name: str) -> float | None:
+        """When ``name`` last changed, in seconds since the epoch; None when it is missing (or the store
+        does not say)."""
+        info = self.fs.get_file_info(self._path(name))
+        if info.type == pafs.FileType.NotFound or info.mtime_ns is None:
+            return None
+        return info.mtime_ns / 1e9
+
     def names(self, name: str = "") -> list[str]:
         """Entries directly inside ``name``, sorted."""
         selector = pafs.FileSelector(self._path(name), allow_not_found=True)

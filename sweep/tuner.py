@@ -13,6 +13,7 @@ from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from sweep.config import ExperimentConfig
+from sweep.progress import OutputOptions, SweepProgress
 from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
 from sweep.storage import Folder
@@ -94,11 +95,14 @@ def tuner_spec(
     folder: Folder | Path | str,
     warmstart: Warmstart | None = None,
     study_storage: BaseStorage | None = None,
+    output: OutputOptions | None = None,
 ) -> TunerSpec:
     """Everything the Tuner for one sweep (or the rest of a resumed one) is built from, storing its Ray
     experiment in ``folder`` and its Optuna study in ``study_storage`` (in memory when None); ``.tuner()``
-    builds it."""
+    builds it. ``output``: what it prints while it runs."""
     folder = Folder.of(folder)
+    output = output or OutputOptions()
+    num_samples = warmstart.num_samples if warmstart else config.search.num_samples
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
         data=data,
@@ -113,7 +117,7 @@ def tuner_spec(
     tune_config = tune.TuneConfig(
         search_alg=build_searcher(config, warmstart, study_storage),
         scheduler=build_scheduler(config, plan.max_evaluations),
-        num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
+        num_samples=num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
         # per trial). Tune reuses one only after the last trial's thread has ended, and each trial first
         # frees what the last one left, GPU cache included (trainables.training.start_worker_run).
@@ -124,15 +128,31 @@ def tuner_spec(
     # imports tensorboardX, which imports torch, and so delayed the first trial of a sweep by seconds
     # of the driver's CPU (7 s on 2 cores). `tracking.tensorboard` adds it back without torch.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    callbacks = [JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)]
+    if not output.verbose:
+        # One line per trial event and a progress line (sweep.progress) instead of Tune's tables, which
+        # `--verbose` brings back.
+        callbacks.append(
+            SweepProgress(
+                planned=num_samples,
+                concurrency=config.search.max_concurrent,
+                selection=config.objective.selection,
+                searched=[key for key, param in config.space.items() if param.searched],
+                options=output,
+                earlier=config.search.num_samples - num_samples,
+                location=folder.location,
+            )
+        )
+    output.tune_output_engine()
     run_config = tune.RunConfig(
         name=folder.name,
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)],
+        callbacks=callbacks,
         storage_path=folder.storage_path(),
         # The sweep writes no checkpoints: ASHA only stops trials, it never pauses and resumes them.
         checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),
         # A trial that raised restarts from step 1 (there is no checkpoint to resume from).
         failure_config=tune.FailureConfig(max_failures=config.failures.max_retries),
-        verbose=1,
+        verbose=output.tune_verbosity,
     )
     return TunerSpec(
         trainable=trainable,

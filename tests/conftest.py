@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -57,15 +61,61 @@ def smoke_data():
     return TrialData(train, dev), test
 
 
-@pytest.fixture(scope="session")
-def smoke_experiment(ray_session, tmp_path_factory):
-    """One finished smoke sweep through the command line, shared by every test that reads its folder."""
-    from sweep.cli import main
+@dataclass(frozen=True)
+class SmokeRun:
+    """The smoke sweep as a user runs it: its folder, what it printed, and `sweep status` read mid-run."""
 
+    folder: Path
+    output: str  # stdout and stderr together, as a job's log holds them (not a terminal)
+    live_status: dict | None  # `sweep status --json` while trials ran (running or done); None if never caught
+    live_errors: list[str]  # what `sweep status` said when it failed on the live folder (once it was a sweep)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(ray_session, tmp_path_factory) -> SmokeRun:
+    """One finished smoke sweep, `python -m sweep run` in a process of its own, shared by every test that
+    reads its folder or its output; `sweep status --json` reads its folder while its trials run."""
     results = tmp_path_factory.mktemp("results")
-    assert main(["run", str(SMOKE), "--results-dir", str(results)]) == 0
+    log = results.parent / f"{results.name}.log"
+    with log.open("w") as output:
+        sweep = subprocess.Popen(
+            [sys.executable, "-m", "sweep", "run", str(SMOKE), "--results-dir", str(results)],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        live, errors = None, []
+        while sweep.poll() is None:
+            live = live or _status_while_trials_run(results, errors)
+            time.sleep(0.5)
+    text = log.read_text()
+    assert sweep.returncode == 0, text
     (folder,) = results.iterdir()
-    return folder
+    return SmokeRun(folder, text, live, errors)
+
+
+def _status_while_trials_run(results: Path, errors: list[str]) -> dict | None:
+    """`sweep status --json` of the sweep in ``results`` once it has a running or finished trial."""
+    folders = list(results.iterdir())
+    if not folders:
+        return None
+    done = subprocess.run(
+        [sys.executable, "-m", "sweep", "status", "--json", str(folders[0])], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        if "no config.yaml" not in done.stderr:  # else not a sweep yet: the driver has not written its config
+            errors.append(done.stderr)
+        return None
+    status = json.loads(done.stdout)
+    trials = status["trials"]
+    started = trials["running"] + trials["completed"] + trials["pruned"] + trials["errored"]
+    return status if status["state"] == "running" and trials["running"] and started else None
+
+
+@pytest.fixture(scope="session")
+def smoke_experiment(smoke_run) -> Path:
+    """The folder of the finished smoke sweep."""
+    return smoke_run.folder
 
 
 def ray_only_copy(experiment: Path, target: Path) -> Path:

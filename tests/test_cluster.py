@@ -168,6 +168,21 @@ def test_ray_job_submit_runs_the_smoke_sweep_into_an_s3_bucket(submitted, ray_he
     assert folder.is_file("best_model/model.safetensors")
 
 
+def test_the_job_log_holds_the_progress_lines_and_sweep_status_reads_the_bucket(submitted, ray_head):
+    env = ray_head[1]
+    log = submitted.stdout
+    assert "sweep: 3/3 done (" in log and "Trial status" not in log and "Token authentication" not in log
+    folder = _folder(env)
+    command = [sys.executable, "-m", "sweep", "status", "--json", str(folder)]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    status, report = json.loads(done.stdout), folder.read_json("report.json")
+    assert status["state"] == "finished" and status["location"] == str(folder)
+    counts = ("total", "completed", "pruned", "errored")
+    assert {key: status["trials"][key] for key in counts} == {key: report["trials"][key] for key in counts}
+    assert status["best"]["trial_id"] == report["best"]["trial_id"]
+
+
 def test_sweep_retrain_runs_on_the_cluster_through_the_job_api(submitted, ray_head):
     url, env, _ = ray_head
     folder = _folder(env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -183,3 +184,22 @@ def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smo
     text = (smoke_experiment / "report.md").read_text()
     header = text.split("## Recipe")[0]
     assert "**Verdict**" in header and all(f"- {line}" in header for line in _verdict_lines(report))
+
+
+def test_the_run_prints_a_line_per_trial_event_and_ends_with_the_report_and_the_verdict(smoke_run):
+    """What a person (or a job's log) sees of `python -m sweep run`, its output not a terminal."""
+    lines = smoke_run.output.splitlines()
+    assert len(lines) < 60, smoke_run.output
+    assert sum(" started: " in line for line in lines) == 8
+    ended = [line for line in lines if re.match(r"sweep: trial \w+ (completed|pruned|errored) at step \d+/13", line)]
+    assert len(ended) == 8
+    progress = [line for line in lines if re.match(r"sweep: \d/8 done \(\d completed, \d pruned, \d errored\)", line)]
+    assert len(progress) >= 8 and progress[-1].startswith("sweep: 8/8 done (")
+    assert "about" in progress[-2] and "left" in progress[-2]
+    # Nothing of Ray's own: no status tables, no token-auth notice, no Optuna study line.
+    assert not [line for line in lines if re.search(r"[╭│╰]|Trial status|Token authentication|new study", line)]
+    report = json.loads((smoke_run.folder / "report.json").read_text())
+    verdict = [f"  {line}" for line in _verdict_lines(report)]
+    assert lines[-len(verdict) - 3].endswith(f"{smoke_run.folder.name}/report.md")
+    assert lines[-len(verdict) - 2].startswith("verdict, best config − reference defaults")
+    assert lines[-len(verdict) - 1 : -1] == verdict and "bootstrap" in lines[-1]

@@ -1,0 +1,215 @@
+"""``sweep status DIR``: a running, finished or crashed sweep at a glance, read from its JSON files only
+(config.yaml, experiment.json, Ray's experiment state and each trial's result.json; the saved frames once
+the sweep finished), never its pickles, so it works on a local folder and on a URI alike.
+
+Which trial is best follows the report's rule (``sweep.objective.standings``): only completed trials
+win. Until one has completed, the best evaluation among all trials so far is shown, marked
+``provisional`` (it may still be pruned).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from sweep.experiment_folder import META_FILE, TRIALS_FILE, ExperimentFolder
+from sweep.objective import PICKABLE, points, ranked, standings
+from sweep.results import params_of
+from sweep.time_left import duration, estimate_left
+from sweep.tune_state import read_records, state_files
+from trainables.errors import InputError
+from trainables.metrics import OBJECTIVE
+
+# With no file changed for this long, the driver is taken to have stopped: Ray rewrites its state file
+# every 10 s or so while it runs, and uploads it to a URI at least every 5 minutes (its syncer's period).
+STALE_LOCAL_S = 120.0
+STALE_URI_S = 600.0
+LIVE_READ_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
+    """The sweep in ``location`` at a glance, as plain JSON-ready values.
+
+    Keys: ``state`` (running / finished / crashed), ``reported`` (report.json written), ``trials``
+    (``total`` planned, ``completed``, ``pruned``, ``errored``, ``running``, ``pending`` not started yet,
+    ``interrupted`` started but cut off by a crash; they add up to ``total``), ``best`` (``trial_id``,
+    ``config``, ``score`` and ``scores`` of its chosen evaluation, ``step``, ``status``, ``provisional``;
+    None before any score), ``running`` (per running trial: ``trial_id``, ``step``, ``total_steps``,
+    ``evaluations``, ``last_score``, ``elapsed_s``), ``elapsed_s``, ``remaining_s`` (None when unknown),
+    ``last_change_s`` (seconds since a file of the sweep last changed). Raises InputError when
+    ``location`` is not an experiment folder.
+    """
+    now = time.time() if now is None else now
+    experiment = ExperimentFolder(location)
+    config = experiment.config()  # InputError: not an experiment folder
+    files = experiment.files
+    meta = files.read_json(META_FILE) if files.is_file(META_FILE) else {}
+    trials, reports = _read_live(experiment.results)
+    finished = experiment.is_swept()
+    last_change = _last_change(experiment, reports)
+    stale = STALE_LOCAL_S if files.local is not None else STALE_URI_S
+    state = "finished" if finished else ("running" if now - last_change < stale else "crashed")
+
+    unfinished = trials[trials["status"] == "unfinished"]
+    records = [] if finished or unfinished.empty else _read_live(lambda: read_records(files))
+    ray_status = {record.trial_id: record.status for record in records}
+    # A trial Ray created but has not placed yet (PENDING) has not started: it counts as pending.
+    started = [t for t in unfinished.to_dict("records") if ray_status.get(t["trial_id"]) != "PENDING"]
+    running = started if state == "running" else []
+    counts = {name: int((trials["status"] == name).sum()) for name in ("completed", "pruned", "errored")}
+    total = max(config.search.num_samples, len(trials))
+    interrupted = len(started) if state == "crashed" else 0
+    pending = max(total - sum(counts.values()) - len(running) - interrupted, 0)
+
+    running_list = [_running_entry(trial, reports, now) for trial in running]
+    started_at = _created(meta) or last_change
+    ended_at = now if state == "running" else (files.modified(TRIALS_FILE) if finished else last_change)
+    done_s = [float(s) for s in trials.loc[trials["status"].isin(list(counts)), "time_s"] if math.isfinite(s)]
+    if state == "running":
+        ran = [entry["elapsed_s"] or 0.0 for entry in running_list]
+        remaining = estimate_left(pending, done_s, ran, config.search.max_concurrent)
+    else:
+        remaining = 0.0 if finished else None
+    return {
+        "location": experiment.location,
+        "name": config.name,
+        "state": state,
+        "reported": experiment.is_reported(),
+        "trials": {
+            "total": total,
+            **counts,
+            "running": len(running),
+            "pending": pending,
+            "interrupted": interrupted,
+        },
+        "best": _best(trials, reports, config.objective, unfinished="running" if state == "running" else "interrupted"),
+        "objective": config.objective.describe(),
+        "running": running_list,
+        "elapsed_s": _seconds(max((ended_at or now) - started_at, 0.0)),
+        "remaining_s": _seconds(remaining),
+        "last_change_s": _seconds(max(now - last_change, 0.0)),
+    }
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    """``sweep_status`` for people, a few lines."""
+    trials, best = status["trials"], status["best"]
+    state = status["state"]
+    when = f"{duration(status['elapsed_s'])} elapsed"
+    if state == "running":
+        left = status["remaining_s"]
+        when += f", about {duration(left)} left" if left is not None else ", time left known once a trial ends"
+    elif state == "crashed":
+        when += (
+            f"; nothing changed for {duration(status['last_change_s'])}: "
+            f"`sweep resume {status['location']}` finishes it"
+        )
+    elif not status["reported"]:
+        when += "; retrain and report not written yet"
+    lines = [
+        f"experiment: {status['location']}",
+        f"state: {state} sweep, {when}",
+        f"trials: {trials['total']} planned: "
+        + ", ".join(
+            f"{trials[key]} {key}"
+            for key in ("completed", "pruned", "errored", "running", "pending", "interrupted")
+            if key != "interrupted" or trials[key]
+        ),
+    ]
+    if best is None:
+        lines.append("best: no score yet")
+    else:
+        note = " (provisional: no trial has completed yet)" if best["provisional"] else ""
+        lines.append(
+            f"best: trial {best['trial_id']} ({best['status']}), {status['objective']} "
+            f"{' / '.join(f'{v:.4f}' for v in best['scores'].values())} at step {best['step']}{note}"
+        )
+        lines.append(f"  config: {json.dumps(best['config'])}")
+    for entry in status["running"]:
+        if not entry["evaluations"]:
+            lines.append(f"running: trial {entry['trial_id']}, no evaluation yet")
+            continue
+        score = f", last {entry['last_score']:.4f}" if entry["last_score"] is not None else ""
+        ran = f", {duration(entry['elapsed_s'])}" if entry["elapsed_s"] is not None else ""
+        lines.append(f"running: trial {entry['trial_id']} at step {entry['step']}/{entry['total_steps']}{score}{ran}")
+    return lines
+
+
+def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any, unfinished: str) -> dict[str, Any] | None:
+    """The report's winner so far; else (none completed yet) the best evaluation of any trial that has not
+    errored, marked provisional (its status ``unfinished``: running, or interrupted by a crash)."""
+    ranking = standings(trials, reports, objective)
+    provisional = ranking.empty
+    if provisional:
+        # The same points and order, with every unerrored trial let in as if it were pickable.
+        hopefuls = trials[trials["status"] != "errored"].assign(status=PICKABLE[0])
+        ranking = ranked(points(hopefuls, reports, objective), objective)
+        if ranking.empty:
+            return None
+    row = ranking.iloc[0]
+    status = trials.loc[trials["trial_id"] == row["trial_id"], "status"].iloc[0]
+    scores = {metric: float(row[metric]) for metric in objective.metrics}
+    return {
+        "trial_id": str(row["trial_id"]),
+        "config": params_of(row),
+        "score": scores[objective.metrics[0]],
+        "scores": scores,
+        "step": int(row["chosen_step"]),
+        "status": unfinished if status == "unfinished" else str(status),
+        "provisional": provisional,
+    }
+
+
+def _read_live(read: Callable[[], T]) -> T:
+    """``read()``, again after a moment if it met a damaged file: Ray rewrites its state file in place
+    while a sweep runs, so a reader can catch it half-written."""
+    for _ in range(LIVE_READ_ATTEMPTS - 1):
+        try:
+            return read()
+        except InputError:
+            time.sleep(0.5)
+    return read()
+
+
+def _running_entry(trial: dict[str, Any], reports: pd.DataFrame, now: float) -> dict[str, Any]:
+    rows = reports[reports["trial_id"] == trial["trial_id"]]
+    last = rows.iloc[-1] if not rows.empty else None
+    started = last["run_started_at"] if last is not None else float("nan")
+    score = last[OBJECTIVE] if last is not None else float("nan")
+    return {
+        "trial_id": trial["trial_id"],
+        "step": int(last["step"]) if last is not None else 0,
+        "total_steps": int(last["total_steps"]) if last is not None else None,
+        "evaluations": len(rows),
+        "last_score": float(score) if math.isfinite(score) else None,
+        "elapsed_s": _seconds(now - started) if math.isfinite(started) else None,
+    }
+
+
+def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame) -> float:
+    """When the sweep last showed a sign of life: its newest state file or report, or its creation."""
+    files = experiment.files
+    names = files.names()
+    times = [files.modified(name) for name in [*state_files(files, names), META_FILE] if name in names]
+    if not reports.empty:
+        times.append(float(reports["reported_at"].max()))
+    times = [t for t in times if t is not None and math.isfinite(t)]
+    return max(times) if times else 0.0
+
+
+def _created(meta: dict[str, Any]) -> float | None:
+    try:
+        return datetime.strptime(meta["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _seconds(value: float | None) -> float | None:
+    return round(float(value), 1) if value is not None and math.isfinite(value) else None
