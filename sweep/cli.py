@@ -150,10 +150,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from sweep.simulate_report import simulate_experiment
 
         command = shlex.join(["python", "-m", "sweep", *argv])
-        args = (args.dir, args.workers, args.overrides, args.bootstrap, args.seed, command)
-        print(simulate_experiment(*args).markdown.split("\n![")[0].rstrip())
+        simulation = simulate_experiment(args.dir, args.workers, args.overrides, args.bootstrap, args.seed, command)
+        print(simulation.markdown.split("\n![")[0].rstrip())  # the table and notes, without the image link
         for name in (SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT):
-            print(f"{args[0].rstrip('/')}/{name}")
+            print(f"{args.dir.rstrip('/')}/{name}")
         return 0
     address = getattr(args, "address", None)
     check_address(address)

@@ -20,7 +20,8 @@ Timing model, all of it taken from the recording (``reports.parquet``), per tria
 Time is an event queue (heapq): a trial's next report is the next event, never a sleep. Configs come in
 the recorded order, ``min(workers, search.max_concurrent)`` at a time. A recorded trial that was stopped
 early has no curve beyond its last report: where a setting lets it go on, it ends there ("curve ends"),
-is counted, and is never a winner (its rest is unknown).
+is counted, and is never a winner (its rest is unknown). A trial that never reported (it failed first)
+is left out, and so is the time it held a worker.
 """
 
 from __future__ import annotations
@@ -97,10 +98,16 @@ class Outcome:
     seconds: float = 0.0  # the simulator's own time
 
 
-def read_recording(trials: pd.DataFrame, reports: pd.DataFrame, max_concurrent: int, max_t: int | None) -> Recording:
-    """The curves and timings of a recorded sweep's frames (``load_trials`` / ``load_reports``)."""
+def read_recording(
+    trials: pd.DataFrame, reports: pd.DataFrame, config: ExperimentConfig, max_t: int | None = None
+) -> Recording:
+    """The curves and timings of a recorded sweep's frames (``load_trials`` / ``load_reports``) and its
+    config; ``max_t`` as the sweep gave ASHA (experiment.json), else worked out from the reports."""
     if reports.empty:
         raise InputError("the folder has no STS-dev reports yet: nothing to replay")
+    for column in ("reported_at", "time_total_s"):
+        if column not in reports or reports[column].isna().any():
+            raise InputError(f"reports.parquet: {column} is missing on some reports, so their times are unknown")
     rows = {tid: group.sort_values("training_iteration") for tid, group in reports.groupby("trial_id", sort=False)}
     ordered = [t for t in trials.sort_values("trial_index").to_dict("records") if t["trial_id"] in rows]
     starts, ends = {}, {}
@@ -109,7 +116,7 @@ def read_recording(trials: pd.DataFrame, reports: pd.DataFrame, max_concurrent: 
         first = history.iloc[0]
         starts[trial["trial_id"]] = float(first["reported_at"]) - float(first["time_total_s"])
         ends[trial["trial_id"]] = float(history["reported_at"].iloc[-1])
-    concurrency = _overlap(starts, ends, max_concurrent)
+    concurrency = _overlap(starts, ends, config.search.max_concurrent)
     origin, freed = min(starts.values()), sorted(ends.values())
     curves = []
     for i, trial in enumerate(ordered):
@@ -126,7 +133,7 @@ def read_recording(trials: pd.DataFrame, reports: pd.DataFrame, max_concurrent: 
             )
         )
     full = [c.offsets[-1] for c in curves if int(c.rows[-1]["step"]) >= int(c.rows[-1]["total_steps"])]
-    longest = max(math.ceil(int(r["total_steps"]) / _eval_every(c)) for c in curves for r in c.rows[-1:])
+    longest = max(math.ceil(int(c.rows[-1]["total_steps"]) / config.train.eval_steps) for c in curves)
     return Recording(
         curves=curves,
         concurrency=concurrency,
@@ -134,11 +141,6 @@ def read_recording(trials: pd.DataFrame, reports: pd.DataFrame, max_concurrent: 
         full_run_s=float(np.median(full)) if full else max(c.offsets[-1] for c in curves),
         max_t=int(max_t) if max_t else longest,
     )
-
-
-def _eval_every(curve: Curve) -> int:
-    """Steps between a trial's reports, read off its first report (always at ``train.eval_steps``)."""
-    return max(1, int(curve.rows[0]["step"])) if len(curve.rows) > 1 else max(1, int(curve.rows[0]["total_steps"]))
 
 
 def _overlap(starts: dict[str, float], ends: dict[str, float], cap: int) -> int:

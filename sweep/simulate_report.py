@@ -56,9 +56,7 @@ def simulate_experiment(
     folder = ExperimentFolder(location)
     recorded_config, config = folder.config(), folder.config(overrides)
     trials, reports = folder.results()
-    recording = read_recording(
-        trials, reports, recorded_config.search.max_concurrent, folder.meta().get("max_evaluations")
-    )
+    recording = read_recording(trials, reports, recorded_config, folder.meta().get("max_evaluations"))
     build_scheduler(config, recording.max_t)  # InputError: a grace period beyond the recorded budget
     curves = recording.curves if bootstrap_trials is None else bootstrap(recording.curves, bootstrap_trials, seed)
 
