@@ -84,7 +84,10 @@ def simulate_experiment(
                 },
                 "winner": winner["trial_id"],
                 "winner_sts_dev": winner["score"],
-                "same_winner": winner["trial_id"] is not None and winner["trial_id"] == recorded_winner["trial_id"],
+                # null where the recorded sweep has no winner (no trial completed): nothing to compare with
+                "same_winner": None
+                if recorded_winner["trial_id"] is None
+                else winner["trial_id"] == recorded_winner["trial_id"],
             }
         )
     calls, seconds = sum(o.calls for o in outcomes), sum(o.seconds for o in outcomes)
@@ -172,7 +175,7 @@ def render_markdown(record: dict[str, Any]) -> str:
             f"{s['completed']} / {s['curve_ends']}",
             f"`{s['winner']}`" if s["winner"] else "none",
             f"{s['winner_sts_dev']:.4f}" if s["winner_sts_dev"] is not None else "–",
-            "yes" if s["same_winner"] else "**no**",
+            {True: "yes", False: "**no**", None: "–"}[s["same_winner"]],
         ]
         for s in record["settings"]
     ]
@@ -188,10 +191,12 @@ def render_markdown(record: dict[str, Any]) -> str:
         "",
         *table([*header, "winner", "its best STS-dev", "same winner"], rows),
         "",
-        f"Recorded: {recorded['trials']} trials, {recorded['concurrency']} at once, trial phase "
-        f"{_duration(recorded['wall_s'])}, one full run {_duration(recorded['full_run_s'])}, winner "
-        f"`{recorded['winner']}`. Compute is worker time from each trial's start to its end; a full-run "
-        "equivalent is one recorded full training run.",
+        f"Recorded: {recorded['trials']} trial{'s' if recorded['trials'] != 1 else ''}, "
+        f"{recorded['concurrency']} at once, trial phase {_duration(recorded['wall_s'])}, one full run "
+        f"{_duration(recorded['full_run_s'])}, "
+        + (f"winner `{recorded['winner']}`" if recorded["winner"] else "no winner (no trial completed)")
+        + ". Compute is worker time from each trial's start to its end; a full-run equivalent is one "
+        "recorded full training run.",
         "",
         f"Replay check (recorded settings and concurrency): {check['decisions_matched']} of "
         f"{check['decisions_total']} stop/continue decisions as the real run made them; trial phase "
@@ -230,7 +235,7 @@ def _plot(record: dict[str, Any]) -> bytes:
         axes.set_xticks(workers)
         axes.set_ylim(bottom=0)
     for s, x in zip(settings, workers, strict=True):
-        if not s["same_winner"]:
+        if s["same_winner"] is False:
             wall.annotate("other winner", (x, s["wall_s"] / (3600 if hours else 60)), fontsize=8)
     if record["bootstrap"]:
         figure.suptitle(f"{record['bootstrap']['trials']} trials of resampled curves (not new searches)")

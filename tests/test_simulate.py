@@ -174,3 +174,21 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, se
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sweep: error:") and needle in err[0]
     assert not any((folder / name).exists() for name in OUTPUTS)
+
+
+def test_a_sweep_that_crashed_before_any_trial_completed_replays_without_a_winner(tmp_path):
+    # What load_trials reads from a crashed sweep: every trial unfinished after its first evaluation.
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    reports = pd.read_parquet(folder / "reports.parquet")
+    reports[reports["training_iteration"] == 1].assign(completed=False).to_parquet(folder / "reports.parquet")
+    trials = pd.read_parquet(folder / "trials.parquet").assign(status="unfinished")
+    trials.to_parquet(folder / "trials.parquet")
+    record = _simulate(folder, "--workers", "1", "2")
+    # The real run stopped 4 of these at their first evaluation; here the record says they went on.
+    assert record["replay_check"]["decisions_total"] == len(trials)
+    assert record["replay_check"]["decisions_matched"] == len(trials) - 4
+    assert record["recorded"]["winner"] is None
+    for setting in record["settings"]:
+        assert setting["winner"] is None and setting["same_winner"] is None
+        assert setting["curve_ends"] + setting["pruned"] == len(trials)
+    assert "no winner (no trial completed)" in (folder / "simulate.md").read_text()
