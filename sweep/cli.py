@@ -72,6 +72,22 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="a running, finished or crashed sweep at a glance")
     status.add_argument("dir", help="experiment folder (path or URI)")
     status.add_argument("--json", action="store_true", help="print it as one JSON object")
+
+    simulate = commands.add_parser(
+        "simulate", help="replay a recorded sweep's curves through the real scheduler in virtual time"
+    )
+    simulate.add_argument("dir", help="experiment folder of a finished or crashed sweep")
+    simulate.add_argument("--workers", type=int, nargs="+", metavar="N", help="workers (default: as recorded)")
+    simulate.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scheduler.* or search.max_concurrent, e.g. --set scheduler.reduction_factor=3 (repeatable)",
+    )
+    simulate.add_argument("--bootstrap", type=int, metavar="K", help="replay K trials resampled from the recorded")
+    simulate.add_argument("--seed", type=int, default=0, help="seed of --bootstrap's resampling")
     return parser
 
 
@@ -154,6 +170,16 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
             print("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
             return 0
         _print_summary(args.dir, result)
+        return 0
+    if args.command == "simulate":
+        from sweep.experiment_folder import SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT
+        from sweep.simulate_report import simulate_experiment
+
+        command = shlex.join(["python", "-m", "sweep", *argv])
+        simulation = simulate_experiment(args.dir, args.workers, args.overrides, args.bootstrap, args.seed, command)
+        print(simulation.markdown.split("\n![")[0].rstrip())  # the table and notes, without the image link
+        for name in (SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT):
+            print(f"{args.dir.rstrip('/')}/{name}")
         return 0
     address = getattr(args, "address", None)
     check_address(address)

@@ -17,6 +17,8 @@ In the order a run writes them::
     test_similarities.parquet,  every run's STS-test similarities, then the retrain's record, last,
       retrain.json                marking the retrain done
     plot_*.png, report.json, report.md
+    simulate.png, simulate.md,  what `sweep simulate` found replaying the recorded curves; the JSON last
+      simulate.json
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ PLOT_TITLES = {
     PARETO_PLOT: "Pareto front",
     IMPORTANCE_PLOT: "Parameter importance",
 }
+SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT = "simulate.json", "simulate.md", "simulate.png"
 _AXIS_PREFIX, _AXIS_SUFFIX = "plot_axis_", ".png"
 
 
@@ -133,12 +136,13 @@ class ExperimentFolder:
         return name
 
     # The config and the meta, written when the run starts.
-    def config(self) -> ExperimentConfig:
-        """The resolved config the run saved; InputError when this is not an experiment folder."""
+    def config(self, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+        """The resolved config the run saved, with ``key=value`` overrides; InputError when this is not an
+        experiment folder or an override is refused."""
         if self.files.kind() != "folder":
             raise InputError(f"{self}: not a folder")
         text = self.files.read_text(self._required(CONFIG_FILE))
-        return load_config_text(text, f"{self}/{CONFIG_FILE}")
+        return load_config_text(text, f"{self}/{CONFIG_FILE}", overrides)
 
     def write_config(self, config: ExperimentConfig) -> None:
         self.files.write_text(CONFIG_FILE, to_yaml(config))
@@ -238,6 +242,12 @@ class ExperimentFolder:
     def write_report(self, report: dict[str, Any], markdown: str) -> None:
         self.files.write_json(REPORT_JSON, report)
         self.files.write_text(REPORT_MD, markdown)
+
+    # The simulation.
+    def write_simulation(self, record: dict[str, Any], markdown: str, png: bytes) -> None:
+        self.files.write_bytes(SIMULATE_PLOT, png)
+        self.files.write_text(SIMULATE_MD, markdown)
+        self.files.write_json(SIMULATE_JSON, record)  # last: a simulate.json always has its table and plot
 
 
 def load_trials(path: Path | str) -> pd.DataFrame:

@@ -1,0 +1,194 @@
+"""`sweep simulate`: recorded curves replayed through the sweep's own ASHA and patience rule in virtual time,
+checked against the real runs that recorded them and against ASHA's rung arithmetic by hand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sweep.cli import main
+from sweep.config import load_config
+from sweep.simulate import CURVE_ENDS, Curve, replay
+
+from .conftest import SMOKE
+
+RECORDED = Path(__file__).parent / "data" / "simulate_smoke"  # a 12-trial smoke sweep, 2 trials at a time
+FOLDER_FILES = ("reports.parquet", "trials.parquet", "config.yaml", "experiment.json")
+OUTPUTS = ("simulate.json", "simulate.md", "simulate.png")
+
+
+def _copy(source: Path, target: Path) -> Path:
+    target.mkdir()
+    for name in FOLDER_FILES:
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def _simulate(folder: Path, *args: str) -> dict:
+    assert main(["simulate", str(folder), *args]) == 0
+    return json.loads((folder / "simulate.json").read_text())
+
+
+def _assert_replays_reality(record: dict, reports: pd.DataFrame) -> None:
+    check = record["replay_check"]
+    assert check["decisions_total"] == len(reports)  # one decision per recorded report
+    assert check["decisions_matched"] == check["decisions_total"], check["differences"]
+    assert abs(check["wall_s"] - check["recorded_wall_s"]) <= 0.1 * check["recorded_wall_s"]
+
+
+def test_the_committed_recording_replays_every_decision_and_its_wall_time_and_writes_the_three_files(tmp_path, capsys):
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    record = _simulate(folder)
+    _assert_replays_reality(record, pd.read_parquet(folder / "reports.parquet"))
+    (setting,) = record["settings"]
+    assert setting["workers"] == setting["concurrency"] == record["recorded"]["concurrency"] == 2
+    assert setting["same_winner"] and setting["winner"] == record["recorded"]["winner"]
+    trials = pd.read_parquet(folder / "trials.parquet")
+    assert setting["pruned"] == (trials["status"] == "pruned").sum() and setting["curve_ends"] == 0
+    assert setting["compute_s"] > setting["wall_s"] > 0
+    assert all((folder / name).stat().st_size > 0 for name in OUTPUTS)
+    assert (folder / "simulate.png").read_bytes().startswith(b"\x89PNG")
+    out = capsys.readouterr().out
+    assert "34 of 34" in out and "decisions in" in out and "per second" in out
+
+
+def test_a_fresh_smoke_sweep_replayed_with_its_own_settings_makes_the_real_runs_decisions(smoke_experiment, tmp_path):
+    folder = _copy(smoke_experiment, tmp_path / "sweep")
+    record = _simulate(folder)
+    _assert_replays_reality(record, pd.read_parquet(folder / "reports.parquet"))
+    assert record["settings"][0]["same_winner"]
+
+
+def test_reduction_factor_4_has_no_rung_at_2_so_the_trial_stopped_there_runs_out_of_curve(tmp_path):
+    # Rungs sit at grace_period * rf**k below max_t 4: 1, 2 with rf 2; only 1 with rf 4. The recording's
+    # one trial stopped at its second evaluation is let go on with rf 4, and its curve ends there.
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    record = _simulate(folder, "--set", "scheduler.reduction_factor=4")
+    (setting,) = record["settings"]
+    assert set(setting["stopped_at_rung"]) == {"1"} and setting["curve_ends"] == 1
+    assert "(*curve ends*)" in (folder / "simulate.md").read_text()
+
+
+def test_without_a_scheduler_every_recorded_pruned_trial_runs_out_of_curve(tmp_path):
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    (setting,) = _simulate(folder, "--set", "scheduler.type=none")["settings"]
+    pruned = (pd.read_parquet(folder / "trials.parquet")["status"] == "pruned").sum()
+    assert setting["stopped_at_rung"] == {} and setting["pruned"] == 0 and setting["curve_ends"] == pruned
+
+
+def test_workers_beyond_max_concurrent_wait_and_a_larger_max_concurrent_shortens_the_sweep(tmp_path):
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    capped = _simulate(folder, "--workers", "1", "2", "8")["settings"]
+    assert [s["concurrency"] for s in capped] == [1, 2, 2]
+    assert capped[0]["wall_s"] > capped[1]["wall_s"] == capped[2]["wall_s"]
+    (wide,) = _simulate(folder, "--workers", "4", "--set", "search.max_concurrent=4")["settings"]
+    assert wide["concurrency"] == 4 and wide["wall_s"] < capped[1]["wall_s"]
+
+
+def test_bootstrap_replays_k_resampled_trials_says_so_and_repeats_with_its_seed(tmp_path):
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    first = _simulate(folder, "--bootstrap", "40", "--seed", "3")
+    again = _simulate(folder, "--bootstrap", "40", "--seed", "3")
+    other = _simulate(folder, "--bootstrap", "40", "--seed", "4")
+    assert first["settings"][0]["trials"] == 40 and first["bootstrap"]["trials"] == 40
+    assert first["settings"] == again["settings"] and first["settings"] != other["settings"]
+    assert "not new searches" in (folder / "simulate.md").read_text()
+    assert first["replay_check"]["decisions_total"] == 34  # always checked on the recorded trials
+
+
+def _curve(name: str, scores: list[float]) -> Curve:
+    rows = [
+        {
+            "training_iteration": i,
+            "step": 4 * i,
+            "total_steps": 16,
+            "sts_dev_spearman_cosine": score,
+            "completed": i == 4,
+        }
+        for i, score in enumerate(scores, start=1)
+    ]
+    return Curve(name, name, "completed", rows, offsets=[10.0 * i for i in range(1, 5)], overhead_s=1.0)
+
+
+# One at a time in this order. rf 2: rungs 1 and 2, cutoff the median of the rung so far; rf 4: rung 1
+# only, cutoff the 75th percentile. A sets the bar; B beats 0.50 at rung 1 but falls under A's 0.60 at
+# rung 2; C (0.56) passes rf 2's median of [0.50, 0.60] (0.55) but not rf 4's 75th percentile (0.575);
+# D is under both.
+CURVES = [
+    _curve("A", [0.50, 0.60, 0.65, 0.70]),
+    _curve("B", [0.60, 0.50, 0.52, 0.53]),
+    _curve("C", [0.56, 0.70, 0.71, 0.72]),
+    _curve("D", [0.40, 0.80, 0.81, 0.82]),
+]
+
+
+@pytest.mark.parametrize(
+    ("rf", "statuses", "stopped_at", "wall_s"),
+    [  # one at a time, so the wall time is each trial's 1 s overhead plus 10 s per report it made
+        (2, {"A": "completed", "B": "pruned", "C": "completed", "D": "pruned"}, {1: 1, 2: 1}, 4 + 10 * (4 + 2 + 4 + 1)),
+        (4, {"A": "completed", "B": "completed", "C": "pruned", "D": "pruned"}, {1: 2}, 4 + 10 * (4 + 4 + 1 + 1)),
+    ],
+)
+def test_the_reduction_factor_changes_decisions_as_ashas_rung_arithmetic_says(rf, statuses, stopped_at, wall_s):
+    config = load_config(SMOKE, ["scheduler.grace_period=1", f"scheduler.reduction_factor={rf}"])
+    outcome = replay(CURVES, config, concurrency=1, max_t=4)
+    assert outcome.statuses == statuses
+    assert dict(outcome.stopped_at) == stopped_at
+    assert outcome.wall_s == pytest.approx(wall_s)
+
+
+def test_patience_ends_a_trial_at_its_first_evaluation_without_a_new_best():
+    config = load_config(SMOKE, ["scheduler.reduction_factor=4", "scheduler.patience=1"])
+    outcome = replay(CURVES, config, concurrency=1, max_t=4)
+    assert outcome.statuses["B"] == "completed" and outcome.decisions["B"] == ["continue", "complete"]
+    assert outcome.statuses["A"] == "completed" and len(outcome.decisions["A"]) == 4
+
+
+def test_a_stopped_trial_that_a_setting_lets_go_on_ends_with_its_curve():
+    pruned = Curve("P", "P", "pruned", CURVES[0].rows[:1], offsets=[5.0], overhead_s=0.0)
+    config = load_config(SMOKE, ["scheduler.type=none"])
+    outcome = replay([pruned], config, concurrency=1, max_t=4)
+    assert outcome.statuses == {"P": CURVE_ENDS} and outcome.wall_s == 5.0
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "needle"),
+    [
+        ("no_reports", [], "reports.parquet"),
+        ("whole", ["--workers", "0"], "--workers"),
+        ("whole", ["--set", "scheduler.speed=3"], "scheduler.speed"),
+        ("whole", ["--set", "train.batch_size=8"], "train.batch_size"),
+        ("whole", ["--set", "scheduler.grace_period=9"], "grace_period"),
+        ("whole", ["--bootstrap", "0"], "--bootstrap"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, setup, args, needle):
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    if setup == "no_reports":
+        (folder / "reports.parquet").unlink()
+    assert main(["simulate", str(folder), *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweep: error:") and needle in err[0]
+    assert not any((folder / name).exists() for name in OUTPUTS)
+
+
+def test_a_sweep_that_crashed_before_any_trial_completed_replays_without_a_winner(tmp_path):
+    # What load_trials reads from a crashed sweep: every trial unfinished after its first evaluation.
+    folder = _copy(RECORDED, tmp_path / "sweep")
+    reports = pd.read_parquet(folder / "reports.parquet")
+    reports[reports["training_iteration"] == 1].assign(completed=False).to_parquet(folder / "reports.parquet")
+    trials = pd.read_parquet(folder / "trials.parquet").assign(status="unfinished")
+    trials.to_parquet(folder / "trials.parquet")
+    record = _simulate(folder, "--workers", "1", "2")
+    # The real run stopped 4 of these at their first evaluation; here the record says they went on.
+    assert record["replay_check"]["decisions_total"] == len(trials)
+    assert record["replay_check"]["decisions_matched"] == len(trials) - 4
+    assert record["recorded"]["winner"] is None
+    for setting in record["settings"]:
+        assert setting["winner"] is None and setting["same_winner"] is None
+        assert setting["curve_ends"] + setting["pruned"] == len(trials)
+    assert "no winner (no trial completed)" in (folder / "simulate.md").read_text()
