@@ -26,7 +26,8 @@ from sweep.retrain import retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
 from sweep.study_storage import open_storage, redacted, study_exists, study_storage
-from sweep.tracking import Tracker, check_tracking
+from sweep.tracker import Tracker
+from sweep.tracking import check_tracking
 from sweep.tracking_config import redact
 from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
