@@ -5,7 +5,6 @@ each finding the same trials and the same best score as ``sweep.load_trials`` an
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from sweep.study_storage import RAY_TRIAL_ID, open_storage
 from trainables.metrics import OBJECTIVE
 
 from .conftest import ray_only_copy
+from .servers import free_port
 
 STATES = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "errored": TrialState.FAIL}
 
@@ -95,14 +95,8 @@ def test_the_stored_studys_best_is_the_winner_in_report_json(smoke_experiment, s
     assert optuna.get_all_study_names(journal) == [study.study_name]  # one study in the journal
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_optuna_dashboard_serves_the_study_from_the_folders_journal(smoke_experiment, study):
-    port = _free_port()
+    port = free_port()
     dashboard = Path(sys.executable).with_name("optuna-dashboard")
     server = subprocess.Popen(
         [str(dashboard), "--host", "127.0.0.1", "--port", str(port), str(smoke_experiment / STUDY_FILE)],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -22,23 +21,18 @@ from sweep.cli import main
 from sweep.config import load_config, to_yaml
 
 from .conftest import ROOT, SMOKE
+from .servers import free_port
 
 pytestmark = pytest.mark.tracking
 PASSWORD = "s3cret-pw"  # given in the MLflow URI: must reach no file
 OBJECTIVE = "sts_dev_spearman_cosine"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
     """A real MLflow tracking server with its stores in a temporary folder, stopped at the end."""
     store = tmp_path_factory.mktemp("mlflow")
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--backend-store-uri", f"sqlite:///{store}/mlflow.db", "--artifacts-destination", str(store / "art")]
     command += ["--workers", "1"]
@@ -235,7 +229,7 @@ def _refused(tmp_path: Path, sets: list[str], prelude: str = "") -> subprocess.C
 
 
 def test_an_mlflow_server_that_does_not_answer_is_refused_before_any_trial(tmp_path):
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     done = _refused(tmp_path, [f"tracking.mlflow.tracking_uri=http://carol:{PASSWORD}@127.0.0.1:{port}"])
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(
@@ -255,7 +249,7 @@ def test_a_tracker_whose_package_cannot_be_imported_is_refused_before_any_trial(
 def test_a_tracker_gone_after_the_sweep_costs_one_warning_and_is_not_used_again(caplog):
     from sweep.tracker import Tracker
 
-    port = _free_port()  # the server has gone: nothing listens there any more
+    port = free_port()  # the server has gone: nothing listens there any more
     config = load_config(SMOKE, [f"tracking.mlflow.tracking_uri=http://127.0.0.1:{port}"])
     tracker = Tracker(config, "smoke-gone")
     record = {
