@@ -13,6 +13,9 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 
 from sweep.objective import ObjectiveConfig
 from sweep.search_space import Param, parse_space, reference_point
+from sweep.study_storage import check_storage
+from sweep.study_storage import resolved as resolved_storage
+from sweep.tracking_config import TrackingConfig
 from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
@@ -31,6 +34,22 @@ class SearchConfig(Strict):
     max_concurrent: int = Field(1, ge=1)  # trials running at once; TPE learns more from fewer at a time
     seed: int = Field(0, ge=0, le=MAX_SEED)  # sampler seed: the same file proposes the same configs
     n_startup_trials: int = Field(4, ge=1)  # random proposals before TPE takes over
+    # Where the Optuna study is kept (see sweep.study_storage): a journal file path or a database URL
+    # (sqlite:///…, postgresql://…, no password in it). Null: optuna.journal in the experiment folder, so
+    # the study lives beside the sweep; a folder behind a URI keeps it in memory instead.
+    storage: str | None = None
+    # The study's name in that storage. Null: the experiment folder's name, unique per run (written to
+    # config.yaml once the folder exists, so a resume finds the study again).
+    study_name: str | None = Field(None, pattern=NAME_PATTERN, max_length=512)
+
+    @field_validator("storage")
+    @classmethod
+    def _storable(cls, storage: str | None) -> str | None:
+        return None if storage is None else check_storage(storage)
+
+    def resolved(self) -> SearchConfig:
+        """With a relative journal or SQLite path made absolute (relative to the working directory)."""
+        return self.model_copy(update={"storage": resolved_storage(self.storage)})
 
 
 class SchedulerConfig(Strict):
@@ -118,6 +137,7 @@ class ExperimentConfig(Strict):
     cluster: ClusterConfig = ClusterConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
+    tracking: TrackingConfig = TrackingConfig()  # TensorBoard, MLflow, W&B: all off; see sweep.tracking
     _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)
 
     @model_validator(mode="after")

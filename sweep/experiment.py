@@ -9,19 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pandas as pd
+from optuna.storages import BaseStorage
 
 from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder, Retrained, config_digest
+from sweep.experiment_folder import REPORT_JSON, REPORT_MD, ExperimentFolder, Retrained, config_digest
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
 from sweep.results import params_of
-from sweep.resume import plan_resume
+from sweep.resume import plan_resume, settle_interrupted
 from sweep.retrain import retrain
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
+from sweep.study_storage import open_storage, redacted, study_exists, study_storage
+from sweep.tracking import Tracker, check_tracking
+from sweep.tracking_config import redact
 from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
@@ -50,7 +55,10 @@ def prepare(config: ExperimentConfig) -> Prepared:
     model cannot support, an empty split.
     """
     quiet_libraries()
-    config = config.model_copy(update={"model": config.model.resolved(), "data": config.data.resolved()})
+    check_tracking(config.tracking)  # InputError: a tracker's package missing, its server not answering
+    config = config.model_copy(
+        update={"model": config.model.resolved(), "data": config.data.resolved(), "search": config.search.resolved()}
+    )
     n_layers = model_depth(config.model)
     check_supported(config.model)
     check_depth(config.space, n_layers)
@@ -75,6 +83,14 @@ def prepare_sweep(config: ExperimentConfig) -> Prepared:
         raise InputError("search_space: nothing is searched; give at least one parameter a range or choice")
     prepared = prepare(config)
     build_scheduler(prepared.config, prepared.plan.max_evaluations)  # InputError: a grace period beyond the budget
+    search = prepared.config.search
+    if search.storage is not None:
+        storage = open_storage(search.storage)  # InputError: a path that cannot be written, a missing driver
+        if search.study_name is not None and study_exists(storage, search.study_name):
+            raise InputError(
+                f"search.study_name: {search.study_name} exists already in {redacted(search.storage)}; "
+                "give a new name (`sweep resume DIR` goes on with a sweep's own study)"
+            )
     return prepared
 
 
@@ -87,6 +103,7 @@ def run_experiment(
     finished instead (`sweep resume`), so a job that a cluster runs again loses nothing.
     """
     started = time.monotonic()
+    command = redact(command)  # a tracking URI given with --set may carry a password
     digest = config_digest(config)
     prepared = prepare_sweep(config)
     config = prepared.config
@@ -99,6 +116,8 @@ def run_experiment(
     _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
     experiment = ExperimentFolder.create(config.results_dir, config.name)
+    config = _with_study_name(config, experiment)
+    tracker = Tracker(config, experiment.files.name)
     with interrupts.resumable(experiment.location):
         experiment.write_config(config)
         meta = {
@@ -110,12 +129,14 @@ def run_experiment(
             "config_digest": digest,
         }
         experiment.write_meta(meta)
+        storage = _study_storage(config, experiment)
         with interrupts.sweeping():
-            tuner_spec(config, prepared.data, prepared.plan, experiment.files).tuner().fit()
+            tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage).tuner().fit()
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
-        retrained = _retrain(experiment, prepared, trials, reports)
-        result = finish(experiment, config, meta, trials, reports, retrained)
+        tracker.log_statuses(trials)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        result = _finish(experiment, config, meta, trials, reports, retrained, tracker)
     log.info("retrained and reported at %.1fs", time.monotonic() - started)
     return result
 
@@ -129,11 +150,19 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
         return report_experiment(experiment)
     prepared = prepare(config)
     _connect(prepared.config, address)
+    tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location):
         if experiment.is_swept():
             trials, reports = experiment.saved_results()
         else:
-            plan = plan_resume(experiment.files, prepared.config, meta.get("superseded", []))
+            config = _with_study_name(prepared.config, experiment)
+            storage = _study_storage(config, experiment)
+            stored = storage is not None and study_exists(storage, config.search.study_name)
+            plan = plan_resume(experiment.files, config, meta.get("superseded", []), stored)
+            if stored:
+                study = optuna.load_study(study_name=config.search.study_name, storage=storage)
+                failed = settle_interrupted(study, plan.outcomes)
+                log.info("the stored Optuna study goes on; %d trials the crash interrupted marked failed", len(failed))
             log.info(
                 "resuming %s: %d finished trials kept, %d interrupted rerun, %d left to run",
                 experiment,
@@ -145,12 +174,13 @@ def resume_experiment(location: ExperimentFolder | str | Path, address: str | No
             meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
             experiment.write_meta(meta)
             if plan.left:
-                spec = tuner_spec(prepared.config, prepared.data, prepared.plan, experiment.files, plan.warmstart)
+                spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage)
                 with interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)
-        retrained = _retrain(experiment, prepared, trials, reports)
-        return finish(experiment, prepared.config, meta, trials, reports, retrained)
+            tracker.log_statuses(trials)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
 def retrain_experiment(location: str | Path, address: str | None = None) -> ExperimentResult:
@@ -160,9 +190,10 @@ def retrain_experiment(location: str | Path, address: str | None = None) -> Expe
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)
+    tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location):
-        retrained = _retrain(experiment, prepared, trials, reports)
-        return finish(experiment, prepared.config, meta, trials, reports, retrained)
+        retrained = _retrain(experiment, prepared, trials, reports, tracker)
+        return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
 def report_experiment(location: ExperimentFolder | str | Path) -> ExperimentResult:
@@ -185,15 +216,35 @@ def analyze_experiment(location: str | Path) -> ExperimentResult:
 
 
 def _retrain(
-    experiment: ExperimentFolder, prepared: Prepared, trials: pd.DataFrame, reports: pd.DataFrame
+    experiment: ExperimentFolder, prepared: Prepared, trials: pd.DataFrame, reports: pd.DataFrame, tracker: Tracker
 ) -> Retrained:
-    """Retrain the winner and the reference defaults, and keep what they left in the folder."""
+    """Retrain the winner and the reference defaults, and keep what they left in the folder; each run
+    goes to the trackers as it finishes."""
     config = prepared.config
     best = params_of(select_best(trials, reports, config.objective))
     default = trial_params(config.space, config.reference)
-    retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment)
+    retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment, tracker.log_retrain_run)
     experiment.write_retrain(retrained)
     return retrained
+
+
+def _finish(
+    experiment: ExperimentFolder,
+    config: ExperimentConfig,
+    meta: dict[str, Any],
+    trials: pd.DataFrame,
+    reports: pd.DataFrame,
+    retrained: Retrained,
+    tracker: Tracker,
+) -> ExperimentResult:
+    """``finish``, then the report and its plots to the trackers."""
+    try:
+        result = finish(experiment, config, meta, trials, reports, retrained)
+        if result.report is not None:
+            tracker.log_report(experiment.files, [REPORT_MD, REPORT_JSON, *result.plots], result.report)
+        return result
+    finally:
+        tracker.close()
 
 
 def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
@@ -223,6 +274,22 @@ def run_single_trial(config: ExperimentConfig, report=print) -> dict[str, Any]:
         "final": run.final["full"],
         "final_per_depth": run.final["per_depth"],
     }
+
+
+def _with_study_name(config: ExperimentConfig, experiment: ExperimentFolder) -> ExperimentConfig:
+    """``config`` with its Optuna study named: the config's name, else the folder's (a new sweep writes
+    it to config.yaml; a folder written before studies were named has none)."""
+    name = config.search.study_name or experiment.files.name
+    return config.model_copy(update={"search": config.search.model_copy(update={"study_name": name})})
+
+
+def _study_storage(config: ExperimentConfig, experiment: ExperimentFolder) -> BaseStorage | None:
+    """The Optuna study's storage for the sweep in ``experiment``, said in the log."""
+    storage = study_storage(config.search.storage, experiment.study_journal(), experiment.location)
+    if storage is not None:
+        where = redacted(config.search.storage) if config.search.storage else experiment.study_journal()
+        log.info("Optuna study %s in %s", config.search.study_name, where)
+    return storage
 
 
 def _connect(config: ExperimentConfig, address: str | None) -> None:

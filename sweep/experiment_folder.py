@@ -5,6 +5,8 @@ In the order a run writes them::
 
     config.yaml                 the resolved config (every default written out)
     experiment.json             the command, the model's depth, trials a resume superseded
+    optuna.journal              the Optuna study (unless search.storage names another place), written
+                                  as trials are proposed and told; a resume goes on with it
     experiment_state-*.json,    the Ray Tune experiment itself (``Tuner.restore`` opens it)
       trial_<id>/
     reports.parquet,            the sweep's frames, saved when it ends; trials.parquet last, so its
@@ -37,6 +39,7 @@ from trainables.errors import InputError
 
 CONFIG_FILE = "config.yaml"
 META_FILE = "experiment.json"
+STUDY_FILE = "optuna.journal"
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"
 MODEL_DIR = "best_model"
@@ -149,6 +152,12 @@ class ExperimentFolder:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.files.write_json(META_FILE, meta)
+
+    # The Optuna study.
+    def study_journal(self) -> Path | None:
+        """The journal file that keeps the Optuna study by default; None behind a URI, where Optuna
+        cannot write one (it locks the file on a local filesystem)."""
+        return self.files.local / STUDY_FILE if self.files.local is not None else None
 
     # The sweep's frames.
     def is_swept(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,12 +132,14 @@ def retrain(
     best: dict[str, Any],
     default: dict[str, Any],
     folder: ExperimentFolder | None = None,
+    on_record: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> Retrained:
     """Run every (config, seed) retrain and the untrained scoring as Ray tasks.
 
     With ``folder``, each run's record is written there as soon as it finishes (the kept model first), and
     runs an earlier, interrupted retrain left there are not run again. A task whose worker or node dies
     is retried by Ray (``failures.max_retries``); one that raises stops the retrain with one line.
+    ``on_record(name, record)`` is told of each run this call finishes, after its record is written.
 
     The record holds ``best`` and ``default`` (per-seed results; ``default`` None when the defaults are
     not retrained), ``default_is_best``, ``untrained``, ``best_config`` and ``default_config``; every run's
@@ -149,7 +152,7 @@ def retrain(
     if folder is not None and done:
         log.info("retrain: %d of %d runs kept from an earlier retrain, %d to run", len(done), len(planned), len(todo))
     if todo:
-        done.update(_run(config, data, sts_test, todo, folder))
+        done.update(_run(config, data, sts_test, todo, folder, on_record))
     return _assemble(config, sts_test, planned, done, best, default)
 
 
@@ -171,6 +174,7 @@ def _run(
     sts_test: StsPairs,
     todo: list[RetrainRun],
     folder: ExperimentFolder | None,
+    on_record: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Run ``todo`` as Ray tasks, writing each record to ``folder`` as it arrives."""
     # Retries cover a lost worker or node (Ray's system failures); an exception in the run is not retried.
@@ -202,6 +206,8 @@ def _run(
                 if ready:
                     run = pending.pop(ready[0])
                     done[run.name] = _keep(run, gather(ready, _describe(run))[0], folder)
+                    if on_record is not None:
+                        on_record(run.name, done[run.name])
     finally:
         for ref in pending:  # interrupted or failed: free the cluster of runs nobody will collect
             ray.cancel(ref, force=True)

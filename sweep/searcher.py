@@ -21,13 +21,14 @@ from typing import Any, Literal
 import numpy as np
 import optuna
 from optuna.samplers import TPESampler
-from optuna.storages import InMemoryStorage
+from optuna.storages import BaseStorage, InMemoryStorage
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
 from sweep.objective import search_metric
 from sweep.search_space import first_point
+from sweep.study_storage import RAY_TRIAL_ID
 from trainables.metrics import FAILURE
 from trainables.selection import Selection
 
@@ -75,12 +76,21 @@ class SweepSearch(OptunaSearch):
     """OptunaSearch told each finished trial's outcome (see ``told``), and, when a sweep resumes, first
     the trials finished before it stopped."""
 
-    def __init__(self, *args, selection: Selection, evaluated: Sequence[dict[str, Any]] = (), **kwargs):
+    def __init__(
+        self,
+        *args,
+        selection: Selection,
+        evaluated: Sequence[dict[str, Any]] = (),
+        storage: BaseStorage | None = None,
+        study_name: str = STUDY_NAME,
+        **kwargs,
+    ):
         # The study's storage is named here rather than left to OptunaSearch, so that `study()` can open
-        # the study through Optuna's public API.
-        self.storage = kwargs.setdefault("storage", InMemoryStorage())
-        self.study_name = kwargs.setdefault("study_name", STUDY_NAME)
-        super().__init__(*args, **kwargs)
+        # the study through Optuna's public API. A stored study that exists already is loaded, not
+        # created again (OptunaSearch creates it with load_if_exists): that is how a resume goes on.
+        self.storage = storage if storage is not None else InMemoryStorage()
+        self.study_name = study_name
+        super().__init__(*args, storage=self.storage, study_name=study_name, **kwargs)
         self._selection = selection
         self._evaluated = list(evaluated)
         self._reports: dict[str, list[dict[str, Any]]] = {}
@@ -97,6 +107,16 @@ class SweepSearch(OptunaSearch):
     def study(self) -> optuna.Study:
         """The Optuna study behind the searcher (after Tune handed it the search space)."""
         return optuna.load_study(study_name=self.study_name, storage=self.storage)
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """Tune's next config; the Optuna trial behind it records the Tune trial's id, so that a resume
+        can tell which stored trials a crash interrupted."""
+        config = super().suggest(trial_id)
+        # Ray-private: OptunaSearch keeps the Optuna trial it asked for each Tune trial in `_ot_trials` and
+        # has no public getter (tests/test_ray_start.py fails if that moves).
+        if trial_id in self._ot_trials:
+            self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
+        return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._keep(trial_id, result)
@@ -132,20 +152,29 @@ class SweepSearch(OptunaSearch):
         return True
 
 
-def build_searcher(config: ExperimentConfig, warmstart: Warmstart | None = None) -> ConcurrencyLimiter:
+def build_searcher(
+    config: ExperimentConfig, warmstart: Warmstart | None = None, storage: BaseStorage | None = None
+) -> ConcurrencyLimiter:
     """Optuna TPE, seeded, with the reference defaults as the first point it evaluates.
 
-    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. A
-    resumed sweep instead starts with the configs the crash interrupted, after replaying the finished
-    trials into the study, so TPE proposes as if it had never stopped.
+    TPE handles one objective or several; with two, Optuna keeps a Pareto front of the trials. The study
+    is ``search.study_name`` in ``storage`` (in memory when None). A resumed sweep instead starts with
+    the configs the crash interrupted, in the stored study it goes on with, or after replaying the
+    finished trials into a new one, so TPE proposes as if it had never stopped.
     """
     metric, mode = search_metric(config.objective)
     sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
+    study = {"storage": storage, "study_name": config.search.study_name or STUDY_NAME}
     if warmstart is None:
         first = first_point(config.space, config.reference)
         points = [first] if first else None
         searcher = SweepSearch(
-            metric=metric, mode=mode, sampler=sampler, points_to_evaluate=points, selection=config.objective.selection
+            metric=metric,
+            mode=mode,
+            sampler=sampler,
+            points_to_evaluate=points,
+            selection=config.objective.selection,
+            **study,
         )
     else:
         searcher = SweepSearch(
@@ -155,5 +184,6 @@ def build_searcher(config: ExperimentConfig, warmstart: Warmstart | None = None)
             points_to_evaluate=warmstart.rerun or None,
             evaluated=warmstart.evaluated,
             selection=config.objective.selection,
+            **study,
         )
     return ConcurrencyLimiter(searcher, max_concurrent=config.search.max_concurrent)

@@ -36,7 +36,7 @@ class Folder:
         else:
             try:
                 self.fs, self.root = pafs.FileSystem.from_uri(location)
-            except (pafs.ArrowInvalid, OSError, ValueError) as error:
+            except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
                 raise InputError(f"{location}: cannot open this location ({error})") from None
         self.name = posixpath.basename(self.root.rstrip("/"))
 

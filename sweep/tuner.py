@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optuna.storages import BaseStorage
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
@@ -15,6 +16,7 @@ from sweep.config import ExperimentConfig
 from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
 from sweep.storage import Folder
+from sweep.tracking import tune_callbacks
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
 from trainables.errors import InputError
@@ -91,9 +93,11 @@ def tuner_spec(
     plan: SweepPlan,
     folder: Folder | Path | str,
     warmstart: Warmstart | None = None,
+    study_storage: BaseStorage | None = None,
 ) -> TunerSpec:
     """Everything the Tuner for one sweep (or the rest of a resumed one) is built from, storing its Ray
-    experiment in ``folder``; ``.tuner()`` builds it."""
+    experiment in ``folder`` and its Optuna study in ``study_storage`` (in memory when None); ``.tuner()``
+    builds it."""
     folder = Folder.of(folder)
     trainable = tune.with_parameters(
         adaptive_layer_trainable,
@@ -107,7 +111,7 @@ def tuner_spec(
     # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
     # the TuneConfig names none: Tune refuses a metric set in both places.
     tune_config = tune.TuneConfig(
-        search_alg=build_searcher(config, warmstart),
+        search_alg=build_searcher(config, warmstart, study_storage),
         scheduler=build_scheduler(config, plan.max_evaluations),
         num_samples=warmstart.num_samples if warmstart else config.search.num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
@@ -118,11 +122,11 @@ def tuner_spec(
     )
     # Each trial's result.json and progress.csv, but no TensorBoard files: Tune's TensorBoard logger
     # imports tensorboardX, which imports torch, and so delayed the first trial of a sweep by seconds
-    # of the driver's CPU (7 s on 2 cores). A user who sets the variable to 0 gets it back.
+    # of the driver's CPU (7 s on 2 cores). `tracking.tensorboard` adds it back without torch.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     run_config = tune.RunConfig(
         name=folder.name,
-        callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],
+        callbacks=[JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)],
         storage_path=folder.storage_path(),
         # The sweep writes no checkpoints: ASHA only stops trials, it never pauses and resumes them.
         checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),

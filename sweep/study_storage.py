@@ -1,0 +1,133 @@
+"""Where the sweep's Optuna study is kept, so that ``optuna.load_study`` and ``optuna-dashboard`` open it
+during and after a sweep, and ``sweep resume`` goes on with the same study.
+
+``search.storage`` names a journal file (any path) or a database URL (``sqlite:///…``,
+``postgresql://…``, anything SQLAlchemy opens). Left null, the study is a journal file inside the
+experiment folder; a folder behind a URI (``s3://…``) cannot hold one (Optuna writes journals with local
+file locks), so there the study stays in the driver's memory unless ``search.storage`` names one.
+
+A password in a URL is refused rather than redacted: the config is written to config.yaml and Ray
+pickles the searcher into the folder, and a resume needs the same URL again. Drivers have their own
+password sources (``PGPASSWORD`` or ``~/.pgpass`` for PostgreSQL, option files for MySQL).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from trainables.errors import InputError
+
+log = logging.getLogger("sweep")
+
+RAY_TRIAL_ID = "ray_trial_id"  # the user attribute that ties an Optuna trial to its Ray Tune trial
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "secret", "token")
+
+
+def is_url(storage: str) -> bool:
+    """Whether ``search.storage`` names a database (``scheme://…``) rather than a journal file."""
+    return "://" in storage
+
+
+def check_storage(storage: str) -> str:
+    """``search.storage`` as given, if it can be written to config.yaml; InputError otherwise."""
+    if not storage.strip():
+        raise InputError("search.storage: empty; give a journal file path or a database URL, or leave it null")
+    if not is_url(storage):
+        return storage
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(storage)
+    except (ArgumentError, ValueError):
+        scheme = storage.split("://", 1)[0]
+        raise InputError(f"search.storage: not a database URL ({scheme}://…); e.g. sqlite:///study.db") from None
+    secret = url.password is not None or any(key.lower() in _SECRET_QUERY_KEYS for key in url.query)
+    if secret:
+        raise InputError(
+            f"search.storage: {redacted(storage)} carries a password, which would be written to config.yaml; "
+            "leave it out and let the driver find it (PGPASSWORD or ~/.pgpass for PostgreSQL)"
+        )
+    return storage
+
+
+def resolved(storage: str | None) -> str | None:
+    """A journal path or an SQLite file made absolute (relative ones are relative to the working
+    directory), so that a resume from elsewhere opens the same study."""
+    if storage is None:
+        return None
+    if not is_url(storage):
+        return str(Path(storage).expanduser().resolve())
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage)
+    database = url.database
+    if url.get_backend_name() == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        url = url.set(database=str(Path(database).expanduser().resolve()))
+        return url.render_as_string(hide_password=False)
+    return storage
+
+
+def redacted(storage: str) -> str:
+    """``storage`` safe to print: a URL's password (and any password-like query value) hidden."""
+    if not is_url(storage):
+        return storage
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(storage)
+        query = {key: "***" if key.lower() in _SECRET_QUERY_KEYS else value for key, value in url.query.items()}
+        return url.set(query=query).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse is shown by its scheme only
+        return storage.split("://", 1)[0] + "://…"
+
+
+def open_storage(storage: str) -> BaseStorage:
+    """Optuna's storage for ``search.storage``: a journal file (created if missing) or a database (its
+    tables created if missing). InputError, naming the key, when it cannot be opened."""
+    shown = redacted(storage)
+    if not is_url(storage):
+        path = Path(storage)
+        if path.is_dir():
+            raise InputError(f"search.storage: {shown} is a folder; give a journal file path")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("ab"):  # what Optuna's backend does first, checked here to name the key
+                pass
+        except OSError as error:
+            raise InputError(f"search.storage: cannot write the journal {shown} ({error.strerror or error})") from None
+        return JournalStorage(JournalFileBackend(str(path)))
+    try:
+        return RDBStorage(storage)
+    except ImportError as error:
+        # Optuna re-raises SQLAlchemy's import of the driver with a generic message; the cause names it.
+        driver = getattr(error.__cause__, "name", None) or error.name or "its dialect names"
+        raise InputError(f"search.storage: {shown} needs the database driver {driver}, not installed") from None
+    except Exception as error:  # SQLAlchemy's errors for an unreachable or unusable database
+        reason = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        raise InputError(f"search.storage: cannot open {shown} ({reason.replace(storage, shown)})") from None
+
+
+def study_storage(storage: str | None, journal: Path | None, folder: str) -> BaseStorage | None:
+    """Where the study of the sweep in ``folder`` is kept: ``search.storage`` when given, else the folder's
+    ``journal``; None (in memory) for a folder behind a URI, which cannot hold a journal."""
+    if storage is not None:
+        return open_storage(storage)
+    if journal is None:
+        log.info(
+            "the Optuna study stays in memory: %s is behind a URI, where no journal file can be written; "
+            "set search.storage to keep it",
+            folder,
+        )
+        return None
+    return open_storage(str(journal))
+
+
+def study_exists(storage: BaseStorage, study_name: str) -> bool:
+    """Whether ``storage`` holds a study named ``study_name``."""
+    return any(summary.study_name == study_name for summary in optuna.get_all_study_summaries(storage))
