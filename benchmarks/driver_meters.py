@@ -92,6 +92,7 @@ class ProcessMeter:
     rss_start_mib: float = 0.0
     rss_peak_mib: float = 0.0
     cpu_by_role: dict[str, float] = field(default_factory=dict)
+    new_by_role: dict[str, int] = field(default_factory=dict)  # processes first seen after the start
     _first: dict[int, float] = field(default_factory=dict, repr=False)
     _last: dict[int, tuple[str, float]] = field(default_factory=dict, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -111,9 +112,11 @@ class ProcessMeter:
         self._sample()
         self.driver_cpu_s = _cpu_s(self._driver) - self._driver_cpu_0
         totals: dict[str, float] = defaultdict(float)
+        new: dict[str, int] = defaultdict(int)
         for pid, (name, cpu) in self._last.items():
             totals[_role(name)] += cpu - self._first.get(pid, 0.0)
-        self.cpu_by_role = dict(totals)
+            new[_role(name)] += pid not in self._first
+        self.cpu_by_role, self.new_by_role = dict(totals), dict(new)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period_s):

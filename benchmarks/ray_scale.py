@@ -1,4 +1,4 @@
-"""7. Ray at scale: the sweep's own Tuner with hundreds of trials, to see what the driver pays per trial.
+"""8. Ray at scale: the sweep's own Tuner with hundreds of trials, to see what the driver pays per trial.
 
 The Tuner is built by ``sweep.tuner.tuner_spec`` exactly as ``sweep run`` builds it (SweepSearch with
 Optuna TPE and its journal-file study in the folder, ASHA, the JSON and CSV logger callbacks, the same
@@ -90,6 +90,7 @@ class ScaleRun:
     readers_s: dict[str, float]
     folder_bytes: dict[str, int]
     folder: Path
+    trial_pids: int  # worker processes that ran a trial (Tune reuses actors)
 
 
 def measure(
@@ -133,6 +134,7 @@ def measure(
         grid = tuner.fit()
         fit_wall_s = time.perf_counter() - started
     slept_s = sum(float(result.metrics.get(SLEPT, 0.0)) for result in grid)
+    trial_pids = len({result.metrics.get("pid") for result in grid})
     readers_s = {}
     started = time.perf_counter()
     trials, reports = experiment.save_results([])
@@ -154,6 +156,7 @@ def measure(
         readers_s,
         folder_bytes(Path(experiment.location)),
         Path(experiment.location),
+        trial_pids,
     )
 
 
@@ -184,6 +187,12 @@ def table(run: ScaleRun) -> pd.DataFrame:
             "",
         ),
         ("concurrency: limit / most at once / mean", f"{run.concurrency} / {most} / {mean:.1f}", "", ""),
+        (
+            "worker processes: new during fit() / ran trials",
+            f"{run.meter.new_by_role.get('workers', 0)} / {run.trial_pids}",
+            "",
+            "",
+        ),
         ("fit() wall", f"{run.fit_wall_s:.1f} s", f"{run.fit_wall_s / n:.4f} s", "Ray: 0.0715 s"),
         ("trials' own sleep (replayed work)", f"{run.slept_s:.1f} s", f"{run.slept_s / n:.3f} s", "Ray: 1 s"),
         ("slot overhead (wall × concurrency − sleep)", f"{slot * n:.1f} s", f"{slot:.3f} s", "Ray: 0.144 s"),
@@ -232,7 +241,7 @@ def run(session: Session) -> Outcome:
     slot = (result.fit_wall_s * concurrency - result.slept_s) / n
     folder_kib = sum(result.folder_bytes.values()) / n / 1024
     return Outcome(
-        name="7. ray at scale",
+        name="8. ray at scale",
         table=table(result),
         measured=(
             f"{n} trials, {concurrency} at once: fit {result.fit_wall_s:.0f} s ({result.fit_wall_s / n:.3f} s/trial, "
