@@ -94,9 +94,15 @@ class ScaleRun:
 
 
 def measure(
-    n_trials: int, concurrency: int, compress: float = COMPRESS, recording: Path = RECORDING, runs_dir: Path = RUNS_DIR
+    n_trials: int,
+    concurrency: int,
+    compress: float = COMPRESS,
+    recording: Path = RECORDING,
+    runs_dir: Path = RUNS_DIR,
+    reuse_actors: bool | None = None,
 ) -> ScaleRun:
-    """Run the sweep's Tuner with the replay trainable for ``n_trials`` trials, ``concurrency`` at once."""
+    """Run the sweep's Tuner with the replay trainable for ``n_trials`` trials, ``concurrency`` at once;
+    ``reuse_actors`` overrides the sweep's choice, for a comparison (None: as the sweep builds it)."""
     from ray import tune
 
     from benchmarks.replay_trainable import replay_trainable
@@ -127,6 +133,8 @@ def measure(
     storage = study_storage(config.search.storage, experiment.study_journal(), experiment.location)
     spec = tuner_spec(config, None, plan, experiment.files, study_storage=storage)
     replay = tune.with_parameters(replay_trainable, curves=load_curves(recording), compress=compress)
+    if reuse_actors is not None:
+        spec = dataclasses.replace(spec, tune_config=dataclasses.replace(spec.tune_config, reuse_actors=reuse_actors))
     tuner = dataclasses.replace(spec, trainable=replay).tuner()
     print(f"[ray-scale] {n_trials} trials, {concurrency} at once  (experiment: {experiment})", flush=True)
     with SearcherClock() as searcher, ProcessMeter() as meter:

@@ -9,6 +9,8 @@ from benchmarks.replay_trainable import curve_of
 from sweep.searcher import SweepSearch
 from trainables.metrics import OBJECTIVE
 
+# Ray's start and two cold actors take 10 to 20 s on 2 shared cores: more than the default suite allows a test.
+pytestmark = pytest.mark.slow
 COMPRESS = 1000.0  # the recorded seconds, a thousandth of them: the test measures the wiring, not the sleep
 
 
