@@ -143,6 +143,25 @@ def measure(
         fit_wall_s = time.perf_counter() - started
     slept_s = sum(float(result.metrics.get(SLEPT, 0.0)) for result in grid)
     trial_pids = len({result.metrics.get("pid") for result in grid})
+    trials, reports, readers_s = _read_results(experiment)
+    return ScaleRun(
+        trials=trials,
+        reports=reports,
+        concurrency=concurrency,
+        fit_wall_s=fit_wall_s,
+        slept_s=slept_s,
+        meter=meter,
+        searcher=searcher,
+        readers_s=readers_s,
+        folder_bytes=folder_bytes(Path(experiment.location)),
+        folder=Path(experiment.location),
+        trial_pids=trial_pids,
+    )
+
+
+def _read_results(experiment) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, float]]:
+    """Save the frames as the sweep does after ``fit()``, then read them both ways; (trials, reports, the
+    seconds each step took)."""
     readers_s = {}
     started = time.perf_counter()
     trials, reports = experiment.save_results([])
@@ -153,19 +172,7 @@ def measure(
     started = time.perf_counter()
     experiment.saved_results()
     readers_s["read the saved frames (load_trials)"] = time.perf_counter() - started
-    return ScaleRun(
-        trials,
-        reports,
-        concurrency,
-        fit_wall_s,
-        slept_s,
-        meter,
-        searcher,
-        readers_s,
-        folder_bytes(Path(experiment.location)),
-        Path(experiment.location),
-        trial_pids,
-    )
+    return trials, reports, readers_s
 
 
 def achieved_concurrency(reports: pd.DataFrame) -> tuple[int, float]:
