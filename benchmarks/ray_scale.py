@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import searcher_alone
 from benchmarks.driver_meters import ProcessMeter, SearcherClock, folder_bytes
 from benchmarks.recipe import ROOT, RUNS_DIR
 from benchmarks.record import Outcome
@@ -252,6 +253,7 @@ def _growth(calls: list[float]) -> str:
 def run(session: Session) -> Outcome:
     n_trials, concurrency = QUICK if session.quick else FULL
     result = measure(n_trials, concurrency)
+    alone = searcher_alone.table(n_trials)
     n = len(result.trials)
     slot = (result.fit_wall_s * concurrency - result.slept_s) / n
     folder_kib = sum(result.folder_bytes.values()) / n / 1024
@@ -271,5 +273,11 @@ def run(session: Session) -> Outcome:
             f"recorded time, {CPU_PER_TRIAL} CPU per trial; Ray's figure: {RAY_TRIALS} one-second trials on "
             f"{RAY_CPUS} CPUs in {RAY_WALL_S} s ({RAY_MIN_S:g} s minimum), other hardware, no searcher",
             f"experiment folder: {result.folder}",
+            *[
+                f"searcher alone (no Ray, one trial at a time), study {row.study}: {row.hook} "
+                f"{row.s_per_trial * 1000:.2f} ms per trial, {row.ms_per_call_first_tenth:.2f} ms per call in the "
+                f"first tenth, {row.ms_per_call_last_tenth:.2f} in the last"
+                for row in alone.itertuples()
+            ],
         ],
     )
