@@ -5,7 +5,7 @@ Optuna TPE and its journal-file study in the folder, ASHA, the JSON and CSV logg
 RunConfig), for the recorded smoke sweep's config (``tests/data/simulate_smoke``); only the trainable is
 swapped for ``benchmarks.replay_trainable``, which replays that sweep's recorded curves (no model),
 sleeping a tenth of each recorded evaluation's seconds, so that a trial lasts about a second as in Ray's
-own benchmark. Each trial gets 0.1 CPU, so that 16 run at once on 2 cores.
+own benchmark. Each trial asks for 0.1 CPU, so that 16 fit at once on 2 CPUs.
 
 Figures, all per trial of the run:
 - *slot overhead*: (fit wall × concurrency − the trials' sleep) / trials, the seconds of a trial slot
