@@ -12,6 +12,7 @@ must run before the first ``import ray``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from trainables.errors import InputError
@@ -35,7 +36,13 @@ def token_source() -> str | None:
 
 def adopt_local_token() -> None:
     """Send this machine's token to the clusters this process talks to, as ``ray start`` would enable it,
-    unless the user chose a mode (``RAY_AUTH_MODE=disabled`` is respected)."""
+    unless the user chose a mode (``RAY_AUTH_MODE=disabled`` is respected).
+
+    Only before Ray is imported: afterwards this process keeps the mode it read, while a Ray it starts
+    would take the variable from the environment, and the two would then refuse each other.
+    """
+    if "ray" in sys.modules:
+        return
     if MODE_ENV not in os.environ and token_source() is not None:
         os.environ[MODE_ENV] = "token"
 

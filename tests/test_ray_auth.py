@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -11,10 +12,12 @@ from sweep import ray_auth
 
 @pytest.fixture
 def home(tmp_path, monkeypatch):
+    """A HOME of its own, no Ray authentication variables, and Ray not yet imported, as in a fresh `sweep`."""
     for key in (ray_auth.MODE_ENV, ray_auth.TOKEN_ENV, ray_auth.TOKEN_PATH_ENV):
         monkeypatch.setenv(key, "")  # recorded, so that what `adopt_local_token` sets is undone after the test
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delitem(sys.modules, "ray", raising=False)  # put back after the test
     return tmp_path
 
 
@@ -27,6 +30,14 @@ def test_a_token_file_left_by_a_local_ray_turns_sending_it_on(home):
     _write_token(home)
     ray_auth.adopt_local_token()
     assert os.environ[ray_auth.MODE_ENV] == "token"
+
+
+def test_once_ray_is_imported_the_mode_is_left_as_this_process_read_it(home, monkeypatch):
+    # Ray read its mode at import; a Ray this process started later would otherwise read another one.
+    _write_token(home)
+    monkeypatch.setitem(sys.modules, "ray", sys.modules.get("json"))
+    ray_auth.adopt_local_token()
+    assert ray_auth.MODE_ENV not in os.environ
 
 
 def test_without_any_token_nothing_is_turned_on(home):

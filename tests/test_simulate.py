@@ -4,14 +4,12 @@ checked against the real runs that recorded them and against ASHA's rung arithme
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from sweep import ray_auth
 from sweep.cli import main
 from sweep.config import load_config
 from sweep.simulate import CURVE_ENDS, Curve, replay
@@ -21,19 +19,6 @@ from .conftest import SMOKE
 RECORDED = Path(__file__).parent / "data" / "simulate_smoke"  # a 12-trial smoke sweep, 2 trials at a time
 FOLDER_FILES = ("reports.parquet", "trials.parquet", "config.yaml", "experiment.json")
 OUTPUTS = ("simulate.json", "simulate.md", "simulate.png")
-
-
-@pytest.fixture(autouse=True)
-def _auth_mode_as_it_was(monkeypatch):
-    """`main` turns Ray's token mode on in the environment when this machine has a token (sweep.ray_auth),
-    but Ray, imported already, reads it only once: a local Ray started later in this process would then
-    demand a token its own client does not send. Undone after each test."""
-    chosen = os.environ.get(ray_auth.MODE_ENV)
-    monkeypatch.setenv(ray_auth.MODE_ENV, "")  # recorded, so that what `main` sets is undone
-    if chosen is None:
-        monkeypatch.delenv(ray_auth.MODE_ENV)
-    else:
-        monkeypatch.setenv(ray_auth.MODE_ENV, chosen)
 
 
 def _copy(source: Path, target: Path) -> Path:
