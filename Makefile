@@ -28,10 +28,10 @@ test: install  ## the fast test suite (about 5 minutes on 2 CPU cores)
 test-full: install  ## every test, the slow ones on real data and the real model included
 	$(BIN)/python -m pytest -m "not gpu"
 
-bench: install  ## every benchmark on real data and MiniLM, full size (about 2 h 15 min on 2 CPU cores)
+bench: install  ## every benchmark on real data and MiniLM, full size (about 2 h 20 min on 2 CPU cores)
 	$(BIN)/python -m benchmarks
 
-bench-quick: install  ## every benchmark, shrunk (about 11 minutes on 2 CPU cores)
+bench-quick: install  ## every benchmark, shrunk (about 13 minutes on 2 CPU cores)
 	$(BIN)/python -m benchmarks --quick
 
 lint: install  ## ruff lint and format check

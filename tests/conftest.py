@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,8 +72,25 @@ class SmokeRun:
     live_errors: list[str]  # what `sweep status` said when it failed on the live folder (once it was a sweep)
 
 
+RAY_AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS")
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """This process's environment as a user's shell has it: a HOME of its own and no Ray authentication
+    settings (the session's own local Ray sets RAY_AUTH_MODE in this process)."""
+    env = {key: value for key, value in os.environ.items() if key not in RAY_AUTH_VARIABLES}
+    return {**env, "HOME": str(home), "TQDM_DISABLE": "1"}
+
+
 @pytest.fixture(scope="session")
-def smoke_run(ray_session, tmp_path_factory) -> SmokeRun:
+def smoke_home(tmp_path_factory) -> Path:
+    """The HOME the shared smoke run runs in, so that the Ray token its local Ray writes there is one this
+    session made (tests/test_cluster_recipe.py goes on from it, as a user would after a local sweep)."""
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def smoke_run(ray_session, smoke_home, tmp_path_factory) -> SmokeRun:
     """One finished smoke sweep, `python -m sweep run` in a process of its own, shared by every test that
     reads its folder or its output; `sweep status --json` reads its folder while its trials run."""
     results = tmp_path_factory.mktemp("results")
@@ -81,6 +99,7 @@ def smoke_run(ray_session, tmp_path_factory) -> SmokeRun:
         sweep = subprocess.Popen(
             [sys.executable, "-m", "sweep", "run", str(SMOKE), "--results-dir", str(results)],
             cwd=ROOT,
+            env=user_env(smoke_home),
             stdout=output,
             stderr=subprocess.STDOUT,
         )

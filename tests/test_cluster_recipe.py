@@ -2,11 +2,11 @@
 
 That local sweep's ``ray.init()`` leaves a token in ``~/.ray/auth_token``; from then on Ray 2.60's
 ``ray start --head`` turns token authentication on, and a client that sends no token is refused.
-Every command here runs with a HOME of its own, so the token is the one this module's local sweep
-left, and nothing touches the user's. Only what a test must change is changed in the README's lines:
-the ports (free ones, a Ray may already hold the defaults), the recipe (the smoke one, shrunk), the
-results folder (a local one) and ``--block`` (so that the head can be stopped with everything it
-started).
+Every command here runs in the HOME of the session's shared smoke run (``smoke_home``), so the token
+is the one that local sweep left, and nothing touches the user's. Only what a test must change is
+changed in the README's lines: the ports (free ones, a Ray may already hold the defaults), the recipe
+(the smoke one, shrunk), the results folder (a local one) and ``--block`` (so that the head can be
+stopped with everything it started).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, user_env
 from .servers import free_ports, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
 SHRUNK = "search_spaces/smoke.yaml --set search.num_samples=1 --set retrain.defaults=false --set 'retrain.seeds=[13]'"
-AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_ADDRESS")
 
 
 def readme_recipe() -> list[str]:
@@ -41,14 +40,10 @@ def readme_recipe() -> list[str]:
 
 
 def _env(home: Path) -> dict[str, str]:
-    """This process's environment with its own HOME and no Ray authentication settings of the caller's."""
-    env = {key: value for key, value in os.environ.items() if key not in AUTH_VARIABLES}
+    # One machine, no other node may join: Ray then binds every server to 127.0.0.1.
     return {
-        **env,
-        "HOME": str(home),
-        "PATH": f"{BIN}{os.pathsep}{env['PATH']}",
-        "TQDM_DISABLE": "1",
-        # One machine, no other node may join: Ray then binds every server to 127.0.0.1.
+        **user_env(home),
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     }
 
@@ -60,20 +55,11 @@ def _adapted(line: str, dashboard: int, results: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A HOME where a local `sweep run` has run, as on a user's machine before they try the cluster."""
-    home = tmp_path_factory.mktemp("home")
-    local = subprocess.run(
-        [sys.executable, "-m", "sweep", "run", *shlex.split(SHRUNK), "--results-dir", str(home / "local")],
-        cwd=ROOT,
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
-    assert (home / ".ray" / "auth_token").is_file()  # what the local ray.init() left
-    return home
+def home(smoke_run, smoke_home):
+    """A HOME where a local `sweep run` has run (the session's smoke run), as on a user's machine before
+    they try the cluster."""
+    assert (smoke_home / ".ray" / "auth_token").is_file()  # what its local ray.init() left
+    return smoke_home
 
 
 @pytest.fixture(scope="module")
