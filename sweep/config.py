@@ -58,7 +58,7 @@ class SchedulerConfig(Strict):
 
     type: Literal["asha", "none"] = "asha"
     grace_period: int = Field(1, ge=1)  # evaluations a trial gets before it can be stopped
-    reduction_factor: float = Field(2.0, gt=1)  # keep the best 1/reduction_factor at each rung
+    reduction_factor: float = Field(2.0, gt=1, allow_inf_nan=False)  # keep the best 1/reduction_factor at each rung
     # A trial ends after this many evaluations in a row without a new best (on objective.prune_on), and
     # counts as completed: trials are ranked by their best report, which such a trial already made.
     # Independent of `type`: a sweep without any early stopping sets `type: none` and leaves this null.

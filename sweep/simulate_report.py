@@ -22,6 +22,7 @@ from sweep.results import NoResultsError
 from sweep.simulate import CURVE_ENDS, Curve, Outcome, bootstrap, decisions_matched, read_recording, replay
 from sweep.tuner import build_scheduler
 from trainables.errors import InputError
+from trainables.train_config import MAX_SEED
 
 # What a replay can change: the decisions. Anything else would need curves that were never recorded.
 CHANGEABLE = ("scheduler.", "search.max_concurrent")
@@ -53,6 +54,8 @@ def simulate_experiment(
             raise InputError(f"--set {override}: a replay can only change scheduler.* and search.max_concurrent")
     if any(n < 1 for n in workers or []):
         raise InputError(f"--workers: {min(workers or [])}; give 1 or more workers")
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed: {seed}; give 0..{MAX_SEED} (numpy's seed range)")
     folder = ExperimentFolder(location)
     recorded_config, config = folder.config(), folder.config(overrides)
     trials, reports = folder.results()

@@ -129,6 +129,7 @@ RUN_CASES = [
     ("grace period above max", [str(SMOKE), *_set("scheduler.grace_period=50")], "scheduler.grace_period: 50 exceeds"),
     ("unknown scheduler", [str(SMOKE), *_set("scheduler.type=hyperband")], "scheduler.type"),
     ("reduction factor 1", [str(SMOKE), *_set("scheduler.reduction_factor=1")], "scheduler.reduction_factor"),
+    ("an endless reduction factor", [str(SMOKE), *_set("scheduler.reduction_factor=.inf")], "reduction_factor"),
     (
         "more concurrent trials than CPUs",
         [str(SMOKE), *_set("search.max_concurrent=5")],

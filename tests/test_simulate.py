@@ -164,6 +164,8 @@ def test_a_stopped_trial_that_a_setting_lets_go_on_ends_with_its_curve():
         ("whole", ["--set", "train.batch_size=8"], "train.batch_size"),
         ("whole", ["--set", "scheduler.grace_period=9"], "grace_period"),
         ("whole", ["--bootstrap", "0"], "--bootstrap"),
+        ("whole", ["--bootstrap", "5", "--seed", "-1"], "--seed: -1"),
+        ("whole", ["--set", "scheduler.reduction_factor=.inf"], "scheduler.reduction_factor"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, setup, args, needle):
