@@ -65,6 +65,11 @@ class Curve:
     overhead_s: float  # seconds from its worker freeing up to its start
 
     @property
+    def full_length(self) -> bool:
+        """Whether the recorded run trained its whole budget (its last report is at its last step)."""
+        return int(self.rows[-1]["step"]) >= int(self.rows[-1]["total_steps"])
+
+    @property
     def recorded_decisions(self) -> list[str]:
         """What the real run decided at each report: its last one ended it (completed, or stopped by
         ASHA) unless the trial errored or the sweep stopped first."""
@@ -132,7 +137,7 @@ def read_recording(
                 overhead_s=max(0.0, starts[tid] - after),  # a clock's jitter never makes a start earlier
             )
         )
-    full = [c.offsets[-1] for c in curves if int(c.rows[-1]["step"]) >= int(c.rows[-1]["total_steps"])]
+    full = [c.offsets[-1] for c in curves if c.full_length]
     longest = max(math.ceil(int(c.rows[-1]["total_steps"]) / config.train.eval_steps) for c in curves)
     return Recording(
         curves=curves,

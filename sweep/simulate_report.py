@@ -19,7 +19,16 @@ from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
 from sweep.objective import select_best
 from sweep.results import NoResultsError
-from sweep.simulate import CURVE_ENDS, Curve, Outcome, bootstrap, decisions_matched, read_recording, replay
+from sweep.simulate import (
+    CURVE_ENDS,
+    Curve,
+    Outcome,
+    Recording,
+    bootstrap,
+    decisions_matched,
+    read_recording,
+    replay,
+)
 from sweep.tuner import build_scheduler
 from trainables.errors import InputError
 from trainables.train_config import MAX_SEED
@@ -27,6 +36,45 @@ from trainables.train_config import MAX_SEED
 # What a replay can change: the decisions. Anything else would need curves that were never recorded.
 CHANGEABLE = ("scheduler.", "search.max_concurrent")
 RESAMPLED = "resampled curves: recorded trials drawn again with replacement, not new searches"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An experiment folder read for replay: its config as recorded, its frames and its curves."""
+
+    folder: ExperimentFolder
+    config: ExperimentConfig
+    trials: pd.DataFrame
+    reports: pd.DataFrame
+    recording: Recording
+
+    def setting(self, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
+        """The recorded config with scheduler ``overrides`` (InputError: one a replay cannot make, or a
+        grace period beyond the recorded budget)."""
+        check_overrides(overrides)
+        config = self.folder.config(overrides)
+        build_scheduler(config, self.recording.max_t)
+        return config
+
+    def winner(self, curves: list[Curve], outcome: Outcome | None, config: ExperimentConfig) -> dict[str, Any]:
+        """``winner`` on this folder's frames."""
+        return winner(self.trials, self.reports, curves, outcome, config)
+
+
+def read_recorded(location: str) -> Recorded:
+    """The experiment folder ``location`` read for replay (InputError: not one, or nothing to replay)."""
+    folder = ExperimentFolder(location)
+    config = folder.config()
+    trials, reports = folder.results()
+    recording = read_recording(trials, reports, config, folder.meta().get("max_evaluations"))
+    return Recorded(folder, config, trials, reports, recording)
+
+
+def check_overrides(overrides: list[str] | tuple[str, ...]) -> None:
+    """InputError for an override a replay cannot make: it can change the decisions, not the curves."""
+    for override in overrides:
+        if not override.partition("=")[0].startswith(CHANGEABLE):
+            raise InputError(f"--set {override}: a replay can only change scheduler.* and search.max_concurrent")
 
 
 @dataclass(frozen=True)
@@ -49,29 +97,25 @@ def simulate_experiment(
     concurrency) with the scheduler ``overrides``, and once as recorded to check the replay against
     the real run; write simulate.json, simulate.md and simulate.png there. Every input is checked
     before anything is replayed or written (InputError)."""
-    for override in overrides:
-        if not override.partition("=")[0].startswith(CHANGEABLE):
-            raise InputError(f"--set {override}: a replay can only change scheduler.* and search.max_concurrent")
+    check_overrides(overrides)
     if any(n < 1 for n in workers or []):
         raise InputError(f"--workers: {min(workers or [])}; give 1 or more workers")
     if not 0 <= seed <= MAX_SEED:
         raise InputError(f"--seed: {seed}; give 0..{MAX_SEED} (numpy's seed range)")
-    folder = ExperimentFolder(location)
-    recorded_config, config = folder.config(), folder.config(overrides)
-    trials, reports = folder.results()
-    recording = read_recording(trials, reports, recorded_config, folder.meta().get("max_evaluations"))
-    build_scheduler(config, recording.max_t)  # InputError: a grace period beyond the recorded budget
+    recorded = read_recorded(location)
+    folder, recording = recorded.folder, recorded.recording
+    recorded_config, config = recorded.config, recorded.setting(overrides)
     curves = recording.curves if bootstrap_trials is None else bootstrap(recording.curves, bootstrap_trials, seed)
 
     check = replay(recording.curves, recorded_config, recording.concurrency, recording.max_t)
     matched, total, differences = decisions_matched(recording.curves, check)
-    recorded_winner = _winner(trials, reports, recording.curves, None, recorded_config)
+    recorded_winner = recorded.winner(recording.curves, None, recorded_config)
     settings, outcomes = [], [check]
     for n in workers or [recording.concurrency]:
         concurrency = min(n, config.search.max_concurrent)
         outcome = replay(curves, config, concurrency, recording.max_t)
         outcomes.append(outcome)
-        winner = _winner(trials, reports, curves, outcome, config)
+        found = recorded.winner(curves, outcome, config)
         settings.append(
             {
                 "workers": n,
@@ -85,12 +129,12 @@ def simulate_experiment(
                     key.replace(" ", "_"): _count(outcome, key)
                     for key in ("completed", "pruned", CURVE_ENDS, "errored")
                 },
-                "winner": winner["trial_id"],
-                "winner_sts_dev": winner["score"],
+                "winner": found["trial_id"],
+                "winner_sts_dev": found["score"],
                 # null where the recorded sweep has no winner (no trial completed): nothing to compare with
                 "same_winner": None
                 if recorded_winner["trial_id"] is None
-                else winner["trial_id"] == recorded_winner["trial_id"],
+                else found["trial_id"] == recorded_winner["trial_id"],
             }
         )
     calls, seconds = sum(o.calls for o in outcomes), sum(o.seconds for o in outcomes)
@@ -131,7 +175,7 @@ def _count(outcome: Outcome, status: str) -> int:
     return sum(1 for s in outcome.statuses.values() if s == status)
 
 
-def _winner(
+def winner(
     trials: pd.DataFrame, reports: pd.DataFrame, curves: list[Curve], outcome: Outcome | None, config: ExperimentConfig
 ) -> dict[str, Any]:
     """The trial the report would retrain, by its selection rule (``sweep.objective``): the recorded
@@ -139,14 +183,12 @@ def _winner(
     if outcome is None:
         seen_trials, seen_reports = trials, reports
     else:
-        by_id = trials.set_index("trial_id", drop=False)
+        by_id = {str(row["trial_id"]): row for row in trials.to_dict("records")}
         status = {CURVE_ENDS: "unfinished"}  # its rest was never recorded: it cannot be judged complete
         rows, evaluations = [], []
         for curve in curves:
             state = outcome.statuses.get(curve.trial_id, "unfinished")
-            rows.append(
-                {**by_id.loc[curve.source].to_dict(), "trial_id": curve.trial_id, "status": status.get(state, state)}
-            )
+            rows.append({**by_id[curve.source], "trial_id": curve.trial_id, "status": status.get(state, state)})
             reached = curve.rows[: len(outcome.decisions.get(curve.trial_id, []))]
             evaluations += [{**row, "trial_id": curve.trial_id} for row in reached]
         seen_trials = pd.DataFrame(rows, columns=trials.columns)
