@@ -119,7 +119,9 @@ def points(trials: pd.DataFrame, reports: pd.DataFrame, objective: ObjectiveConf
     ``objective.selection``), and that evaluation's value of each objective metric (columns named
     ``objective.metrics``). Trials whose every evaluation lacks a value are left out."""
     selection = objective.selection
-    evaluations = {trial_id: rows.to_dict("records") for trial_id, rows in reports.groupby("trial_id", sort=False)}
+    evaluations: dict[Any, list[dict[str, Any]]] = {}
+    for row in reports.to_dict("records"):  # one conversion, not one per trial: thousands of replayed trials
+        evaluations.setdefault(row["trial_id"], []).append(row)
     rows = []
     for trial in trials[trials["status"].isin(PICKABLE)].to_dict("records"):
         history = evaluations.get(trial["trial_id"], [])
