@@ -9,7 +9,17 @@ import time
 
 # Benchmarks by name, in the order they run: those reading the shared `sweep run` first, so that it
 # runs before this process starts a Ray of its own.
-NAMES = ("first_step", "efficiency", "end_to_end", "pruning", "overhead", "depth_eval", "ray_scale", "faults")
+NAMES = (
+    "first_step",
+    "efficiency",
+    "end_to_end",
+    "pruning",
+    "overhead",
+    "depth_eval",
+    "simulate",
+    "ray_scale",
+    "faults",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,277 @@
+"""9. Scale figures of `sweep simulate`'s replay: sweeps of 32 to 4,096 trials on 1 to 256 workers.
+
+Curves: the recorded sweep of the CPU recipe (``tests/data/simulate_minilm_cpu``: search_spaces/minilm_cpu.yaml,
+20 trials of 200 steps, STS-dev every 40 steps, ASHA with grace period 1 and reduction factor 3, one trial at a
+time). Quick mode reads the 12-trial smoke recording (``tests/data/simulate_smoke``, tiny model, ASHA with
+reduction factor 2) on a smaller grid with fewer draws: it shows that the code path works, not the recipe's figures.
+
+Resampled curves, not new searches: every sweep here is its trials drawn with replacement
+(``sweep.simulate.bootstrap``, seeds 0, 1, ...) from the recording's *full-length* curves only, the trials that
+trained their whole budget. The recorded sweep stopped the others early, so their curves end early, and
+without early stopping every trial must be able to run its budget. Each arm and worker count replays the
+same draws, through the sweep's own scheduler (``sweep.simulate.replay``, no Ray started), with as many
+trials at once as workers (``search.max_concurrent`` set to the workers; the recipe runs one at a time).
+
+Arms: no early stopping (``scheduler.type=none``, no patience); ASHA as recorded; ASHA with patience 1 (the
+smallest the config allows: a trial ends at its first evaluation without a new best). Per trial count,
+worker count and arm, over the draws (mean, min–max): wall time (the first start to the last trial's end,
+in virtual time) over one full training run (the recording's ``full_run_s``: the median run that trained
+its whole budget), compute (worker-seconds from each trial's start to its end) in full-run equivalents
+and against no early stopping on the same draw, and in how many draws the arm's winner (the objective's
+rule on the reports it reached) is the draw's best curve (the winner when every curve runs its budget).
+
+The moonshot: a 32-trial sweep on 8 workers answers (sweep phase done, best known) in at most twice the time
+of one full run. Where the recorded setting stands, then which of reduction factor 2, 3, 4, 8 x grace
+period 1, 2 x patience none, 1 comes closest, and whether it still finds the best curve.
+
+The simulator's own cost: scheduler decisions per second of this process's CPU (``time.process_time``
+around each replay), per arm, at the largest cell (4,096 trials on 256 workers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.recipe import ROOT
+from benchmarks.record import Outcome
+from benchmarks.session import Session
+from sweep.config import ExperimentConfig
+from sweep.simulate import Curve, bootstrap, replay
+from sweep.simulate_report import Recorded, read_recorded
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one mode replays."""
+
+    recording: Path
+    trials: tuple[int, ...]
+    workers: tuple[int, ...]  # a worker count above the trials is left out: the extra workers would idle
+    draws: int  # bootstrap seeds 0 .. draws - 1
+
+
+DATA = ROOT / "tests" / "data"
+FULL = Plan(DATA / "simulate_minilm_cpu", (32, 128, 512, 1024, 4096), (1, 8, 32, 256), 5)
+QUICK = Plan(DATA / "simulate_smoke", (32, 128), (1, 8), 2)
+MOONSHOT_TRIALS, MOONSHOT_WORKERS, MOONSHOT_RATIO = 32, 8, 2.0
+TARGET = f"moonshot: {MOONSHOT_TRIALS} trials on {MOONSHOT_WORKERS} workers ≤ {MOONSHOT_RATIO:g}× one full run"
+NO_STOPPING, NONE_SETTING = ("scheduler.type=none", "scheduler.patience=null"), "no early stopping"
+SEARCHED = [(rf, grace, patience) for rf in (2, 3, 4, 8) for grace in (1, 2) for patience in (None, 1)]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One replay of one draw: its figures and the curve its winner came from."""
+
+    wall_s: float
+    compute_s: float  # worker-seconds: each trial's start to its end, summed
+    calls: int  # scheduler decisions
+    cpu_s: float  # this process's CPU inside the replay
+    winner: str | None
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One setting at one trial and worker count: one replay per draw."""
+
+    part: str  # "scale" (the arms) or "moonshot" (the searched settings)
+    setting: str
+    trials: int
+    workers: int
+    runs: list[Replayed]
+    baseline: list[Replayed]  # no early stopping on the same draws and workers
+    best: list[str | None]  # each draw's best curve: its winner when every curve runs its budget
+
+    @property
+    def found_best(self) -> int:
+        return sum(run.winner == best for run, best in zip(self.runs, self.best, strict=True))
+
+    @property
+    def decisions_per_cpu_s(self) -> float:
+        cpu_s = sum(run.cpu_s for run in self.runs)
+        return sum(run.calls for run in self.runs) / cpu_s if cpu_s > 0 else float("nan")
+
+    def over_full_run(self, full_run_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """(wall, compute) of each draw in full runs."""
+        return np.array([r.wall_s for r in self.runs]) / full_run_s, np.array(
+            [r.compute_s for r in self.runs]
+        ) / full_run_s
+
+    def compute_vs_none(self) -> np.ndarray:
+        return np.array([r.compute_s / b.compute_s for r, b in zip(self.runs, self.baseline, strict=True)])
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything one run of the benchmark measured."""
+
+    recorded: Recorded
+    curves: list[Curve]  # the full-length recorded curves every draw is made of
+    cells: list[Cell]
+    recorded_setting: str
+    cpu_s: float  # the whole benchmark's CPU
+
+    def cell(self, part: str, setting: str, trials: int, workers: int) -> Cell:
+        (found,) = [
+            c for c in self.cells if (c.part, c.setting, c.trials, c.workers) == (part, setting, trials, workers)
+        ]
+        return found
+
+
+def full_length(recorded: Recorded) -> list[Curve]:
+    """The recorded curves that trained their whole budget: what every draw is made of."""
+    curves = [c for c in recorded.recording.curves if c.full_length]
+    if not curves:
+        raise ValueError(f"{recorded.folder}: no trial trained its whole budget, so no curve can be resampled")
+    return curves
+
+
+def describe(config: ExperimentConfig) -> str:
+    """A setting in a few words."""
+    scheduler = config.scheduler
+    patience = f"patience {scheduler.patience}" if scheduler.patience else "no patience"
+    if scheduler.type == "none":
+        return NONE_SETTING + (f", {patience}" if scheduler.patience else "")
+    return f"ASHA rf {scheduler.reduction_factor:g}, grace {scheduler.grace_period}, {patience}"
+
+
+def measure(plan: Plan) -> Figures:
+    """Replay every cell of ``plan`` and the moonshot's with the three arms, and the moonshot's cell with every
+    searched setting."""
+    began = time.process_time()
+    recorded = read_recorded(str(plan.recording))
+    curves = full_length(recorded)
+    none = recorded.setting(NO_STOPPING)
+    as_recorded = recorded.setting(("scheduler.type=asha",))
+    arms = [none, as_recorded, recorded.setting(("scheduler.type=asha", "scheduler.patience=1"))]
+    searched = [
+        recorded.setting(
+            (
+                "scheduler.type=asha",
+                f"scheduler.reduction_factor={rf}",
+                f"scheduler.grace_period={grace}",
+                f"scheduler.patience={'null' if patience is None else patience}",
+            )
+        )
+        for rf, grace, patience in SEARCHED
+    ]
+    grid = {(t, w) for t in plan.trials for w in plan.workers if w <= t}
+    moonshot = (MOONSHOT_TRIALS, MOONSHOT_WORKERS)
+    cells = []
+    for trials in sorted({t for t, _ in grid | {moonshot}}):
+        draws = [bootstrap(curves, trials, seed) for seed in range(plan.draws)]
+        # Every curve runs its budget without early stopping, and all at once finishes soonest.
+        best = [_replay(recorded, draw, none, trials).winner for draw in draws]
+        for workers in sorted(w for t, w in grid | {moonshot} if t == trials):
+            baseline = [_replay(recorded, draw, none, workers) for draw in draws]
+            settings = [("scale", c) for c in arms]
+            settings += [("moonshot", c) for c in searched] if (trials, workers) == moonshot else []
+            for part, config in settings:
+                runs = baseline if config is none else [_replay(recorded, d, config, workers) for d in draws]
+                cells.append(Cell(part, describe(config), trials, workers, runs, baseline, best))
+    return Figures(recorded, curves, cells, describe(as_recorded), time.process_time() - began)
+
+
+def _replay(recorded: Recorded, draw: list[Curve], config: ExperimentConfig, workers: int) -> Replayed:
+    began = time.process_time()
+    outcome = replay(draw, config, workers, recorded.recording.max_t)
+    cpu_s = time.process_time() - began
+    winner = recorded.winner(draw, outcome, config)["trial_id"]
+    return Replayed(outcome.wall_s, sum(outcome.busy_s.values()), outcome.calls, cpu_s, winner)
+
+
+def _spread(values: np.ndarray, unit: str = "") -> str:
+    """Mean and min–max over the draws: no single draw's figure is exact."""
+    if len(values) == 1 or values.min() == values.max():
+        return f"{values.mean():.2f}{unit}"
+    return f"{values.mean():.2f}{unit} ({values.min():.2f}–{values.max():.2f})"
+
+
+def table(figures: Figures) -> pd.DataFrame:
+    """One row per cell: the arms over the grid, then the moonshot's settings from the closest."""
+    full_run_s = figures.recorded.recording.full_run_s
+    scale = [c for c in figures.cells if c.part == "scale"]
+    moonshot = sorted(
+        (c for c in figures.cells if c.part == "moonshot"), key=lambda c: c.over_full_run(full_run_s)[0].mean()
+    )
+    rows = []
+    for cell in scale + moonshot:
+        wall, compute = cell.over_full_run(full_run_s)
+        rows.append(
+            {
+                "part": cell.part,
+                "setting": cell.setting + (" (recorded)" if cell.setting == figures.recorded_setting else ""),
+                "trials": cell.trials,
+                "workers": cell.workers,
+                "wall / full run": _spread(wall, "×"),
+                "compute, full runs": _spread(compute),
+                "compute / none": f"{cell.compute_vs_none().mean():.0%}",
+                "best found": f"{cell.found_best}/{len(cell.runs)}",
+                "decisions/s CPU": f"{cell.decisions_per_cpu_s:,.0f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run(session: Session) -> Outcome:
+    plan = QUICK if session.quick else FULL
+    figures = measure(plan)
+    recording, full_run_s = figures.recorded.recording, figures.recorded.recording.full_run_s
+    as_recorded = figures.cell("scale", figures.recorded_setting, MOONSHOT_TRIALS, MOONSHOT_WORKERS)
+    none = figures.cell("scale", NONE_SETTING, MOONSHOT_TRIALS, MOONSHOT_WORKERS)
+    searched = [c for c in figures.cells if c.part == "moonshot"]
+    closest = min(searched, key=lambda c: c.over_full_run(full_run_s)[0].mean())
+    finding = [c for c in searched if c.found_best == len(c.runs)]
+    closest_finding = min(finding, key=lambda c: c.over_full_run(full_run_s)[0].mean()) if finding else None
+    largest = max(c.trials for c in figures.cells), max(c.workers for c in figures.cells)
+    at_largest = [c for c in figures.cells if c.part == "scale" and (c.trials, c.workers) == largest]
+    patience = at_largest[-1]  # the arms in order: no early stopping, ASHA as recorded, ASHA + patience 1
+    recorded_wall = as_recorded.over_full_run(full_run_s)[0]
+    draws = len(as_recorded.runs)
+    return Outcome(
+        name="9. simulated scale",
+        table=table(figures),
+        measured=(
+            f"{MOONSHOT_TRIALS} trials on {MOONSHOT_WORKERS} workers, {figures.recorded_setting}: wall "
+            f"{_spread(recorded_wall, '×')} one full run over {draws} draws (no early stopping "
+            f"{_spread(none.over_full_run(full_run_s)[0], '×')}); closest searched: {closest.setting}, "
+            f"{_spread(closest.over_full_run(full_run_s)[0], '×')}, best curve found in {closest.found_best}/{draws}; "
+            f"{largest[0]:,} trials on {largest[1]} workers: {patience.setting} uses "
+            f"{patience.compute_vs_none().mean():.0%} of no early stopping's compute; replay "
+            + ", ".join(f"{c.decisions_per_cpu_s:,.0f}" for c in at_largest)
+            + " decisions/s of CPU (no stopping, ASHA, ASHA + patience)"
+        ),
+        target=TARGET,
+        met=bool(recorded_wall.mean() <= MOONSHOT_RATIO),
+        notes=[
+            f"resampled curves, not new searches: every sweep draws its trials with replacement from the "
+            f"{len(figures.curves)} full-length curves (trials that trained their whole budget) of the "
+            f"{len(recording.curves)}-trial recording {plan.recording.relative_to(ROOT)}, seeds 0..{draws - 1}; every "
+            "arm and worker count replays the same draws",
+            f"one full run = {full_run_s:.1f} s (the recording's median full-length run, start-up included); wall: "
+            "the first start to the last trial's end in virtual time, each trial keeping its recorded start gap; "
+            "compute: worker-seconds from each trial's start to its end; figures are means over the draws (min–max)",
+            "best found: draws in which the setting's winner (the objective's rule on the reports it reached) is "
+            "the draw's best curve (the winner when every curve runs its budget), so always all of them without "
+            "early stopping",
+            f"met: the mean over the draws of the recorded setting ({figures.recorded_setting}) with as many "
+            f"trials at once as workers; closest searched setting that finds the best curve in every draw: "
+            + (
+                f"{closest_finding.setting}, {_spread(closest_finding.over_full_run(full_run_s)[0], '×')}"
+                if closest_finding
+                else "none"
+            ),
+            f"the simulator's own cost at {largest[0]:,} trials on {largest[1]} workers, decisions per CPU second: "
+            + "; ".join(
+                f"{c.setting} {c.decisions_per_cpu_s:,.0f} ({sum(r.calls for r in c.runs) // draws:,} decisions "
+                f"per replay)"
+                for c in at_largest
+            ),
+            f"the whole benchmark: {figures.cpu_s:.0f} s of CPU, no Ray started",
+        ],
+    )
