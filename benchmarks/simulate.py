@@ -86,6 +86,7 @@ class Cell:
     runs: list[Replayed]
     baseline: list[Replayed]  # no early stopping on the same draws and workers
     best: list[str | None]  # each draw's best curve: its winner when every curve runs its budget
+    full_run_s: float  # one full training run of the recording
 
     @property
     def found_best(self) -> int:
@@ -96,11 +97,15 @@ class Cell:
         cpu_s = sum(run.cpu_s for run in self.runs)
         return sum(run.calls for run in self.runs) / cpu_s if cpu_s > 0 else float("nan")
 
-    def over_full_run(self, full_run_s: float) -> tuple[np.ndarray, np.ndarray]:
-        """(wall, compute) of each draw in full runs."""
-        return np.array([r.wall_s for r in self.runs]) / full_run_s, np.array(
-            [r.compute_s for r in self.runs]
-        ) / full_run_s
+    @property
+    def wall(self) -> np.ndarray:
+        """Each draw's wall time in full runs."""
+        return np.array([run.wall_s for run in self.runs]) / self.full_run_s
+
+    @property
+    def compute(self) -> np.ndarray:
+        """Each draw's compute in full runs."""
+        return np.array([run.compute_s for run in self.runs]) / self.full_run_s
 
     def compute_vs_none(self) -> np.ndarray:
         return np.array([r.compute_s / b.compute_s for r, b in zip(self.runs, self.baseline, strict=True)])
@@ -121,6 +126,20 @@ class Figures:
             c for c in self.cells if (c.part, c.setting, c.trials, c.workers) == (part, setting, trials, workers)
         ]
         return found
+
+    def moonshot(self, setting: str) -> Cell:
+        """An arm (the recorded setting, no early stopping) at the moonshot's trials and workers."""
+        return self.cell("scale", setting, MOONSHOT_TRIALS, MOONSHOT_WORKERS)
+
+    def closest(self, finding_best: bool = False) -> Cell | None:
+        """The searched setting with the lowest mean wall (of those that found the best curve in every draw)."""
+        searched = [c for c in self.cells if c.part == "moonshot" and (c.found_best == len(c.runs) or not finding_best)]
+        return min(searched, key=lambda c: c.wall.mean()) if searched else None
+
+    def largest(self) -> list[Cell]:
+        """The arms at the most trials and workers, in order: no early stopping, as recorded, patience 1."""
+        trials, workers = max(c.trials for c in self.cells), max(c.workers for c in self.cells)
+        return [c for c in self.cells if c.part == "scale" and (c.trials, c.workers) == (trials, workers)]
 
 
 def full_length(recorded: Recorded) -> list[Curve]:
@@ -173,7 +192,8 @@ def measure(plan: Plan) -> Figures:
             settings += [("moonshot", c) for c in searched] if (trials, workers) == moonshot else []
             for part, config in settings:
                 runs = baseline if config is none else [_replay(recorded, d, config, workers) for d in draws]
-                cells.append(Cell(part, describe(config), trials, workers, runs, baseline, best))
+                setting = describe(config)
+                cells.append(Cell(part, setting, trials, workers, runs, baseline, best, recorded.recording.full_run_s))
     return Figures(recorded, curves, cells, describe(as_recorded), time.process_time() - began)
 
 
@@ -194,22 +214,18 @@ def _spread(values: np.ndarray, unit: str = "") -> str:
 
 def table(figures: Figures) -> pd.DataFrame:
     """One row per cell: the arms over the grid, then the moonshot's settings from the closest."""
-    full_run_s = figures.recorded.recording.full_run_s
     scale = [c for c in figures.cells if c.part == "scale"]
-    moonshot = sorted(
-        (c for c in figures.cells if c.part == "moonshot"), key=lambda c: c.over_full_run(full_run_s)[0].mean()
-    )
+    moonshot = sorted((c for c in figures.cells if c.part == "moonshot"), key=lambda c: c.wall.mean())
     rows = []
     for cell in scale + moonshot:
-        wall, compute = cell.over_full_run(full_run_s)
         rows.append(
             {
                 "part": cell.part,
                 "setting": cell.setting + (" (recorded)" if cell.setting == figures.recorded_setting else ""),
                 "trials": cell.trials,
                 "workers": cell.workers,
-                "wall / full run": _spread(wall, "×"),
-                "compute, full runs": _spread(compute),
+                "wall / full run": _spread(cell.wall, "×"),
+                "compute, full runs": _spread(cell.compute),
                 "compute / none": f"{cell.compute_vs_none().mean():.0%}",
                 "best found": f"{cell.found_best}/{len(cell.runs)}",
                 "decisions/s CPU": f"{cell.decisions_per_cpu_s:,.0f}",
@@ -218,60 +234,63 @@ def table(figures: Figures) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def headline(figures: Figures) -> str:
+    """The moonshot where the recorded setting stands and what comes closest; compute and speed at the largest."""
+    recorded, none, closest = (
+        figures.moonshot(figures.recorded_setting),
+        figures.moonshot(NONE_SETTING),
+        figures.closest(),
+    )
+    draws, largest = len(recorded.runs), figures.largest()
+    patience = largest[-1]
+    return (
+        f"{MOONSHOT_TRIALS} trials on {MOONSHOT_WORKERS} workers, {figures.recorded_setting}: wall "
+        f"{_spread(recorded.wall, '×')} one full run over {draws} draws (no early stopping {_spread(none.wall, '×')}); "
+        f"closest searched: {closest.setting}, {_spread(closest.wall, '×')}, best curve found in "
+        f"{closest.found_best}/{draws}; {patience.trials:,} trials on {patience.workers} workers: {patience.setting} "
+        f"uses {patience.compute_vs_none().mean():.0%} of no early stopping's compute; replay "
+        + ", ".join(f"{c.decisions_per_cpu_s:,.0f}" for c in largest)
+        + " decisions/s of CPU (no stopping, ASHA, ASHA + patience)"
+    )
+
+
+def notes(figures: Figures, plan: Plan) -> list[str]:
+    """What the figures rest on, and the figures the headline leaves out."""
+    recording, draws = figures.recorded.recording, plan.draws
+    finding, largest = figures.closest(finding_best=True), figures.largest()
+    return [
+        f"resampled curves, not new searches: every sweep draws its trials with replacement from the "
+        f"{len(figures.curves)} full-length curves (trials that trained their whole budget) of the "
+        f"{len(recording.curves)}-trial recording {plan.recording.relative_to(ROOT)}, seeds 0..{draws - 1}; "
+        "every arm and worker count replays the same draws",
+        f"one full run = {recording.full_run_s:.1f} s (the recording's median full-length run, start-up "
+        "included); wall: the first start to the last trial's end in virtual time, each trial keeping its "
+        "recorded start gap; compute: worker-seconds from each trial's start to its end; figures are means "
+        "over the draws (min–max)",
+        "best found: draws in which the setting's winner (the objective's rule on the reports it reached) is "
+        "the draw's best curve (the winner when every curve runs its budget), so always all of them without "
+        "early stopping",
+        f"met: the mean over the draws of the recorded setting ({figures.recorded_setting}) with as many "
+        "trials at once as workers; the closest searched setting that finds the best curve in every draw: "
+        + (f"{finding.setting}, {_spread(finding.wall, '×')}" if finding else "none"),
+        f"the simulator's own cost at {largest[0].trials:,} trials on {largest[0].workers} workers, decisions "
+        "per CPU second: "
+        + "; ".join(
+            f"{c.setting} {c.decisions_per_cpu_s:,.0f} ({sum(r.calls for r in c.runs) // draws:,} decisions per replay)"
+            for c in largest
+        ),
+        f"the whole benchmark: {figures.cpu_s:.0f} s of CPU, no Ray started",
+    ]
+
+
 def run(session: Session) -> Outcome:
     plan = QUICK if session.quick else FULL
     figures = measure(plan)
-    recording, full_run_s = figures.recorded.recording, figures.recorded.recording.full_run_s
-    as_recorded = figures.cell("scale", figures.recorded_setting, MOONSHOT_TRIALS, MOONSHOT_WORKERS)
-    none = figures.cell("scale", NONE_SETTING, MOONSHOT_TRIALS, MOONSHOT_WORKERS)
-    searched = [c for c in figures.cells if c.part == "moonshot"]
-    closest = min(searched, key=lambda c: c.over_full_run(full_run_s)[0].mean())
-    finding = [c for c in searched if c.found_best == len(c.runs)]
-    closest_finding = min(finding, key=lambda c: c.over_full_run(full_run_s)[0].mean()) if finding else None
-    largest = max(c.trials for c in figures.cells), max(c.workers for c in figures.cells)
-    at_largest = [c for c in figures.cells if c.part == "scale" and (c.trials, c.workers) == largest]
-    patience = at_largest[-1]  # the arms in order: no early stopping, ASHA as recorded, ASHA + patience 1
-    recorded_wall = as_recorded.over_full_run(full_run_s)[0]
-    draws = len(as_recorded.runs)
     return Outcome(
         name="9. simulated scale",
         table=table(figures),
-        measured=(
-            f"{MOONSHOT_TRIALS} trials on {MOONSHOT_WORKERS} workers, {figures.recorded_setting}: wall "
-            f"{_spread(recorded_wall, '×')} one full run over {draws} draws (no early stopping "
-            f"{_spread(none.over_full_run(full_run_s)[0], '×')}); closest searched: {closest.setting}, "
-            f"{_spread(closest.over_full_run(full_run_s)[0], '×')}, best curve found in {closest.found_best}/{draws}; "
-            f"{largest[0]:,} trials on {largest[1]} workers: {patience.setting} uses "
-            f"{patience.compute_vs_none().mean():.0%} of no early stopping's compute; replay "
-            + ", ".join(f"{c.decisions_per_cpu_s:,.0f}" for c in at_largest)
-            + " decisions/s of CPU (no stopping, ASHA, ASHA + patience)"
-        ),
+        measured=headline(figures),
         target=TARGET,
-        met=bool(recorded_wall.mean() <= MOONSHOT_RATIO),
-        notes=[
-            f"resampled curves, not new searches: every sweep draws its trials with replacement from the "
-            f"{len(figures.curves)} full-length curves (trials that trained their whole budget) of the "
-            f"{len(recording.curves)}-trial recording {plan.recording.relative_to(ROOT)}, seeds 0..{draws - 1}; every "
-            "arm and worker count replays the same draws",
-            f"one full run = {full_run_s:.1f} s (the recording's median full-length run, start-up included); wall: "
-            "the first start to the last trial's end in virtual time, each trial keeping its recorded start gap; "
-            "compute: worker-seconds from each trial's start to its end; figures are means over the draws (min–max)",
-            "best found: draws in which the setting's winner (the objective's rule on the reports it reached) is "
-            "the draw's best curve (the winner when every curve runs its budget), so always all of them without "
-            "early stopping",
-            f"met: the mean over the draws of the recorded setting ({figures.recorded_setting}) with as many "
-            f"trials at once as workers; closest searched setting that finds the best curve in every draw: "
-            + (
-                f"{closest_finding.setting}, {_spread(closest_finding.over_full_run(full_run_s)[0], '×')}"
-                if closest_finding
-                else "none"
-            ),
-            f"the simulator's own cost at {largest[0]:,} trials on {largest[1]} workers, decisions per CPU second: "
-            + "; ".join(
-                f"{c.setting} {c.decisions_per_cpu_s:,.0f} ({sum(r.calls for r in c.runs) // draws:,} decisions "
-                f"per replay)"
-                for c in at_largest
-            ),
-            f"the whole benchmark: {figures.cpu_s:.0f} s of CPU, no Ray started",
-        ],
+        met=bool(figures.moonshot(figures.recorded_setting).wall.mean() <= MOONSHOT_RATIO),
+        notes=notes(figures, plan),
     )
