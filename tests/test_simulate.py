@@ -17,6 +17,9 @@ from sweep.simulate import CURVE_ENDS, Curve, replay
 from .conftest import SMOKE
 
 RECORDED = Path(__file__).parent / "data" / "simulate_smoke"  # a 12-trial smoke sweep, 2 trials at a time
+# The CPU recipe (search_spaces/minilm_cpu.yaml) as recorded on 2 cores: 20 trials of MiniLM, one at a time,
+# ASHA with reduction factor 3 (its data paths made relative to the repository, as the recipe gives them).
+RECORDED_CPU_RECIPE = Path(__file__).parent / "data" / "simulate_minilm_cpu"
 FOLDER_FILES = ("reports.parquet", "trials.parquet", "config.yaml", "experiment.json")
 OUTPUTS = ("simulate.json", "simulate.md", "simulate.png")
 
@@ -54,6 +57,17 @@ def test_the_committed_recording_replays_every_decision_and_its_wall_time_and_wr
     assert (folder / "simulate.png").read_bytes().startswith(b"\x89PNG")
     out = capsys.readouterr().out
     assert "34 of 34" in out and "decisions in" in out and "per second" in out
+
+
+def test_the_committed_cpu_recipe_recording_replays_every_decision_and_its_wall_time(tmp_path):
+    folder = _copy(RECORDED_CPU_RECIPE, tmp_path / "sweep")
+    record = _simulate(folder)
+    _assert_replays_reality(record, pd.read_parquet(folder / "reports.parquet"))
+    (setting,) = record["settings"]
+    assert setting["workers"] == setting["concurrency"] == 1
+    assert setting["same_winner"] and setting["winner"] == record["recorded"]["winner"]
+    trials = pd.read_parquet(folder / "trials.parquet")
+    assert setting["pruned"] == (trials["status"] == "pruned").sum() > 0 and setting["curve_ends"] == 0
 
 
 def test_a_fresh_smoke_sweep_replayed_with_its_own_settings_makes_the_real_runs_decisions(smoke_experiment, tmp_path):
