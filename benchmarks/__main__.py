@@ -19,6 +19,7 @@ NAMES = (
     "simulate",
     "ray_scale",
     "faults",
+    "peer",
 )
 
 

@@ -1,0 +1,175 @@
+"""10. Side by side with the peer: sentence-transformers' own ``hyperparameter_search`` against ``sweep run``.
+
+Both search the learning rate and warm-up (what the peer's search can express beside the loss) on the same
+model, rows, steps, batch, evaluation cadence and threads (``benchmarks/peer.yaml``), one after the
+other, each in a fresh process launched the way a user launches it: the peer with
+``benchmarks.peer_search``, this project with ``python -m sweep run``. Each side's wall time runs from its
+launch to the moment its search has ended and its best config is known: the peer's
+``hyperparameter_search`` returning, and the sweep's ``sweep finished`` line (its retrain, which the peer
+has no counterpart for, is stopped there with Ctrl-C). The score both are held to is the same: the best
+last STS-dev evaluation of a trial that trained its whole budget (the peer ranks trials by their last
+evaluation).
+
+Quick mode shrinks the search (3 trials of 8 steps, evaluated every 4, 128 rows, 100 pairs).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.recipe import ROOT, RUNS_DIR
+from benchmarks.record import Outcome
+from benchmarks.session import Session
+from sweep.experiment_folder import ExperimentFolder
+from trainables.metrics import OBJECTIVE
+
+CONFIG = ROOT / "benchmarks" / "peer.yaml"
+QUICK = (
+    "data.train.limit=128",
+    "data.sts_dev.limit=100",
+    "train.max_steps=8",
+    "train.eval_steps=4",
+    "search.num_samples=3",
+)
+TARGET = 0.9  # this project's wall time over the peer's, at an equal best score
+EQUAL_SCORE = 0.005  # STS-dev Spearman: closer than this is the same score on a few hundred pairs
+SWEEP_ENDED = "sweep finished at"  # the driver's line once every trial has ended, before its retrain
+
+
+def run(session: Session) -> Outcome:
+    folder = RUNS_DIR / f"peer-{session.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    folder.mkdir(parents=True)
+    config = _write_config(folder, QUICK if session.quick else ())
+    peer = peer_side(config, folder)
+    ours = sweep_side(config, folder)
+    table = pd.DataFrame([peer["row"], ours["row"]])
+    # Where each side's wall time went: before the first step, inside steps and evaluations, the rest
+    # (model loads and trainer set-up per trial, data handling between steps, scheduling).
+    table["s_per_step"] = table["s_in_steps"] / table["steps"]
+    table["s_per_eval"] = table["s_in_evals"] / table["evaluations"]
+    table["s_other"] = table["wall_s"] - table["start_up_s"] - table["s_in_steps"] - table["s_in_evals"]
+    ratio = ours["row"]["wall_s"] / peer["row"]["wall_s"]
+    gap = ours["row"]["best_sts_dev"] - peer["row"]["best_sts_dev"]
+    equal = abs(gap) <= EQUAL_SCORE or gap > 0
+    return Outcome(
+        name="10. peer",
+        table=table,
+        measured=(
+            f"wall ours/peer {ratio:.2f} ({ours['row']['wall_s']:.0f} s vs {peer['row']['wall_s']:.0f} s); "
+            f"steps {ours['row']['steps']} vs {peer['row']['steps']}; best STS-dev {ours['row']['best_sts_dev']:.4f} "
+            f"vs {peer['row']['best_sts_dev']:.4f}"
+        ),
+        target=f"≤ {TARGET}× the peer's wall, best STS-dev not lower by more than {EQUAL_SCORE}",
+        met=ratio <= TARGET and equal,
+        notes=[
+            "wall: launch to best known (the peer's search returning; the sweep's `sweep finished` line)",
+            "start-up: launch to the first trial's first step",
+            f"peer's trials: {peer['configs']}",
+            f"our trials: {ours['configs']}",
+            f"folders: {folder}",
+        ],
+    )
+
+
+def _write_config(folder: Path, overrides: tuple[str, ...]) -> Path:
+    """peer.yaml with ``overrides`` applied and its data paths made absolute, for both sides to read."""
+    from sweep.config import load_config
+
+    config = load_config(CONFIG, list(overrides))
+    raw = config.model_dump(mode="json", exclude_none=True)
+    raw["data"] = config.data.resolved().model_dump(mode="json", exclude_none=True)
+    raw["results_dir"] = str(folder)
+    import yaml
+
+    path = folder / "peer.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def peer_side(config: Path, folder: Path) -> dict:
+    """``benchmarks.peer_search`` in a fresh process; its trials as one table row."""
+    out = folder / "peer.json"
+    log = folder / "peer.log"
+    launched_at = time.time()
+    command = [sys.executable, "-m", "benchmarks.peer_search", str(config), str(out), repr(launched_at)]
+    print(f"[peer] {' '.join(command[1:])}  (log: {log})", flush=True)
+    with log.open("w") as handle:
+        code = subprocess.run(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+    if code != 0:
+        raise RuntimeError(f"the peer's search exited with {code}; see {log}")
+    result = json.loads(out.read_text())
+    trials = result["trials"]
+    completed = [t for t in trials if t["state"] == "complete"]
+    best = max(completed, key=lambda t: t["value"])
+    firsts = [t["first_step_at"] for t in trials if t["first_step_at"]]
+    row = {
+        "side": "peer: hyperparameter_search",
+        "wall_s": result["wall_s"],
+        "start_up_s": min(firsts) - launched_at,
+        "trials": len(trials),
+        "completed": len(completed),
+        "pruned": sum(t["state"] == "pruned" for t in trials),
+        "steps": int(sum(t["steps"] for t in trials)),
+        "s_in_steps": sum(t["step_s"] for t in trials),
+        "s_in_evals": sum(t["eval_s"] for t in trials),
+        "evaluations": sum(len(t["intermediate"]) for t in trials),
+        "best_sts_dev": float(best["value"]),
+    }
+    configs = "; ".join(_config_words(t["params"], t["state"], t["steps"]) for t in trials)
+    return {"row": row, "configs": configs}
+
+
+def sweep_side(config: Path, folder: Path) -> dict:
+    """``python -m sweep run`` in a fresh process, stopped with Ctrl-C once its sweep has ended."""
+    log = folder / "sweep.log"
+    command = [sys.executable, "-m", "sweep", "run", str(config)]
+    print(f"[ours] {' '.join(command[1:])}  (log: {log})", flush=True)
+    launched_at = time.time()
+    ended_at = None
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        for line in process.stdout:
+            handle.write(line)
+            if ended_at is None and SWEEP_ENDED in line:
+                ended_at = time.time()
+                process.send_signal(signal.SIGINT)  # the retrain is not part of the comparison
+        process.wait()
+    if ended_at is None:
+        raise RuntimeError(f"`sweep run` exited with {process.returncode} before its sweep ended; see {log}")
+    (experiment,) = [path for path in folder.iterdir() if path.is_dir()]
+    trials, reports = ExperimentFolder(experiment).saved_results()
+    last = reports.sort_values("step").groupby("trial_id").tail(1).merge(trials[["trial_id", "status"]], on="trial_id")
+    completed = last[last["status"] == "completed"]
+    row = {
+        "side": "ours: sweep run",
+        "wall_s": ended_at - launched_at,
+        "start_up_s": float(reports["first_step_at"].min()) - launched_at,
+        "trials": len(trials),
+        "completed": len(completed),
+        "pruned": int((trials["status"] == "pruned").sum()),
+        "steps": int(last["step"].sum()),
+        "s_in_steps": float(last["step_time_s"].sum()),
+        "s_in_evals": float(last["eval_time_s"].sum()),
+        "evaluations": len(reports),
+        "best_sts_dev": float(completed[OBJECTIVE].max()),
+    }
+    searched = trials.sort_values("trial_index")
+    configs = "; ".join(
+        _config_words({key: t[key] for key in ("learning_rate", "warmup_ratio")}, t["status"], t["steps"])
+        for t in searched.to_dict("records")
+    )
+    return {"row": row, "configs": configs}
+
+
+def _config_words(params: dict, state: str, steps: int) -> str:
+    values = " ".join(f"{key}={float(value):.3g}" for key, value in params.items())
+    return f"{values} {state} at {steps}"
