@@ -58,3 +58,32 @@ def test_rows_are_appended_under_one_header(tmp_path):
     assert len(rows) == 2
     assert "| quick | ratio 0.99 / a pipe | ≥ 0.97 | yes | 1.50 → " in rows[0]
     assert rows[1].endswith("| `python -m benchmarks n` |")
+
+
+def _turns(walls: list[tuple[str, float]], best: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"turn": turn, "side": side, "wall_s": wall, "steps": 100, "best_sts_dev": best[side]}
+            for turn, (side, wall) in enumerate(walls, start=1)
+        ]
+    )
+
+
+def test_peer_ratio_over_abba_turns_is_immune_to_a_steady_drift():
+    from benchmarks.peer import summary
+
+    # Ours costs 0.9 of the peer's work; the machine slows by a tenth at every turn.
+    walls = [("peer", 100 * 1.0), ("ours", 90 * 1.1), ("ours", 90 * 1.2), ("peer", 100 * 1.3)]
+    found = summary(_turns(walls, {"peer": 0.90, "ours": 0.897}))
+    assert found["ratio"] == pytest.approx(0.9)
+    # Each pair alone reads the drift as a difference between the sides.
+    assert found["pair_ratios"] == pytest.approx([0.99, 108 / 130])
+    assert found["equal"]  # 0.003 lower is within the tolerance
+
+
+def test_peer_summary_refuses_unpaired_turns_and_flags_a_lower_score():
+    from benchmarks.peer import summary
+
+    with pytest.raises(ValueError, match="every turn"):
+        summary(_turns([("peer", 100.0), ("ours", 90.0), ("ours", 90.0)], {"peer": 0.9, "ours": 0.9}))
+    assert not summary(_turns([("peer", 100.0), ("ours", 80.0)], {"peer": 0.90, "ours": 0.89}))["equal"]
