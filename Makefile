@@ -28,7 +28,7 @@ test: install  ## the default test suite (18 to 21 minutes on 2 CPU cores)
 test-full: install  ## every test, the slow ones on real data and the real model included
 	$(BIN)/python -m pytest -m "not gpu"
 
-bench: install  ## every benchmark on real data and MiniLM, full size (about 2 h 20 min on 2 CPU cores)
+bench: install  ## every benchmark on real data and MiniLM, full size (about 4 h on 2 CPU cores)
 	$(BIN)/python -m benchmarks
 
 bench-quick: install  ## every benchmark, shrunk (about 13 minutes on 2 CPU cores)
