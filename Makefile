@@ -31,7 +31,7 @@ test-full: install  ## every test, the slow ones on real data and the real model
 bench: install  ## every benchmark on real data and MiniLM, full size (about 4 h on 2 CPU cores)
 	$(BIN)/python -m benchmarks
 
-bench-quick: install  ## every benchmark, shrunk (about 13 minutes on 2 CPU cores)
+bench-quick: install  ## every benchmark, shrunk (about 25 minutes on 2 CPU cores)
 	$(BIN)/python -m benchmarks --quick
 
 lint: install  ## ruff lint and format check

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)} (default: all)")
-    parser.add_argument("--quick", action="store_true", help="shrunk runs: the whole set in under 10 minutes")
+    parser.add_argument("--quick", action="store_true", help="shrunk runs: the whole set in about 25 minutes")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
