@@ -95,8 +95,9 @@ def run(session: Session) -> Outcome:
 def summary(table: pd.DataFrame) -> dict:
     """The comparison of the sides' turns (rows with ``side``, ``turn``, ``wall_s``, ``steps``, ``best_sts_dev``).
 
-    ``ratio``: the sum of our walls over the sum of the peer's, which a steady drift in the machine's
-    speed leaves alone when the turns run peer, ours, ours, peer. ``pair_ratios``: ours over peer for
+    ``ratio``: the sum of our walls over the sum of the peer's. With the turns peer, ours, ours, peer a
+    steady drift in the machine's speed cancels exactly where the sides take equal time, and nearly so
+    where they differ by a few tenths. ``pair_ratios``: ours over peer for
     each pair of turns, first with first: what one side-after-the-other run would have reported.
     Best scores and steps are each side's mean over its turns (the searches are seeded alike).
     """
