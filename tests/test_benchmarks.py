@@ -87,3 +87,35 @@ def test_peer_summary_refuses_unpaired_turns_and_flags_a_lower_score():
     with pytest.raises(ValueError, match="every turn"):
         summary(_turns([("peer", 100.0), ("ours", 90.0), ("ours", 90.0)], {"peer": 0.9, "ours": 0.9}))
     assert not summary(_turns([("peer", 100.0), ("ours", 80.0)], {"peer": 0.90, "ours": 0.89}))["equal"]
+
+
+def test_our_side_is_scored_by_its_best_report_of_a_completed_trial_patience_ended_ones_included():
+    from benchmarks.peer import sweep_figures
+    from trainables.metrics import OBJECTIVE
+
+    trials = pd.DataFrame({"trial_id": ["full", "ended", "pruned"], "status": ["completed", "completed", "pruned"]})
+    rows = [  # (trial, step, score): "ended" peaked at step 20 and ended itself at 40 (patience 1)
+        ("full", 20, 0.90),
+        ("full", 40, 0.91),
+        ("full", 60, 0.905),
+        ("ended", 20, 0.93),
+        ("ended", 40, 0.92),
+        ("pruned", 20, 0.95),  # higher, but a pruned trial never wins
+    ]
+    reports = pd.DataFrame(
+        [
+            {
+                "trial_id": t,
+                "step": step,
+                "total_steps": 60,
+                OBJECTIVE: score,
+                "step_time_s": step * 5.0,
+                "eval_time_s": 1.0,
+            }
+            for t, step, score in rows
+        ]
+    )
+    found = sweep_figures(trials, reports)
+    assert found["best_sts_dev"] == 0.93  # what the sweep ranks first and its retrain delivers
+    assert found["best_last_of_full_runs"] == 0.905  # the last report of the one trial that ran 60 steps
+    assert (found["steps"], found["completed"], found["pruned"], found["evaluations"]) == (120, 2, 1, 6)
