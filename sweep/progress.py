@@ -128,7 +128,10 @@ class SweepProgress(Callback):
             self._end(trial, "errored", f"errored at step {_steps(result)}: {result[FAILURE]}")
         else:
             outcome = "completed" if result.get("completed") else "pruned"
-            self._end(trial, outcome, f"{outcome} at step {_steps(result)}, {self._trial_best(trial.trial_id)}")
+            # Before its last step, a completed trial ended itself on scheduler.patience.
+            early = outcome == "completed" and result.get("step", 0) < result.get("total_steps", 0)
+            how = " (no new best: ended itself)" if early else ""
+            self._end(trial, outcome, f"{outcome} at step {_steps(result)}{how}, {self._trial_best(trial.trial_id)}")
         self._progress(trials)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

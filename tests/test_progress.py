@@ -95,6 +95,19 @@ def test_each_trial_event_is_one_line_and_each_end_adds_a_progress_line(tmp_path
     assert "3/4 done (1 completed, 1 pruned, 1 errored), 0 running, 1 pending; best 0.5200 (aaaa);" in line
 
 
+def test_a_trial_that_ended_itself_on_patience_says_so(tmp_path, capsys):
+    progress = SweepProgress(1, 1, Selection((OBJECTIVE,)), ["kl_temperature"], location="results/x")
+    trial = _trial("dddd", tmp_path)
+    progress.on_trial_start(0, [], trial)
+    _report(progress, trial, 4, 0.53)
+    _report(progress, trial, 8, 0.51, completed=True)  # its first evaluation without a new best
+    progress.on_trial_complete(0, [], trial)
+    ended = _lines(capsys)[-2]
+    assert ended.startswith(
+        "sweep: trial dddd completed at step 8/12 (no new best: ended itself), best 0.5300 at step 4 ("
+    )
+
+
 def test_an_errored_trial_gets_the_last_line_of_its_error_and_where_the_whole_error_is(tmp_path, capsys):
     progress = SweepProgress(2, 1, Selection((OBJECTIVE,)), [], OutputOptions(evaluations=True))
     progress.setup()
