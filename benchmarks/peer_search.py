@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
+from sweep import atomic
 from trainables.data import DataSource, load_sts, load_triplets
 from trainables.model import ModelConfig, resolve_folder
 from trainables.step_clock import StepClock
@@ -120,7 +121,7 @@ def search(config_path: str, out_path: str, launched_at: float) -> dict[str, Any
         "best": {"value": best.objective, "params": best.hyperparameters, "trial": best.run_id},
         "trials": trials,
     }
-    Path(out_path).write_text(json.dumps(result, indent=1))
+    atomic.write_text(out_path, json.dumps(result, indent=1))
     return result
 
 
