@@ -3,8 +3,10 @@ every one ends in the same finishing step (``sweep.finish``) and returns its ``E
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,7 +139,7 @@ def run_experiment(
         }
         experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
-        with interrupts.sweeping():
+        with _stop_recorded(experiment, meta), interrupts.sweeping():
             tuner_spec(
                 config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output
             ).tuner().fit()
@@ -188,7 +190,7 @@ def resume_experiment(
                 spec = tuner_spec(
                     config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage, output
                 )
-                with interrupts.sweeping():
+                with _stop_recorded(experiment, meta), interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)
             tracker.log_statuses(trials)
@@ -319,3 +321,18 @@ def _connect(config: ExperimentConfig, address: str | None) -> None:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+@contextlib.contextmanager
+def _stop_recorded(experiment: ExperimentFolder, meta: dict[str, Any]) -> Iterator[None]:
+    """Around the sweep: a signal that stops it is written to experiment.json (``stopped``), so that
+    `sweep status` says at once that no driver runs the folder any more, instead of after its files have
+    gone unchanged for minutes."""
+    try:
+        yield
+    except interrupts.Interrupted:
+        try:
+            experiment.write_meta({**meta, "stopped": [*meta.get("stopped", []), _now()]})
+        except Exception as error:  # the exit status and the resumable folder matter more than this note
+            log.warning("could not record the stop in %s: %s", experiment, error)
+        raise

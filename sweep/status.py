@@ -28,6 +28,7 @@ from trainables.metrics import OBJECTIVE
 
 # With no file changed for this long, the driver is taken to have stopped: Ray rewrites its state file
 # every 10 s or so while it runs, and uploads it to a URI at least every 5 minutes (its syncer's period).
+# A driver stopped by a signal says so in experiment.json, which needs no wait; one killed cannot.
 STALE_LOCAL_S = 120.0
 STALE_URI_S = 600.0
 LIVE_READ_ATTEMPTS = 5
@@ -55,7 +56,12 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     finished = experiment.is_swept()
     last_change = _last_change(experiment, reports)
     stale = STALE_LOCAL_S if files.local is not None else STALE_URI_S
-    state = "finished" if finished else ("running" if now - last_change < stale else "crashed")
+    if finished:
+        state = "finished"
+    elif _stopped_since_started(meta) or now - last_change >= stale:
+        state = "crashed"
+    else:
+        state = "running"
 
     unfinished = trials[trials["status"] == "unfinished"]
     records = [] if finished or unfinished.empty else _read_live(lambda: read_records(files))
@@ -205,9 +211,23 @@ def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame) -> float:
 
 
 def _created(meta: dict[str, Any]) -> float | None:
+    return _timestamp(meta.get("created"))
+
+
+def _stopped_since_started(meta: dict[str, Any]) -> bool:
+    """Whether the driver recorded a stop signal (``stopped``) after the run or resume that last started."""
+    stopped = [_timestamp(value) for value in meta.get("stopped", [])]
+    started = [_timestamp(value) for value in [meta.get("created"), *meta.get("resumed", [])]]
+    stopped = [t for t in stopped if t is not None]
+    started = [t for t in started if t is not None]
+    # The same second for both can only be a stop right after the start: a resume first starts Ray.
+    return bool(stopped) and max(stopped) >= max(started, default=float("-inf"))
+
+
+def _timestamp(value: Any) -> float | None:
     try:
-        return datetime.strptime(meta["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except (KeyError, TypeError, ValueError):
+        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except (TypeError, ValueError):
         return None
 
 

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from benchmarks.fault_injection import SweepProcess
+from sweep.status import sweep_status
 
 from .conftest import ROOT
 
@@ -92,6 +93,8 @@ def test_ctrl_c_stops_the_sweep_with_130_and_resume_finishes_it(tmp_path):
     )
     assert seconds < 60
     assert not (folder / "trials.parquet").exists() and not list(folder.rglob(".*.tmp"))
+    # The stop is on record: no waiting for the folder's files to go stale.
+    assert sweep_status(str(folder))["state"] == "crashed"
     resumed = _resume(folder)
     assert "resuming" in resumed.stderr
     trials = pd.read_parquet(folder / "trials.parquet")
@@ -112,6 +115,7 @@ def test_sigterm_to_the_driver_exits_143_and_a_second_ctrl_c_exits_at_once(tmp_p
         driver.stop()
     assert status == 143, err[-3000:]
     assert _one_line(err).startswith("sweep: stopped by SIGTERM; ")
+    assert sweep_status(str(_folder(tmp_path / "term")))["state"] == "crashed"
 
     (tmp_path / "twice").mkdir()
     driver = Driver(tmp_path / "twice")

@@ -1,6 +1,6 @@
 """`sweep status DIR`: a sweep read while its trials run (the shared smoke run, read by `sweep status
 --json` from outside), once finished (against its report), a copy of its Ray files judged running or
-crashed by their age, and a folder that is not a sweep."""
+crashed by their age or by a stop its driver recorded, and a folder that is not a sweep."""
 
 from __future__ import annotations
 
@@ -99,6 +99,28 @@ def test_a_sweep_whose_files_stopped_changing_is_judged_crashed_and_its_started_
     assert crashed["state"] == "crashed" and crashed["remaining_s"] is None
     assert (crashed["trials"]["running"], crashed["trials"]["interrupted"]) == (0, 1)
     assert crashed["last_change_s"] == pytest.approx(STALE_LOCAL_S + 5, abs=1)
+
+
+def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_starts(smoke_experiment, tmp_path):
+    copy = ray_only_copy(smoke_experiment, tmp_path / "copy")
+    meta_file = copy / "experiment.json"
+    meta = json.loads(meta_file.read_text())
+    now = time.time()
+    for path in [*copy.glob("experiment_state-*.json"), *copy.glob("trial_*/result.json"), meta_file]:
+        os.utime(path, (now, now))
+
+    def stamp(seconds: float) -> str:  # as experiment.json writes its times
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+
+    def state(**recorded) -> str:
+        meta_file.write_text(json.dumps({**meta, "created": stamp(now - 60), **recorded}))
+        os.utime(meta_file, (now, now))
+        return sweep_status(str(copy), now=now + 5)["state"]
+
+    assert state() == "running"  # its files changed 5 s ago
+    assert state(stopped=[stamp(now)]) == "crashed"
+    assert state(stopped=[stamp(now - 30)], resumed=[stamp(now - 20)]) == "running"
+    assert state(stopped=[stamp(now - 30), stamp(now)], resumed=[stamp(now - 20)]) == "crashed"
 
 
 def test_a_folder_that_is_not_a_sweep_is_refused_with_one_line_and_status_2(tmp_path, capsys):
