@@ -216,12 +216,16 @@ def _created(meta: dict[str, Any]) -> float | None:
 
 def _stopped_since_started(meta: dict[str, Any]) -> bool:
     """Whether the driver recorded a stop signal (``stopped``) after the run or resume that last started."""
-    stopped = [_timestamp(value) for value in meta.get("stopped", [])]
-    started = [_timestamp(value) for value in [meta.get("created"), *meta.get("resumed", [])]]
-    stopped = [t for t in stopped if t is not None]
-    started = [t for t in started if t is not None]
+    stopped = _times(meta.get("stopped"))
+    started = _times(meta.get("created")) + _times(meta.get("resumed"))
     # The same second for both can only be a stop right after the start: a resume first starts Ray.
     return bool(stopped) and max(stopped) >= max(started, default=float("-inf"))
+
+
+def _times(value: Any) -> list[float]:
+    """The readable times of one entry of experiment.json or of a list of them; a damaged entry gives none."""
+    values = value if isinstance(value, list) else [value]
+    return [t for t in map(_timestamp, values) if t is not None]
 
 
 def _timestamp(value: Any) -> float | None:
