@@ -18,7 +18,14 @@ from optuna.storages import BaseStorage
 from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import REPORT_JSON, REPORT_MD, ExperimentFolder, Retrained, config_digest
+from sweep.experiment_folder import (
+    REPORT_JSON,
+    REPORT_MD,
+    ExperimentFolder,
+    Retrained,
+    config_digest,
+    now_stamp,
+)
 from sweep.finish import ExperimentResult, finish
 from sweep.objective import check_objective_depth, select_best
 from sweep.progress import OutputOptions
@@ -131,7 +138,7 @@ def run_experiment(
         experiment.write_config(config)
         meta = {
             "command": command,
-            "created": _now(),
+            "created": now_stamp(),
             "n_layers": prepared.plan.n_layers,
             "max_evaluations": prepared.plan.max_evaluations,
             "superseded": [],
@@ -184,7 +191,7 @@ def resume_experiment(
                 plan.left,
             )
             # Recorded before the rerun starts, so a crash during the resume leaves a resumable folder.
-            meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), _now()]}
+            meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), now_stamp()]}
             experiment.write_meta(meta)
             if plan.left:
                 spec = tuner_spec(
@@ -319,10 +326,6 @@ def _connect(config: ExperimentConfig, address: str | None) -> None:
     )
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
-
-
 @contextlib.contextmanager
 def _stop_recorded(experiment: ExperimentFolder, meta: dict[str, Any]) -> Iterator[None]:
     """Around the sweep: a signal that stops it is written to experiment.json (``stopped``), so that
@@ -332,7 +335,7 @@ def _stop_recorded(experiment: ExperimentFolder, meta: dict[str, Any]) -> Iterat
         yield
     except interrupts.Interrupted:
         try:
-            experiment.write_meta({**meta, "stopped": [*meta.get("stopped", []), _now()]})
+            experiment.write_meta({**meta, "stopped": [*meta.get("stopped", []), now_stamp()]})
         except Exception as error:  # the exit status and the resumable folder matter more than this note
             log.warning("could not record the stop in %s: %s", experiment, error)
         raise

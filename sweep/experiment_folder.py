@@ -37,6 +37,9 @@ from sweep.storage import Folder
 from sweep.tune_state import state_files
 from trainables.errors import InputError
 
+# The times of run facts (experiment.json's created, resumed and stopped; a retrain run's start and end).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+
 CONFIG_FILE = "config.yaml"
 META_FILE = "experiment.json"
 STUDY_FILE = "optuna.journal"
@@ -81,6 +84,11 @@ def config_digest(config: ExperimentConfig) -> str:
     """Names a config as the user gave it (before paths are resolved, which differ between two copies of
     a job's working directory), so a second run of the same job finds the first one's folder."""
     return hashlib.sha256(to_yaml(config).encode("utf-8")).hexdigest()
+
+
+def now_stamp() -> str:
+    """The present time, as run facts record it (``TIME_FORMAT``)."""
+    return time.strftime(TIME_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -147,8 +155,14 @@ class ExperimentFolder:
     def write_config(self, config: ExperimentConfig) -> None:
         self.files.write_text(CONFIG_FILE, to_yaml(config))
 
-    def meta(self) -> dict[str, Any]:
-        return self.files.read_json(self._required(META_FILE))
+    def meta(self, required: bool = True) -> dict[str, Any]:
+        """experiment.json's run facts; with ``required`` False, none ({}) where the file is missing."""
+        if not required and not self.files.is_file(META_FILE):
+            return {}
+        meta = self.files.read_json(self._required(META_FILE))
+        if not isinstance(meta, dict):
+            raise InputError(f"{self.files}/{META_FILE}: damaged, a JSON {type(meta).__name__} where an object belongs")
+        return meta
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.files.write_json(META_FILE, meta)
@@ -170,7 +184,7 @@ class ExperimentFolder:
         of the results only (no Ray files) reads the saved frames."""
         names = self.files.names()
         has_ray = bool(state_files(self.files, names)) or any(name.startswith("trial_") for name in names)
-        meta = self.files.read_json(META_FILE) if self.files.is_file(META_FILE) else {}
+        meta = self.meta(required=False)
         if not has_ray and self.is_swept():
             return self.saved_results()
         if not has_ray and not meta:

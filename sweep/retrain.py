@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import ray
 
 from sweep import interrupts
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder, Retrained
+from sweep.experiment_folder import ExperimentFolder, Retrained, now_stamp
 from trainables.data import StsPairs, TrialData
 from trainables.errors import RunFailed
 from trainables.metrics import OBJECTIVE
@@ -34,10 +33,6 @@ from trainables.train_config import TrainConfig
 
 UNTRAINED = "untrained"
 log = logging.getLogger("sweep")
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def retrain_one(
@@ -55,7 +50,7 @@ def retrain_one(
     # Imported in the worker only, as for the sweep's trainable.
     from trainables.training import start_worker_run, train_and_deliver
 
-    started = _now()
+    started = now_stamp()
     start_worker_run(threads)
     run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection)
     result = {
@@ -219,7 +214,7 @@ def _keep(run: RetrainRun, result: dict[str, Any], folder: ExperimentFolder | No
     files = result.pop("files", None)
     record = {**result, "cosine": np.asarray(result["cosine"]).tolist()}  # JSON, at full precision
     if run.params is not None:
-        record.update(params=run.params, finished=_now())
+        record.update(params=run.params, finished=now_stamp())
     if folder is not None:
         if files is not None:
             folder.write_model(files)

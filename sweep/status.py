@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from sweep.experiment_folder import META_FILE, TRIALS_FILE, ExperimentFolder
+from sweep.experiment_folder import META_FILE, TIME_FORMAT, TRIALS_FILE, ExperimentFolder
 from sweep.objective import PICKABLE, points, ranked, standings
 from sweep.results import params_of
 from sweep.time_left import duration, estimate_left
@@ -51,7 +51,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     experiment = ExperimentFolder(location)
     config = experiment.config()  # InputError: not an experiment folder
     files = experiment.files
-    meta = files.read_json(META_FILE) if files.is_file(META_FILE) else {}
+    meta = experiment.meta(required=False)
     trials, reports = _read_live(experiment.results)
     finished = experiment.is_swept()
     last_change = _last_change(experiment, reports)
@@ -230,7 +230,7 @@ def _times(value: Any) -> list[float]:
 
 def _timestamp(value: Any) -> float | None:
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+        return datetime.strptime(value, TIME_FORMAT).timestamp()
     except (TypeError, ValueError):
         return None
 

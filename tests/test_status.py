@@ -11,7 +11,9 @@ import time
 import pytest
 
 from sweep.cli import main
+from sweep.experiment_folder import TIME_FORMAT
 from sweep.status import STALE_LOCAL_S, sweep_status
+from trainables.errors import InputError
 
 from .conftest import ray_only_copy
 
@@ -109,8 +111,8 @@ def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_
     for path in [*copy.glob("experiment_state-*.json"), *copy.glob("trial_*/result.json"), meta_file]:
         os.utime(path, (now, now))
 
-    def stamp(seconds: float) -> str:  # as experiment.json writes its times
-        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+    def stamp(seconds: float) -> str:
+        return time.strftime(TIME_FORMAT, time.localtime(seconds))
 
     def state(**recorded) -> str:
         meta_file.write_text(json.dumps({**meta, "created": stamp(now - 60), **recorded}))
@@ -121,6 +123,11 @@ def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_
     assert state(stopped=[stamp(now)]) == "crashed"
     assert state(stopped=[stamp(now - 30)], resumed=[stamp(now - 20)]) == "running"
     assert state(stopped=[stamp(now - 30), stamp(now)], resumed=[stamp(now - 20)]) == "crashed"
+    # Damaged entries are no times: the files' age decides. A file damaged whole is refused.
+    assert state(stopped={"at": stamp(now)}, resumed=7) == "running"
+    meta_file.write_text("[1, 2]")
+    with pytest.raises(InputError, match="experiment.json: damaged, a JSON list"):
+        sweep_status(str(copy), now=now + 5)
 
 
 def test_a_folder_that_is_not_a_sweep_is_refused_with_one_line_and_status_2(tmp_path, capsys):
