@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.fault_injection import LOOPBACK, ROOT, SweepProcess, add_node, kill_node, reporting_trial, running
 from benchmarks.record import Outcome
 from benchmarks.session import Session
+from tests.fault_injection import LOOPBACK, ROOT, SweepProcess, add_node, kill_node, reporting_trial, running
 
 TRIALS = 4
 RETRAIN_SEEDS = (1, 2)

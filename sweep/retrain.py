@@ -48,11 +48,12 @@ def retrain_one(
 ) -> dict[str, Any]:
     """Train ``params`` with ``seed`` on the full budget; STS-test of the chosen weights and of the last ones."""
     # Imported in the worker only, as for the sweep's trainable.
+    from trainables.hold import RETRAIN, held
     from trainables.training import start_worker_run, train_and_deliver
 
     started = now_stamp()
     start_worker_run(threads)
-    run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection)
+    run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection, held(None, RETRAIN))
     result = {
         "seed": seed,
         "chosen_step": int(run.chosen["step"]),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,43 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE = ROOT / "search_spaces" / "smoke.yaml"
 SMOKE_DATA = ROOT / "data" / "smoke"
+
+
+# The fixtures that run the shared smoke sweep: every module that uses one runs on the same test worker.
+SMOKE_FIXTURES = re.compile(r"\bsmoke_(run|experiment|home)\b")
+# Groups whose own fixtures start sweeps and servers (a minute or more each), started first so that the
+# two workers end together; the longest chain, the smoke sweep and what reads it, leads.
+LONG_FIRST = ("smoke", "test_cluster", "test_multinode", "test_interruptions", "test_tracking", "test_faults")
+
+
+@functools.cache
+def test_group(module_path: str) -> str:
+    """The group a test module runs in, on one test worker: ``smoke`` for a module that uses the shared
+    smoke sweep (read from its source: the scheduler sees test ids, not fixtures), else the module itself."""
+    source = (ROOT / module_path).read_text(encoding="utf-8")
+    return "smoke" if SMOKE_FIXTURES.search(source) else Path(module_path).stem
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's scheduler, one group at a time to a worker (its own ``loadgroup`` names no group under
+    pytest 9), so that a session or module fixture runs once."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return test_group(nodeid.split("::", 1)[0])
+
+    return ByGroup(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long groups first (pytest-xdist hands out groups in the order of collection)."""
+
+    def rank(item) -> int:
+        name = test_group(item.nodeid.split("::", 1)[0])
+        return LONG_FIRST.index(name) if name in LONG_FIRST else len(LONG_FIRST)
+
+    items.sort(key=rank)  # stable: within a group, the order of collection
 
 
 @pytest.fixture(autouse=True)
@@ -103,9 +142,9 @@ def smoke_run(ray_session, smoke_home, tmp_path_factory) -> SmokeRun:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-        live, errors = None, []
+        live, errors, asked = None, [], []
         while sweep.poll() is None:
-            live = live or _status_while_trials_run(results, errors)
+            live = live or _status_while_trials_run(results, errors, asked)
             time.sleep(0.5)
     text = log.read_text()
     assert sweep.returncode == 0, text
@@ -113,11 +152,17 @@ def smoke_run(ray_session, smoke_home, tmp_path_factory) -> SmokeRun:
     return SmokeRun(folder, text, live, errors)
 
 
-def _status_while_trials_run(results: Path, errors: list[str]) -> dict | None:
+def _status_while_trials_run(results: Path, errors: list[str], asked: list[bool]) -> dict | None:
     """`sweep status --json` of the sweep in ``results`` once it has a running or finished trial."""
     folders = list(results.iterdir())
     if not folders:
         return None
+    # Until Ray Tune writes its state no trial runs: asked once in that window, then only once it exists
+    # (each `sweep status` is a process of its own, which the sweep beside it would wait for).
+    started = any(folders[0].glob("experiment_state-*.json"))
+    if not started and asked:
+        return None
+    asked.append(started)
     done = subprocess.run(
         [sys.executable, "-m", "sweep", "status", "--json", str(folders[0])], cwd=ROOT, capture_output=True, text=True
     )

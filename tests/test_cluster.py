@@ -8,6 +8,7 @@ import ipaddress
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
-from .servers import free_port, free_ports, stop_server, wait_for
+from .servers import NO_DRAIN, free_port, free_ports, head_temp_dir, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
@@ -65,8 +66,10 @@ def ray_head(s3_env, tmp_path_factory):
         # Token authentication, with a token made for this test: the job API refuses anyone without it.
         "RAY_AUTH_MODE": "token",
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        **NO_DRAIN,
     }
     log = tmp_path_factory.mktemp("ray") / "head.log"
+    temp_dir = head_temp_dir()
     head = subprocess.Popen(
         [
             str(BIN / "ray"),
@@ -78,6 +81,7 @@ def ray_head(s3_env, tmp_path_factory):
             f"--port={gcs_port}",
             "--dashboard-host=127.0.0.1",
             f"--dashboard-port={dashboard}",
+            f"--temp-dir={temp_dir}",
             f"--ray-client-server-port={client}",
             # Free ports for the rest too: a Ray already on this machine holds the defaults.
             *(
@@ -105,10 +109,7 @@ def ray_head(s3_env, tmp_path_factory):
         yield url, env, head.pid
     finally:
         stop_server(head)
-        # `ray start` leaves this machine's cluster address behind; a later plain ray.init() would wait for it.
-        marker = Path("/tmp/ray/ray_current_cluster")
-        if marker.is_file() and marker.read_text().strip().endswith(f":{gcs_port}"):
-            marker.unlink()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,10 @@ def submitted(ray_head):
         "search.num_samples=3",
         "--set",
         "retrain.defaults=false",
+        "--set",
+        "retrain.seeds=[13]",
+        "--set",
+        "search.max_concurrent=1",  # one trial worker to start, not two
         "--results-dir",
         f"s3://{BUCKET}/smoke",
     ]
@@ -230,7 +235,8 @@ def test_a_job_submitted_again_after_its_driver_died_finishes_the_same_sweep(sub
     results = f"s3://{BUCKET}/resubmitted"
     command = [str(BIN / "ray"), "job", "submit", "--address", url, "--working-dir", ".", "--"]
     command += ["python", "-m", "sweep", "run", "search_spaces/smoke.yaml", "--results-dir", results]
-    command += ["--set", "search.num_samples=4", "--set", "retrain.defaults=false", "--resume-if-exists"]
+    command += ["--set", "search.num_samples=4", "--set", "retrain.defaults=false", "--set", "retrain.seeds=[13]"]
+    command += ["--set", "search.max_concurrent=1", "--resume-if-exists"]
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     from sweep.storage import Folder
 

@@ -4,9 +4,10 @@ That local sweep's ``ray.init()`` leaves a token in ``~/.ray/auth_token``; from 
 ``ray start --head`` turns token authentication on, and a client that sends no token is refused.
 Every command here runs in the HOME of the session's shared smoke run (``smoke_home``), so the token
 is the one that local sweep left, and nothing touches the user's. Only what a test must change is
-changed in the README's lines: the ports (free ones, a Ray may already hold the defaults), the recipe
-(the smoke one, shrunk), the results folder (a local one) and ``--block`` (so that the head can be
-stopped with everything it started).
+changed in the README's lines: the ports (free ones, a Ray may already hold the defaults), the head's
+temporary folder (its own: another test's head may run beside it), the recipe (the smoke one, shrunk),
+the results folder (a local one) and ``--block`` (so that the head can be stopped with everything it
+started).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, user_env
-from .servers import free_ports, stop_server, wait_for
+from .servers import NO_DRAIN, free_ports, head_temp_dir, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
@@ -70,7 +72,7 @@ def recipe(home, tmp_path_factory):
     env = _env(home)
     dashboard, gcs, client, *others = free_ports(7)
     log = tmp_path_factory.mktemp("head") / "head.log"
-    head = None
+    head, temp_dir = None, head_temp_dir()
     try:
         while lines:
             line = lines.pop(0)
@@ -79,13 +81,13 @@ def recipe(home, tmp_path_factory):
                 env[key] = value
             elif line.startswith("ray start --head"):
                 options = ["--block", "--num-cpus=2", "--num-gpus=0", f"--port={gcs}", f"--dashboard-port={dashboard}"]
-                options.append(f"--ray-client-server-port={client}")
+                options += [f"--ray-client-server-port={client}", f"--temp-dir={temp_dir}"]
                 names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port")
                 names += ("runtime-env-agent-port",)
                 options += [f"--{name}={port}" for name, port in zip(names, others, strict=True)]
                 head = subprocess.Popen(
                     [*shlex.split(line), *options],
-                    env=env,
+                    env={**env, **NO_DRAIN},
                     stdout=log.open("w"),
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
@@ -100,9 +102,7 @@ def recipe(home, tmp_path_factory):
     finally:
         if head is not None:
             stop_server(head)
-        marker = Path("/tmp/ray/ray_current_cluster")  # `ray start` leaves the address of its cluster behind
-        if marker.is_file() and marker.read_text().strip().endswith(f":{gcs}"):
-            marker.unlink()
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_the_head_of_the_readme_recipe_requires_a_token(recipe):

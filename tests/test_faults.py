@@ -23,6 +23,7 @@ from optuna.trial import TrialState
 
 from sweep.experiment_folder import STUDY_FILE, ExperimentFolder
 from sweep.study_storage import RAY_TRIAL_ID, open_storage
+from trainables.hold import HOLD_ENV, TRIAL
 from trainables.metrics import FAILURE
 
 from .conftest import ROOT, SMOKE
@@ -35,8 +36,6 @@ OVERRIDES = [
     "search.max_concurrent=1",
     "search.n_startup_trials=3",
     "failures.max_retries=1",
-    # Two epochs: a trial has ~20 steps left after its first report, so the kill lands mid-run.
-    "train.epochs=2",
     # A KL temperature so small that logits / temperature overflow at the first step: the NaN fault.
     "search_space.kl_temperature={choice: [0.3, 1.0e-40]}",
     "retrain.defaults=false",
@@ -96,6 +95,9 @@ def crashed_and_resumed(tmp_path_factory):
     # Ray's own folder, short (its socket paths must fit 107 characters) and the driver's alone: the
     # driver writes each report there at once, and copies it to the experiment folder only later.
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    # Trials hold after each evaluation until the worker has been killed: the kill lands mid-run.
+    hold = tmp_path_factory.mktemp("hold")
+    (hold / TRIAL).touch()
     driver = _sweep(
         "run",
         str(SMOKE),
@@ -104,7 +106,7 @@ def crashed_and_resumed(tmp_path_factory):
         *[a for o in OVERRIDES for a in ("--set", o)],
         # Ray saves its experiment state every second, not every 10 s or more: a smoke sweep's last trials
         # can all end within 10 s, and the driver must die while some are still to run.
-        env={**os.environ, "RAY_TMPDIR": str(ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1"},
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1", HOLD_ENV: str(hold)},
     )
     tree: list[psutil.Process] = []
     try:
@@ -112,6 +114,7 @@ def crashed_and_resumed(tmp_path_factory):
         # 1. A lost worker: kill a training process right after its trial's first report, mid-run.
         worker, killed = _wait(lambda: _training_worker(driver, ray_tmp), "a trial mid-run", driver=driver)
         worker.kill()
+        (hold / TRIAL).unlink()
         # 2. The driver dies with SIGKILL once Ray has saved the retried trial and two more as finished.
         _wait(
             lambda: killed in _finished_trials(folder) and len(_finished_trials(folder)) >= 3,
@@ -158,7 +161,7 @@ def _live_rows(ray_tmp: Path) -> dict[str, list[dict]]:
 
 
 def _training_worker(driver: subprocess.Popen, ray_tmp: Path) -> tuple[psutil.Process, str] | None:
-    """The worker of the sweep's first trial once that trial has reported and has steps to go, with its id.
+    """The worker of the sweep's first trial once that trial has reported (and is held), with its id.
 
     Only the first trial will do. Workers are reused, so a pid in the rows of a trial that has ended (pruned,
     or stopped by its NaN loss) says nothing about what that worker runs now. The first trial runs the

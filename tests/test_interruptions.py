@@ -1,7 +1,7 @@
 """A sweep stopped from outside, as a terminal or a cluster stops it: Ctrl-C sent to the whole process
 group (exit 130), SIGTERM (exit 143), a second Ctrl-C (exit at once), and the driver killed with SIGKILL
-during the retrain. Each leaves a folder that `sweep resume` finishes, and the retrain runs that had
-finished are not run again."""
+during the retrain (here the retrain of the resume that followed the Ctrl-C). Each leaves a folder that
+`sweep resume` finishes, and the retrain runs that had finished are not run again."""
 
 from __future__ import annotations
 
@@ -13,30 +13,34 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import psutil
 import pytest
 
-from benchmarks.fault_injection import SweepProcess
 from sweep.status import sweep_status
 
 from .conftest import ROOT
+from .fault_injection import SweepProcess
 
 pytestmark = pytest.mark.timeout(600)
 TRIALS = 4
-OVERRIDES = [f"search.num_samples={TRIALS}", "retrain.seeds=[1, 2]"]
+# One trial at a time: one trial worker to start instead of two (each imports torch and
+# sentence-transformers); what is tested does not depend on trials running side by side.
+OVERRIDES = [f"search.num_samples={TRIALS}", "search.max_concurrent=1", "retrain.seeds=[1, 2]"]
 RETRAIN_RUNS = 5  # the best config and the defaults with 2 seeds each, and the untrained model
 
 
 class Driver(SweepProcess):
-    """The smoke sweep, shrunk, with a Ray folder of its own (short: Ray's socket paths must fit)."""
+    """The smoke sweep, shrunk (or ``sweep COMMAND``), with a Ray folder of its own (short: Ray's socket
+    paths must fit)."""
 
-    def __init__(self, results: Path):
+    def __init__(self, results: Path, command: list[str] | None = None):
         self.ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
         env = {"RAY_TMPDIR": str(self.ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1"}
-        super().__init__(results, overrides=OVERRIDES, env=env)
+        super().__init__(results, overrides=OVERRIDES, env=env, command=command)
 
     def stop(self) -> None:
         super().stop()
@@ -77,26 +81,61 @@ def _no_process_left(driver: Driver) -> None:
     assert not [process for process in alive if process.status() != psutil.STATUS_ZOMBIE], alive
 
 
-def test_ctrl_c_stops_the_sweep_with_130_and_resume_finishes_it(tmp_path):
-    driver = Driver(tmp_path)
+@dataclass
+class Interrupted:
+    """One sweep stopped twice, as it may be in a cluster's life: Ctrl-C while its trials ran, then its
+    resume killed with SIGKILL during the retrain; a second resume finished it."""
+
+    folder: Path
+    status: int  # the exit status after Ctrl-C
+    seconds: float  # how long it took to exit
+    err: str  # what it printed
+    state: str  # `sweep status` of the folder it left
+    left_files: list[str]  # its frames and temporary files left after the stop (none are expected)
+    resume_err: str  # what the killed resume printed
+    retrain_record_left: bool  # whether the killed resume left retrain.json
+    kept: dict[str, tuple[int, bytes]]  # the retrain runs on record after the kill: mtime and content
+    resumed: subprocess.CompletedProcess  # the second resume
+
+
+@pytest.fixture(scope="module")
+def interrupted(tmp_path_factory) -> Interrupted:
+    results = tmp_path_factory.mktemp("interrupted")
+    driver = Driver(results)
     try:
-        driver.wait_for(lambda: _trial_started(tmp_path), "the sweep to start")
+        driver.wait_for(lambda: _trial_started(results), "the sweep to start")
         os.killpg(driver.process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
         status, seconds = driver.finish()
         err = driver.stderr
     finally:
         driver.stop()
-    folder = _folder(tmp_path)
-    assert status == 130, err[-3000:]
+    folder = _folder(results)
+    left = [str(path) for path in [folder / "trials.parquet", *folder.rglob(".*.tmp")] if path.exists()]
+    state = sweep_status(str(folder))["state"]
+
+    resume = Driver(results, command=["resume", str(folder)])
+    try:
+        resume.wait_for(lambda: _retrain_runs(results), "a first retrain run to finish")
+        os.killpg(resume.process.pid, signal.SIGKILL)  # the driver and the Ray it started, as a lost node
+        resume.finish()
+    finally:
+        resume.stop()
+    kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in _retrain_runs(results)}
+    record_left = (folder / "retrain.json").exists()
+    return Interrupted(folder, status, seconds, err, state, left, resume.stderr, record_left, kept, _resume(folder))
+
+
+def test_ctrl_c_stops_the_sweep_with_130_and_resume_finishes_it(interrupted):
+    folder, err = interrupted.folder, interrupted.err
+    assert interrupted.status == 130, err[-3000:]
     assert _one_line(err) == (
         f"sweep: stopped by SIGINT; {folder} is kept as it was: `sweep resume {folder}` finishes it"
     )
-    assert seconds < 60
-    assert not (folder / "trials.parquet").exists() and not list(folder.rglob(".*.tmp"))
+    assert interrupted.seconds < 60
+    assert interrupted.left_files == []
     # The stop is on record: no waiting for the folder's files to go stale.
-    assert sweep_status(str(folder))["state"] == "crashed"
-    resumed = _resume(folder)
-    assert "resuming" in resumed.stderr
+    assert interrupted.state == "crashed"
+    assert "resuming" in interrupted.resume_err
     trials = pd.read_parquet(folder / "trials.parquet")
     assert len(trials) == TRIALS and trials["trial_id"].is_unique
     assert json.loads((folder / "report.json").read_text())["trials"]["total"] == TRIALS
@@ -133,19 +172,10 @@ def test_sigterm_to_the_driver_exits_143_and_a_second_ctrl_c_exits_at_once(tmp_p
     assert _one_line(err).startswith("sweep: stopped at once by a second SIGINT")
 
 
-def test_a_driver_killed_during_the_retrain_resumes_with_the_finished_runs_kept(tmp_path):
-    driver = Driver(tmp_path)
-    try:
-        driver.wait_for(lambda: _retrain_runs(tmp_path), "a first retrain run to finish")
-        os.killpg(driver.process.pid, signal.SIGKILL)  # the driver and the Ray it started, as a lost node
-        driver.finish()
-    finally:
-        driver.stop()
-    folder = _folder(tmp_path)
-    assert not (folder / "retrain.json").exists()
-    kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in _retrain_runs(tmp_path)}
+def test_a_driver_killed_during_the_retrain_resumes_with_the_finished_runs_kept(interrupted):
+    folder, kept, resumed = interrupted.folder, interrupted.kept, interrupted.resumed
+    assert not interrupted.retrain_record_left
     assert 1 <= len(kept) < RETRAIN_RUNS
-    resumed = _resume(folder)
     assert f"retrain: {len(kept)} of {RETRAIN_RUNS} runs kept from an earlier retrain" in resumed.stderr
     for name, (mtime, content) in kept.items():
         path = folder / "retrain_runs" / name

@@ -20,6 +20,7 @@ def pareto_experiment(ray_session, tmp_path_factory):
         "objective.target=pareto",
         "objective.depth=1",
         "search.num_samples=4",
+        "search.max_concurrent=1",  # one trial worker to start, not two
         "retrain.defaults=false",
         "retrain.seeds=[13]",
     ]

@@ -21,15 +21,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.fault_injection import LOOPBACK, SweepProcess, add_node, kill_node, reporting_trial, running
+from trainables.hold import HOLD_ENV, RETRAIN, TRIAL
 
 from .conftest import ROOT, SMOKE
+from .fault_injection import LOOPBACK, SweepProcess, add_node, kill_node, reporting_trial, running
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(ray_session):
+    """A head with no CPUs. It starts after the session's Ray, which turned Ray's token authentication on
+    in this process: the nodes and the drivers inherit it, so every process of the cluster agrees on it."""
     from ray._private.utils import get_ray_address_file
     from ray.cluster_utils import Cluster
 
@@ -59,14 +62,21 @@ def lost_nodes(cluster, tmp_path_factory):
     """A sweep on two 1-CPU worker nodes that loses the node of a running trial, then the node of a
     running retrain; a third node joins between the two, so there is always one to go on with."""
     results = tmp_path_factory.mktemp("results")
-    first, second = add_node(cluster, 1), add_node(cluster, 1)
+    # Runs hold after each evaluation while their gate exists, so that each kill lands mid-run. The
+    # nodes' workers inherit the switch from the nodes, which inherit it from this process.
+    hold = tmp_path_factory.mktemp("hold")
+    (hold / TRIAL).touch()
+    os.environ[HOLD_ENV] = str(hold)
+    try:
+        first, second = add_node(cluster, 1), add_node(cluster, 1)
+    finally:
+        del os.environ[HOLD_ENV]
     driver = Driver(
         cluster,
         results,
         "search.num_samples=4",
         "search.max_concurrent=2",
         "scheduler.type=none",
-        "train.epochs=3",  # about 40 steps a trial: the kill lands mid-run
         "failures.max_retries=2",
         "retrain.seeds=[1, 2]",
         "retrain.defaults=false",
@@ -82,7 +92,13 @@ def lost_nodes(cluster, tmp_path_factory):
         trial = driver.wait_for(lambda: reporting_trial(cluster, pids), "the first node's trial to report")
         kill_node(cluster, first)
         killed_at = time.monotonic()
-        third = add_node(cluster, 1)
+        os.environ[HOLD_ENV] = str(hold)
+        try:
+            third = add_node(cluster, 1)
+        finally:
+            del os.environ[HOLD_ENV]
+        (hold / RETRAIN).touch()  # before the trials go on: the retrain's runs hold in their turn
+        (hold / TRIAL).unlink()
         # The retrain: kill the node of a running retrain run once it has started training.
         retrain_node = driver.wait_for(
             lambda: next((n for n in (second, third) if running(n, "ray::retrain_one")), None),
@@ -91,12 +107,14 @@ def lost_nodes(cluster, tmp_path_factory):
         time.sleep(3)
         retrain_node_id = retrain_node.node_id
         kill_node(cluster, retrain_node)
+        (hold / RETRAIN).unlink()
         status, _ = driver.finish()
     finally:
         driver.stop()
     assert status == 0, driver.stderr[-4000:]
     for node in list(cluster.worker_nodes):
         cluster.remove_node(node)
+    cluster.wait_for_nodes()  # the head alone again, as its Ray sees it (a killed node takes a while to count)
     return {
         "folder": folder,
         "trial": trial,

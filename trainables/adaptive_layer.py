@@ -29,6 +29,7 @@ def adaptive_layer_trainable(
     from ray import tune
 
     from trainables import training
+    from trainables.hold import TRIAL, held
 
     training.start_worker_run(threads)
     training.train(
@@ -37,7 +38,7 @@ def adaptive_layer_trainable(
         settings,
         model_config,
         seed=settings.seed,
-        report=tune.report,
+        report=held(tune.report, TRIAL),
         started_at=started_at,
         plateau=plateau,
     )

@@ -27,10 +27,19 @@ class SweepProcess:
     """`python -m sweep run SMOKE ...` in its own process group, as a shell starts a command, its stderr
     read as it comes; ``stop`` leaves nothing it started behind."""
 
-    def __init__(self, results: Path, *args: str, overrides: list[str] = (), env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        results: Path,
+        *args: str,
+        overrides: list[str] = (),
+        env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ):
+        """``sweep run SMOKE --results-dir RESULTS ARGS --set OVERRIDES``, or ``sweep COMMAND`` where given."""
+        run = ["run", str(SMOKE), "--results-dir", str(results), *args]
+        run += [arg for override in overrides for arg in ("--set", override)]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sweep", "run", str(SMOKE), "--results-dir", str(results), *args]
-            + [arg for override in overrides for arg in ("--set", override)],
+            [sys.executable, "-m", "sweep", *(command or run)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
