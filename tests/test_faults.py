@@ -39,6 +39,7 @@ OVERRIDES = [
     # A KL temperature so small that logits / temperature overflow at the first step: the NaN fault.
     "search_space.kl_temperature={choice: [0.3, 1.0e-40]}",
     "retrain.defaults=false",
+    "retrain.seeds=[13]",
 ]
 
 
