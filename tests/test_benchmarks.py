@@ -119,3 +119,19 @@ def test_our_side_is_scored_by_its_best_report_of_a_completed_trial_patience_end
     assert found["best_sts_dev"] == 0.93  # what the sweep ranks first and its retrain delivers
     assert found["best_last_of_full_runs"] == 0.905  # the last report of the one trial that ran 60 steps
     assert (found["steps"], found["completed"], found["pruned"], found["evaluations"]) == (120, 2, 1, 6)
+
+
+def test_test_support_imports_no_benchmark_and_lives_under_tests():
+    """Benchmarks may use the tests' helpers (fault injection, servers); the helpers never use a benchmark."""
+    import ast
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    support = [path for path in tests.glob("*.py") if not path.name.startswith("test_")]
+    assert {"conftest.py", "servers.py", "fault_injection.py"} <= {path.name for path in support}
+    for path in support:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not [name for name in names if name.split(".")[0] == "benchmarks"], path.name
+    assert not (tests.parent / "benchmarks" / "fault_injection.py").exists()
