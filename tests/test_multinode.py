@@ -57,20 +57,22 @@ class Driver(SweepProcess):
         super().__init__(results, "--address", cluster.address, overrides=list(overrides), env=env)
 
 
+def _held_node(cluster, hold: Path):
+    """A 1-CPU worker node whose runs hold at the gates in ``hold`` (its processes inherit the switch)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOLD_ENV, str(hold))
+        return add_node(cluster, 1)
+
+
 @pytest.fixture(scope="module")
 def lost_nodes(cluster, tmp_path_factory):
     """A sweep on two 1-CPU worker nodes that loses the node of a running trial, then the node of a
     running retrain; a third node joins between the two, so there is always one to go on with."""
     results = tmp_path_factory.mktemp("results")
-    # Runs hold after each evaluation while their gate exists, so that each kill lands mid-run. The
-    # nodes' workers inherit the switch from the nodes, which inherit it from this process.
+    # Runs hold after each evaluation while their gate exists, so that each kill lands mid-run.
     hold = tmp_path_factory.mktemp("hold")
     (hold / TRIAL).touch()
-    os.environ[HOLD_ENV] = str(hold)
-    try:
-        first, second = add_node(cluster, 1), add_node(cluster, 1)
-    finally:
-        del os.environ[HOLD_ENV]
+    first, second = _held_node(cluster, hold), _held_node(cluster, hold)
     driver = Driver(
         cluster,
         results,
@@ -92,11 +94,7 @@ def lost_nodes(cluster, tmp_path_factory):
         trial = driver.wait_for(lambda: reporting_trial(cluster, pids), "the first node's trial to report")
         kill_node(cluster, first)
         killed_at = time.monotonic()
-        os.environ[HOLD_ENV] = str(hold)
-        try:
-            third = add_node(cluster, 1)
-        finally:
-            del os.environ[HOLD_ENV]
+        third = _held_node(cluster, hold)
         (hold / RETRAIN).touch()  # before the trials go on: the retrain's runs hold in their turn
         (hold / TRIAL).unlink()
         # The retrain: kill the node of a running retrain run once it has started training.
