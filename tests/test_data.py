@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import pickle
+import shutil
 
 import pandas as pd
 import pytest
 
-from trainables.data import DataSource, load_sts, load_triplets
+from trainables.data import DataSource, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 
 from .conftest import SMOKE_DATA
@@ -47,6 +49,32 @@ def test_limit_keeps_the_first_rows_and_shuffle_samples(tmp_path):
     assert load_triplets(DataSource(source=path, limit=2))["anchor"] == ["a0", "a1"]
     sampled = load_triplets(DataSource(source=path, limit=3, shuffle=1))["anchor"]
     assert len(sampled) == 3 and sampled == load_triplets(DataSource(source=path, limit=3, shuffle=1))["anchor"]
+
+
+@pytest.mark.parametrize("sample", [{}, {"limit": 3}, {"limit": 3, "shuffle": 1}])
+def test_training_rows_travel_by_value_not_as_a_path_into_the_datasets_cache(tmp_path, monkeypatch, sample):
+    """A node that does not share the driver's disk unpickles the rows themselves; with its cache gone,
+    a Dataset that pickled as its cache file's path would fail to open it there."""
+    import datasets
+
+    cache = tmp_path / "driver-cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(cache))
+    rows = load_triplets(DataSource(source=write_jsonl(tmp_path / "t.jsonl", TRIPLETS), **sample))
+    assert any(cache.rglob("*.arrow"))  # the reader did go through the cache
+    dev = load_sts(DataSource(source=write_jsonl(tmp_path / "s.jsonl", PAIRS)), "data.sts_dev")
+    payload = pickle.dumps(TrialData(rows, dev))
+    shutil.rmtree(cache)
+    assert str(cache).encode() not in payload
+    received = pickle.loads(payload)
+    assert received.train["anchor"] == rows["anchor"] and received.train.cache_files == []
+
+
+def test_trial_data_refuses_rows_that_are_only_a_file(tmp_path):
+    from datasets import load_dataset
+
+    mapped = load_dataset("json", data_files=write_jsonl(tmp_path / "t.jsonl", TRIPLETS), split="train")
+    with pytest.raises(ValueError, match="must hold its rows"):
+        TrialData(mapped, load_sts(DataSource(source=write_jsonl(tmp_path / "s.jsonl", PAIRS)), "dev"))
 
 
 def test_extra_columns_are_dropped(tmp_path):

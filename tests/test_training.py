@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import pickle
+import shutil
 
 import pytest
 
 from trainables.metrics import TIMING_COLUMNS, depth_metric
-from trainables.model import ModelConfig, TinyModel
+from trainables.model import TINY_VOCAB, ModelConfig, TinyModel, build_model
 from trainables.plateau import Plateau
 from trainables.train_config import TrainConfig
 from trainables.training import train
@@ -138,3 +141,17 @@ def test_a_trial_stopped_by_tune_leaves_no_model_to_the_next_trial_on_its_worker
         gc.enable()
     assert stopped_run_left >= 1  # the stopped run's model outlives it in a cycle
     assert left_to_next == [stopped_run_left - 1]
+
+
+def test_the_tiny_models_vocabulary_travels_with_its_config(tmp_path):
+    """A trial on a node without the driver's files builds the same model from the config it received."""
+    vocab = tmp_path / "vocab.txt"
+    shutil.copy(TINY_VOCAB, vocab)
+    config = ModelConfig(tiny=TinyModel(vocab=str(vocab))).resolved()
+    payload = pickle.dumps(config)
+    vocab.unlink()
+    model = build_model(pickle.loads(payload))
+    assert len(model.tokenizer) == len(TINY_VOCAB.read_text().splitlines())
+    assert "[UNK]" not in model.tokenizer.tokenize("the man is playing")
+    assert config.model_dump()["tiny"]["vocab"] == str(vocab)  # the text itself is never written out
+    assert "[UNK]" not in json.dumps(config.model_dump())

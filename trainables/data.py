@@ -65,10 +65,30 @@ class StsPairs:
 
 @dataclass(frozen=True)
 class TrialData:
-    """Everything a trial reads. The triplets stay an Arrow-backed Dataset so they travel compactly."""
+    """Everything a trial reads, by value: it travels to nodes that share no disk with the driver.
+
+    The triplets are an Arrow table held in memory (``in_memory``): it pickles as its buffers, compactly.
+    A Dataset read from a file pickles as the path of its cache file instead, which only the driver has.
+    """
 
     train: Dataset
     sts_dev: StsPairs
+
+    def __post_init__(self) -> None:
+        if self.train.cache_files:
+            raise ValueError(f"trial data must hold its rows, not files: {self.train.cache_files[0]['filename']}")
+
+
+def in_memory(dataset: Dataset) -> Dataset:
+    """The same rows as an Arrow table in memory, so the Dataset pickles by value.
+
+    ``load_dataset`` memory-maps a cache file under the driver's datasets cache; shuffling and limiting
+    add an index into it. The rows are taken out as one table (the index applied), which costs one copy
+    of the selected rows, in Arrow's compact form.
+    """
+    from datasets import Dataset
+
+    return Dataset(dataset.with_format("arrow")[:])
 
 
 def _local_format(source: str) -> str | None:
@@ -152,10 +172,10 @@ def _check_text(values: list, column: str, key: str, source: str) -> None:
 
 
 def load_triplets(source: DataSource, key: str = "data.train") -> Dataset:
-    """Load (anchor, positive, negative) triplets, only those columns, checked for empty text."""
+    """Load (anchor, positive, negative) triplets, only those columns, checked for empty text, held in memory."""
     dataset = _load(source, key)
     _check_columns(dataset, TRIPLET_COLUMNS, key, source.source)
-    dataset = dataset.select_columns(list(TRIPLET_COLUMNS))
+    dataset = in_memory(dataset.select_columns(list(TRIPLET_COLUMNS)))
     for column in TRIPLET_COLUMNS:
         _check_text(dataset[column], column, key, source.source)
     return dataset

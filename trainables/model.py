@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from trainables.errors import InputError
 from trainables.schema import Strict
@@ -35,6 +35,22 @@ class TinyModel(Strict):
     intermediate_size: int = Field(128, ge=8, le=16384)
     vocab: str = str(TINY_VOCAB)  # WordPiece vocabulary committed in the repository
     seed: int = 0  # weight initialisation; fixed so every trial starts from the same weights
+    # The vocabulary's text, read once in the driver: a trial on another node has no such file. Private,
+    # so that it travels with the config to the trials but is never written where the config is.
+    _vocab_text: str | None = PrivateAttr(None)
+
+    def vocab_text(self) -> str | None:
+        """The vocabulary carried from the driver, else the file's text here; None where there is neither."""
+        if self._vocab_text is not None:
+            return self._vocab_text
+        vocab = Path(self.vocab)
+        return vocab.read_text(encoding="utf-8") if vocab.is_file() else None
+
+    def with_vocab(self) -> TinyModel:
+        """A copy carrying the text of its vocabulary, which then needs no file where it is built."""
+        copy = self.model_copy()
+        copy._vocab_text = self.vocab_text()
+        return copy
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> TinyModel:
@@ -61,12 +77,14 @@ class ModelConfig(Strict):
         return self
 
     def resolved(self) -> ModelConfig:
-        """A copy with absolute local paths, so trials find them from their own working directory."""
+        """A copy with absolute local paths, so trials find them from their own working directory, and the
+        tiny model's vocabulary read in."""
         update: dict = {}
         if self.name is not None and Path(self.name).expanduser().exists():
             update["name"] = str(Path(self.name).expanduser().resolve())
         if self.tiny is not None:
-            update["tiny"] = self.tiny.model_copy(update={"vocab": str(Path(self.tiny.vocab).expanduser().resolve())})
+            vocab = str(Path(self.tiny.vocab).expanduser().resolve())
+            update["tiny"] = self.tiny.model_copy(update={"vocab": vocab}).with_vocab()
         return self.model_copy(update=update)
 
     @property
@@ -175,10 +193,10 @@ def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    vocab = Path(spec.vocab)
-    if not vocab.is_file():
+    text = spec.vocab_text()
+    if text is None:
         raise InputError(f"model.tiny.vocab: {spec.vocab} is not a file")
-    vocab_size = sum(1 for _ in vocab.open(encoding="utf-8"))
+    vocab_size = len(text.splitlines())
     bert_config = BertConfig(
         vocab_size=vocab_size,
         hidden_size=spec.hidden_size,
@@ -192,9 +210,11 @@ def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         bert = BertModel(bert_config)
-    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
     # sentence-transformers loads a Transformer module from a folder, so the tiny model goes through one.
     with tempfile.TemporaryDirectory(prefix="tiny-model-") as folder:
+        vocab = Path(folder, "source-vocab.txt")
+        vocab.write_text(text, encoding="utf-8")
+        tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)
         bert.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         Path(folder, "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
