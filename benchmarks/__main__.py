@@ -20,6 +20,7 @@ NAMES = (
     "ray_scale",
     "faults",
     "peer",
+    "payload",
 )
 
 
