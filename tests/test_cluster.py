@@ -1,6 +1,9 @@
-"""Cluster use, for real: a Ray head on 127.0.0.1, the smoke sweep sent with ``ray job submit``, its
+"""Cluster use, for real: a Ray head on 127.0.0.1 and a worker node, each on a machine of its own that
+shares nothing with the other (``tests/nodes.py``: home, caches, temporary folder, working directory),
+the smoke sweep sent with ``ray job submit`` (its driver runs on the head, its trials on the node), its
 results in an S3 bucket served by a local S3-compatible server (moto), then a retrain of that bucket's
-sweep sent with ``sweep retrain --address http://...``. Everything started here is stopped here."""
+sweep sent with ``sweep retrain --address http://...``. The node records any file it opens of the head's
+machine or of the checkout the job was sent from. Everything started here is stopped here."""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import ipaddress
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import time
@@ -18,8 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
-from .servers import NO_DRAIN, free_port, free_ports, head_temp_dir, stop_server, wait_for
+from trainables.model import TINY_VOCAB
+
+from .conftest import ROOT, SMOKE_DATA
+from .nodes import Machine, start_worker_node
+from .servers import NO_DRAIN, free_port, free_ports, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
@@ -52,13 +57,23 @@ def s3_env(tmp_path_factory):
         stop_server(server)
 
 
+AGENT_PORTS = (
+    "dashboard-agent-listen-port",
+    "dashboard-agent-grpc-port",
+    "metrics-export-port",
+    "runtime-env-agent-port",
+)
+
+
 @pytest.fixture(scope="module")
-def ray_head(s3_env, tmp_path_factory):
-    """``ray start --head --dashboard-host 127.0.0.1``, every server on 127.0.0.1; yields the job API URL."""
-    dashboard, gcs_port, client, *others = free_ports(7)
-    env = {
-        **os.environ,
-        **s3_env,
+def ray_head(s3_env):
+    """``ray start --head --dashboard-host 127.0.0.1`` with no CPUs, and one 2-CPU worker node joined to it,
+    every server on 127.0.0.1; yields the job API URL, the head's environment, the head's and the node's
+    pids, and the node's machine."""
+    dashboard, gcs_port, client, *others = free_ports(3 + len(AGENT_PORTS))
+    head_machine, node_machine = Machine.create("head"), Machine.create("node")
+    common = {
+        **s3_env,  # the nodes' own credentials for the bucket, as a cluster's nodes have theirs
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         # One machine, no other node may join: Ray then binds every server to 127.0.0.1.
         "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
@@ -68,53 +83,65 @@ def ray_head(s3_env, tmp_path_factory):
         "RAY_AUTH_TOKEN": secrets.token_hex(32),
         **NO_DRAIN,
     }
-    log = tmp_path_factory.mktemp("ray") / "head.log"
-    temp_dir = head_temp_dir()
-    head = subprocess.Popen(
-        [
-            str(BIN / "ray"),
-            "start",
-            "--head",
-            "--block",
-            "--num-cpus=2",
-            "--num-gpus=0",
-            f"--port={gcs_port}",
-            "--dashboard-host=127.0.0.1",
-            f"--dashboard-port={dashboard}",
-            f"--temp-dir={temp_dir}",
-            f"--ray-client-server-port={client}",
-            # Free ports for the rest too: a Ray already on this machine holds the defaults.
-            *(
-                f"--{option}={port}"
-                for option, port in zip(
-                    (
-                        "dashboard-agent-listen-port",
-                        "dashboard-agent-grpc-port",
-                        "metrics-export-port",
-                        "runtime-env-agent-port",
-                    ),
-                    others,
-                    strict=True,
-                )
-            ),
-        ],
-        env=env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    env = {**os.environ, **head_machine.env(), **common}
+    head = _start(
+        head_machine,
+        env,
+        "--head",
+        "--num-cpus=0",
+        f"--port={gcs_port}",
+        "--dashboard-host=127.0.0.1",
+        f"--dashboard-port={dashboard}",
+        f"--ray-client-server-port={client}",
+        # Free ports for the agents too: a Ray already on this machine holds the defaults.
+        *(f"--{option}={port}" for option, port in zip(AGENT_PORTS, others, strict=True)),
     )
+    node = None
     try:
         url = f"http://127.0.0.1:{dashboard}"
         wait_for(f"{url}/api/version")
-        yield url, env, head.pid
+        forbidden = (head_machine.root, SMOKE_DATA, TINY_VOCAB.parent)
+        node_env = {**os.environ, **node_machine.env(forbidden), **common}
+        node = start_worker_node(f"127.0.0.1:{gcs_port}", 2, node_machine, node_env)
+        _wait_for_cpus(env, gcs_port, 2)
+        yield url, env, head.pid, node.pid, node_machine
     finally:
+        if node is not None:
+            stop_server(node)
         stop_server(head)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        head_machine.remove()
+        node_machine.remove()
+
+
+def _start(machine: Machine, env: dict, *options: str) -> subprocess.Popen:
+    """``ray start --block`` on ``machine``: in its working directory, with its temporary folder."""
+    command = [str(BIN / "ray"), "start", "--block", "--num-gpus=0", f"--temp-dir={machine.ray}", *options]
+    log = (machine.root / "ray-start.log").open("w")
+    return subprocess.Popen(
+        command, cwd=machine.cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _wait_for_cpus(env: dict, gcs_port: int, cpus: int, timeout: float = 120.0) -> None:
+    """Until the cluster counts the node's CPUs: a job sent before would be refused for want of them."""
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = subprocess.run(
+            [str(BIN / "ray"), "status", f"--address=127.0.0.1:{gcs_port}"],
+            env=env,
+            capture_output=True,
+            text=True,
+        ).stdout
+        if f"/{cpus}.0 CPU" in status:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the worker node did not join:\n{status}")
 
 
 @pytest.fixture(scope="module")
 def submitted(ray_head):
-    url, env, _ = ray_head
+    url, env, *_ = ray_head
     command = [
         str(BIN / "ray"),
         "job",
@@ -189,7 +216,7 @@ def test_the_job_log_holds_the_progress_lines_and_sweep_status_reads_the_bucket(
 
 
 def test_sweep_retrain_runs_on_the_cluster_through_the_job_api(submitted, ray_head):
-    url, env, _ = ray_head
+    url, env, *_ = ray_head
     folder = _folder(env)
     before = folder.read_json("retrain.json")
     folder.fs.delete_dir(f"{folder.root}/retrain_runs")  # so that every run is retrained, on the cluster
@@ -202,10 +229,16 @@ def test_sweep_retrain_runs_on_the_cluster_through_the_job_api(submitted, ray_he
     assert after["best"][0]["test"]["spearman_cosine"] == pytest.approx(before["best"][0]["test"]["spearman_cosine"])
 
 
+def test_the_jobs_trials_ran_on_the_node_and_opened_nothing_of_the_heads_machine(submitted, ray_head):
+    node = ray_head[4]
+    assert node.watched_ray_workers()  # the trials and retrain runs were the node's: the head has no CPU
+    assert node.forbidden_opens() == []
+
+
 def test_every_server_started_here_listens_on_127_0_0_1_only(submitted, ray_head):
     import psutil
 
-    started = [psutil.Process(ray_head[2]), psutil.Process(int(os.environ["SWEEP_TEST_MOTO_PID"]))]
+    started = [psutil.Process(pid) for pid in (ray_head[2], ray_head[3], int(os.environ["SWEEP_TEST_MOTO_PID"]))]
     ours = {p.pid for root in started for p in [root, *root.children(recursive=True)]}
     listening = [c for c in psutil.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.pid in ours]
     assert len(listening) >= 5  # GCS, raylet, dashboard, job API, S3 server at least
@@ -231,7 +264,7 @@ def _job_driver(marker: str):
 
 
 def test_a_job_submitted_again_after_its_driver_died_finishes_the_same_sweep(submitted, ray_head):
-    url, env, _ = ray_head
+    url, env, *_ = ray_head
     results = f"s3://{BUCKET}/resubmitted"
     command = [str(BIN / "ray"), "job", "submit", "--address", url, "--working-dir", ".", "--"]
     command += ["python", "-m", "sweep", "run", "search_spaces/smoke.yaml", "--results-dir", results]

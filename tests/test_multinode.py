@@ -1,12 +1,16 @@
 """A real multi-node Ray cluster on this machine (Ray's own ``cluster_utils.Cluster``: a head and worker
 nodes, each with its own raylet, every server on 127.0.0.1), driven by `sweep run --address` in its own
-process as on a cluster:
+process as on a cluster. The driver and each worker node are machines that share nothing
+(``tests/nodes.py``): their own home, caches, temporary folder and working directory; a node's processes
+record any file they open of the driver's machine, of the bundled data or of the tiny model's vocabulary:
 
 - trials run on more than one node at once; the node running a trial is killed mid-run (its raylet, its
   agents and its workers, SIGKILL) and the trial is retried on a node that survived; then the node
   running a retrain is killed and that retrain finishes on another node;
 - the cluster grows while the sweep waits: a head with no CPUs, and a worker node that joins a few
-  seconds after the sweep has started waiting for it (``cluster.autoscale``); without it, one line.
+  seconds after the sweep has started waiting for it (``cluster.autoscale``); without it, one line. The
+  driver's caches are removed while it waits, once it has loaded the data: trials and retrain runs
+  still train, from what they were sent.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ import pandas as pd
 import pytest
 
 from trainables.hold import HOLD_ENV, RETRAIN, TRIAL
+from trainables.model import TINY_VOCAB
 
-from .conftest import ROOT, SMOKE
-from .fault_injection import LOOPBACK, SweepProcess, add_node, kill_node, reporting_trial, running
+from .conftest import ROOT, SMOKE, SMOKE_DATA
+from .fault_injection import LOOPBACK, SweepProcess, kill_node, reporting_trial, running
+from .nodes import Machine, add_machine_node
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
@@ -49,32 +55,60 @@ def cluster(ray_session):
         Path(get_ray_address_file(None)).unlink(missing_ok=True)
 
 
+@pytest.fixture(scope="module")
+def machines():
+    """Machines made for the module's nodes and drivers, removed at its end."""
+    made: list[Machine] = []
+
+    def make(name: str) -> Machine:
+        made.append(Machine.create(name))
+        return made[-1]
+
+    yield make
+    for machine in made:
+        machine.remove()
+
+
 class Driver(SweepProcess):
-    """`sweep run ... --address` against the cluster."""
+    """`sweep run ... --address` against the cluster, on ``machine``."""
 
-    def __init__(self, cluster, results: Path, *overrides: str):
-        env = {**LOOPBACK, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
+    def __init__(self, cluster, machine: Machine, results: Path, *overrides: str):
+        env = {**machine.env(), **LOOPBACK, "TUNE_GLOBAL_CHECKPOINT_S": "1"}
         super().__init__(results, "--address", cluster.address, overrides=list(overrides), env=env)
+        self.machine = machine
 
 
-def _held_node(cluster, hold: Path):
-    """A 1-CPU worker node whose runs hold at the gates in ``hold`` (its processes inherit the switch)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(HOLD_ENV, str(hold))
-        return add_node(cluster, 1)
+def driver_files(driver: Machine) -> tuple[Path, ...]:
+    """What a node must never open: the driver machine's folders, and the files only the driver reads."""
+    return (driver.root, SMOKE_DATA, TINY_VOCAB.parent)
+
+
+def _node(cluster, machines, driver: Machine, cpus: int, hold: Path | None = None):
+    """A worker node on a machine of its own; its runs hold at the gates in ``hold`` where given."""
+    machine = machines("node")
+    extra = {HOLD_ENV: str(hold)} if hold is not None else {}
+    node = add_machine_node(cluster, cpus, machine, driver_files(driver), extra)
+    return node, machine
+
+
+def forbidden_opens(nodes: list[Machine]) -> list[str]:
+    """What the nodes opened of the driver's machine."""
+    return [line for machine in nodes for line in machine.forbidden_opens()]
 
 
 @pytest.fixture(scope="module")
-def lost_nodes(cluster, tmp_path_factory):
+def lost_nodes(cluster, machines, tmp_path_factory):
     """A sweep on two 1-CPU worker nodes that loses the node of a running trial, then the node of a
     running retrain; a third node joins between the two, so there is always one to go on with."""
     results = tmp_path_factory.mktemp("results")
     # Runs hold after each evaluation while their gate exists, so that each kill lands mid-run.
     hold = tmp_path_factory.mktemp("hold")
     (hold / TRIAL).touch()
-    first, second = _held_node(cluster, hold), _held_node(cluster, hold)
+    here = machines("driver")
+    (first, first_machine), (second, second_machine) = (_node(cluster, machines, here, 1, hold) for _ in range(2))
     driver = Driver(
         cluster,
+        here,
         results,
         "search.num_samples=4",
         "search.max_concurrent=2",
@@ -94,7 +128,7 @@ def lost_nodes(cluster, tmp_path_factory):
         trial = driver.wait_for(lambda: reporting_trial(cluster, pids), "the first node's trial to report")
         kill_node(cluster, first)
         killed_at = time.monotonic()
-        third = _held_node(cluster, hold)
+        third, third_machine = _node(cluster, machines, here, 1, hold)
         (hold / RETRAIN).touch()  # before the trials go on: the retrain's runs hold in their turn
         (hold / TRIAL).unlink()
         # The retrain: kill the node of a running retrain run once it has started training.
@@ -120,6 +154,8 @@ def lost_nodes(cluster, tmp_path_factory):
         "nodes": {first.node_id, second.node_id},
         "retrain_node": retrain_node_id,
         "seconds_after_kill": time.monotonic() - killed_at,
+        "forbidden_opens": forbidden_opens([first_machine, second_machine, third_machine]),
+        "watched_workers": [m.watched_ray_workers() for m in (first_machine, second_machine)],
     }
 
 
@@ -158,7 +194,12 @@ def test_the_retrain_of_the_lost_node_finishes_on_another(lost_nodes):
     assert (folder / "best_model" / "config.json").is_file()
 
 
-def test_a_sweep_waits_for_a_node_that_joins(cluster, tmp_path):
+def test_no_node_opened_a_file_of_the_drivers_machine(lost_nodes):
+    assert all(lost_nodes["watched_workers"])  # the trials' workers were watched
+    assert lost_nodes["forbidden_opens"] == []
+
+
+def test_a_sweep_waits_for_a_node_that_joins_and_trains_after_the_drivers_caches_are_gone(cluster, machines, tmp_path):
     assert not cluster.worker_nodes  # the head alone, with no CPU for a trial
     refused = subprocess.run(
         [
@@ -183,8 +224,10 @@ def test_a_sweep_waits_for_a_node_that_joins(cluster, tmp_path):
     )
     assert not (tmp_path / "refused").exists() or not list((tmp_path / "refused").iterdir())
 
+    here = machines("driver")
     driver = Driver(
         cluster,
+        here,
         tmp_path / "grown",
         "cluster.autoscale=true",
         "cluster.scale_up_timeout_s=300",
@@ -194,8 +237,10 @@ def test_a_sweep_waits_for_a_node_that_joins(cluster, tmp_path):
     )
     try:
         driver.wait_for(lambda: "waiting for the cluster to grow" in driver.stderr, "the wait to start")
+        assert any(here.cache.rglob("*.arrow"))  # the data was read through the driver's datasets cache
+        here.remove_caches()  # nothing a trial or a retrain run receives may depend on them
         time.sleep(3)
-        add_node(cluster, 2)
+        _, joined_machine = _node(cluster, machines, here, 2)
         joined = time.monotonic()
         status, _ = driver.finish()
     finally:
@@ -203,8 +248,11 @@ def test_a_sweep_waits_for_a_node_that_joins(cluster, tmp_path):
     assert status == 0, driver.stderr[-3000:]
     assert "the cluster has room for a trial after" in driver.stderr
     (folder,) = (tmp_path / "grown").iterdir()
-    assert json.loads((folder / "report.json").read_text())["trials"]["total"] == 2
+    report = json.loads((folder / "report.json").read_text())
+    assert report["trials"]["total"] == 2 and report["trials"]["errored"] == 0
+    assert len(report["test"]["per_seed"]) == 1  # the retrain ran on the node too
     assert time.monotonic() - joined < 300
+    assert joined_machine.watched_ray_workers() and forbidden_opens([joined_machine]) == []
 
 
 def test_a_cluster_that_does_not_grow_in_time_is_refused_in_one_line(ray_session):
