@@ -144,6 +144,22 @@ def test_a_good_model_folder_goes_through_to_ray(minilm, tmp_path, capsys, no_ra
     assert "error" not in capsys.readouterr().err
 
 
+def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
+    from sweep.config import load_config
+    from sweep.experiment_folder import ExperimentFolder
+
+    folder = _copy(minilm, tmp_path / "model")
+    _without_tokenizer(folder)
+    experiment = ExperimentFolder(tmp_path / "smoke-20260101-000000")  # a sweep whose driver died at once
+    experiment.write_config(load_config(SMOKE, ["model.tiny=null", f"model.name={folder}"]))
+    experiment.write_meta({"command": "python -m sweep run search_spaces/smoke.yaml"})
+    trial = _run_argv(folder, tmp_path / "results")[:-2]
+    for argv in (["trial", *trial[1:]], ["resume", experiment.location]):
+        code = main(argv)  # trial: trains in this process where the check lets it through
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and f"model: {folder} has no real tokenizer" in err, (argv, err)
+
+
 def test_the_tiny_model_and_its_committed_vocabulary_go_through():
     from trainables.model import ModelConfig, TinyModel
     from trainables.model_check import check_model
