@@ -72,6 +72,12 @@ BROKEN = [
         "model: {dir}/config.json: num_attention_heads 7 does not divide hidden_size 384",
     ),
     (
+        "an empty vocabulary",
+        lambda folder: _edit_config(folder, vocab_size=0),
+        [],
+        "model: {dir}/config.json: vocab_size is 0; give a positive whole number",
+    ),
+    (
         "a layer count that is not a number",
         lambda folder: _edit_config(folder, num_hidden_layers=True),
         [],
