@@ -1,18 +1,29 @@
-"""Result files appear whole or not at all: write a temporary file beside the target, then rename."""
+"""Result files appear whole or not at all: write a temporary file beside the target, then rename.
+
+The temporary file and folder are created with the modes any new file and folder get (0o666 and 0o777,
+less the user's umask, by the kernel), not with ``tempfile``'s private 0o600 and 0o700: the rename keeps
+the mode, and a report that its group cannot read, under ``umask 002``, is not one a team can share.
+The umask is never read or changed here: ``os.umask`` sets it for every thread of the process.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+ATTEMPTS = 100  # names are random (8 hex digits): a clash is rare, a hundred in a row is a broken folder
 
 
 def write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _beside(path, ".tmp", _new_file)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -20,14 +31,14 @@ def write_bytes(path: Path | str, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def replace_folder(path: Path | str, files: dict[str, bytes]) -> None:
     """Write a folder of files under a temporary name, then swap it in for ``path``."""
     path = Path(path)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    _, staging = _beside(path, "", _new_folder)
     try:
         for relative, content in files.items():
             target = staging / relative
@@ -44,3 +55,23 @@ def replace_folder(path: Path | str, files: dict[str, bytes]) -> None:
 def write_text(path: Path | str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def _new_file(path: Path) -> int:
+    # O_EXCL: never an existing file, nor a link planted under the name.
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+
+
+def _new_folder(path: Path) -> None:
+    os.mkdir(path, 0o777)
+
+
+def _beside(path: Path, suffix: str, create: Callable[[Path], T]) -> tuple[T, Path]:
+    """A new hidden file or folder beside ``path`` (``.report.json.<random><suffix>``), made by ``create``."""
+    for _ in range(ATTEMPTS):
+        candidate = path.parent / f".{path.name}.{secrets.token_hex(4)}{suffix}"
+        try:
+            return create(candidate), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name} in {ATTEMPTS} attempts")

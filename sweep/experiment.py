@@ -42,6 +42,7 @@ from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_ba
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth
+from trainables.model_check import check_model
 from trainables.model_support import check_supported
 from trainables.quiet import quiet_libraries
 
@@ -62,8 +63,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
     """Check everything about the model and the data that can be checked before a trial starts, and load
     the data once.
 
-    Raises InputError for anything a user can fix: a missing model or data file, a search space the
-    model cannot support, an empty split.
+    Raises InputError for anything a user can fix: a missing or broken model (``check_model``) or data
+    file, a search space the model cannot support, an empty split.
     """
     quiet_libraries()
     check_tracking(config.tracking)  # InputError: a tracker's package missing, its server not answering
@@ -81,6 +82,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
     smallest = smallest_batch(config)
     if len(train_rows) < smallest:
         raise InputError(f"data.train: {len(train_rows)} rows is fewer than one batch of {smallest}")
+    # Last, as the costliest: it loads the model (and torch with it, a few seconds) once, on the CPU.
+    check_model(config.model, n_layers)
     plan = SweepPlan(n_layers, max_evaluations(config, len(train_rows)))
     return Prepared(config, TrialData(train_rows, sts_dev), sts_test, plan)
 

@@ -20,3 +20,10 @@ class InputError(ValueError):
 class RunFailed(RuntimeError):
     """A run that failed on its own account, not the input's: a loss that turned NaN, a sweep in which no
     trial scored, a retrain that raised. The command line prints its one-line message and exits 1."""
+
+
+def reason(error: BaseException) -> str:
+    """A library's error as the reason in a one-line message: its first line, with the next where the first
+    only introduces it ("Validation error for field 'x':")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]

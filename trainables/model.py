@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr, model_validator
 
-from trainables.errors import InputError
+from trainables.errors import InputError, reason
 from trainables.schema import Strict
 
 if TYPE_CHECKING:
@@ -127,17 +127,13 @@ def model_depth(config: ModelConfig) -> int:
     # A local folder's config.json is read as JSON first: transformers (and torch with it) would add
     # several seconds to the validation that runs before a sweep starts.
     depth = _layer_count(read_json(Path(folder) / "config.json"))
-    if depth is not None:
-        return depth
-    from transformers import AutoConfig
-
-    try:
-        hf_config = AutoConfig.from_pretrained(folder)
-    except (OSError, ValueError) as error:
-        raise InputError(f"model: cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
-    depth = _layer_count({key: getattr(hf_config, key, None) for key in LAYER_COUNT_KEYS})  # aliases too
+    if depth is None:
+        loaded = hf_config(folder)  # InputError: a value of the wrong type, such as num_hidden_layers: true
+        depth = _layer_count({key: getattr(loaded, key, None) for key in LAYER_COUNT_KEYS})  # aliases too
     if depth is None:
         raise InputError(f"model: {folder} does not say how many layers it has")
+    if depth < 1:
+        raise InputError(f"model: {config_file(folder)} says the model has {depth} layers; it needs at least 1")
     return depth
 
 
@@ -149,12 +145,25 @@ def model_type(config: ModelConfig) -> str | None:
     found = read_json(Path(folder) / "config.json").get("model_type")
     if isinstance(found, str):
         return found
+    return hf_config(folder).model_type
+
+
+def hf_config(folder: str):
+    """transformers' config of a hub id or local folder, as a trial loads it. Raises InputError naming the
+    config file where it cannot be read or holds a value of the wrong type."""
+    from huggingface_hub.errors import StrictDataclassError
     from transformers import AutoConfig
 
     try:
-        return AutoConfig.from_pretrained(folder).model_type
-    except (OSError, ValueError) as error:
-        raise InputError(f"model: cannot read the config of {folder}: {str(error).splitlines()[0]}") from None
+        return AutoConfig.from_pretrained(folder)
+    # transformers checks each field's type, and says so with huggingface_hub's own error, not a ValueError.
+    except (OSError, ValueError, StrictDataclassError) as error:
+        raise InputError(f"model: cannot read {config_file(folder)}: {reason(error)}") from None
+
+
+def config_file(folder: str) -> str:
+    """How an error names a model's config: its file in a local folder, else the hub id's config."""
+    return str(Path(folder) / "config.json") if Path(folder).exists() else f"the config of {folder}"
 
 
 def read_json(path: Path) -> dict:
