@@ -29,6 +29,9 @@ RUN_TAG = "sweep.run"  # a retrain run's name (best-seed13, default-seed13, untr
 STATUS_TAG = "sweep.status"  # a trial's outcome once the sweep ends: completed, pruned, errored, unfinished
 REPORT_RUN = "report"
 WANDB_API_KEY = "WANDB_API_KEY"  # where W&B's key comes from, besides `wandb login`
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # the MLflow server configured on this machine
+# What MLflow sends to the server it is pointed at, read from the environment on every request.
+MLFLOW_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 _PACKAGES = {"tensorboard": "tensorboardX", "mlflow": "mlflow", "wandb": "wandb"}
 # An MLflow server that does not answer fails the check at once, and a tracker gone after the sweep
 # costs one short wait, instead of MLflow's default 7 retries with exponential back-off (minutes).
@@ -101,6 +104,26 @@ def mlflow_uri(tracking: TrackingConfig) -> str | None:
     if parts.password is not None:
         os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
     return redact(uri)
+
+
+def check_stored_uri(tracking: TrackingConfig, where: str, trusted: bool = False) -> None:
+    """InputError where an experiment folder's MLflow URI (``where`` names its config.yaml) would receive this
+    machine's MLflow credentials without the user's say: a folder handed over by someone else may name any
+    server. Its URI is used with them only where it is the one configured here (``MLFLOW_TRACKING_URI``),
+    or where the user ``trusted`` it (``--trust-tracking-uri``); without credentials here nothing is sent."""
+    stored = tracking.mlflow.tracking_uri if tracking.mlflow is not None else None
+    present = [name for name in MLFLOW_CREDENTIALS if os.environ.get(name)]
+    if stored is None or trusted or not present:
+        return
+    configured = os.environ.get(MLFLOW_URI_ENV)
+    if configured is not None and redact(configured).rstrip("/") == redact(stored).rstrip("/"):
+        return
+    here = f"{MLFLOW_URI_ENV} is {redact(configured)}" if configured else f"{MLFLOW_URI_ENV} is unset"
+    raise InputError(
+        f"tracking.mlflow.tracking_uri: {where} names {redact(stored)}, not the MLflow server configured here "
+        f"({here}), and this machine's {' / '.join(present)} would be sent there; "
+        "add --trust-tracking-uri if you trust that server"
+    )
 
 
 def _check_mlflow(uri: str | None) -> None:
