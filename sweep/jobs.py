@@ -32,8 +32,9 @@ def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None
-    entrypoint = shlex.join(["python", "-m", "sweep", *(redact(arg) for arg in argv)])
-    if entrypoint != shlex.join(["python", "-m", "sweep", *argv]):
+    sent = [redact(arg) for arg in argv]
+    entrypoint = shlex.join(["python", "-m", "sweep", *sent])
+    if sent != argv:
         print(
             "sweep: the job's command leaves out the user and password written in a URI; the cluster's nodes "
             "need them in their own environment (MLFLOW_TRACKING_USERNAME / _PASSWORD for MLflow)",

@@ -196,6 +196,18 @@ def test_the_upload_leaves_out_secret_files_and_what_gitignore_names(tmp_path):
     assert upload.left_out(folder) == left_out
 
 
+def test_what_a_job_is_sent_keeps_a_database_user_but_no_password_and_no_tracking_userinfo():
+    from sweep.tracking_config import redact
+
+    assert redact("search.storage=postgresql://sweeper@db/sweeps") == "search.storage=postgresql://sweeper@db/sweeps"
+    assert redact("postgresql://sweeper:pw@db/sweeps") == "postgresql://db/sweeps"
+    assert (
+        redact("tracking.mlflow.tracking_uri=https://bob:pw@h:5000/x")
+        == "tracking.mlflow.tracking_uri=https://h:5000/x"
+    )
+    assert redact("https://token@h and s3://bucket/sweeps") == "https://h and s3://bucket/sweeps"
+
+
 class _Recorder(http.server.BaseHTTPRequestHandler):
     """A server a folder's config.yaml names: it notes what each request carried, and fails it."""
 
