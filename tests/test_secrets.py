@@ -196,6 +196,11 @@ def test_the_upload_leaves_out_secret_files_and_what_gitignore_names(tmp_path):
     assert upload.left_out(folder) == left_out
 
 
+def test_the_repository_s_rayignore_leaves_out_the_same_secret_files_for_ray_job_submit():
+    lines = {line.strip() for line in (ROOT / ".rayignore").read_text().splitlines()}
+    assert set(upload.SECRET_FILES) <= lines
+
+
 def test_what_a_job_is_sent_keeps_a_database_user_but_no_password_and_no_tracking_userinfo():
     from sweep.tracking_config import redact
 
