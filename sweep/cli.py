@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
             _address_option(sub)
         if name in ("resume", "retrain"):
             _output_options(sub, evaluations=name == "resume")
+            sub.add_argument(
+                "--trust-tracking-uri",
+                action="store_true",
+                help="log to the MLflow server the folder's config.yaml names with this machine's MLflow "
+                "credentials, even where it is not MLFLOW_TRACKING_URI",
+            )
 
     status = commands.add_parser("status", help="a running, finished or crashed sweep at a glance")
     status.add_argument("dir", help="experiment folder (path or URI)")
@@ -233,9 +239,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         _print_summary(result.location, result)
         return 0
     if args.command == "resume":
-        result = resume_experiment(args.dir, address=address, output=output)
+        result = resume_experiment(args.dir, address=address, output=output, trust_tracking_uri=args.trust_tracking_uri)
     elif args.command == "retrain":
-        result = retrain_experiment(args.dir, address=address)
+        result = retrain_experiment(args.dir, address=address, trust_tracking_uri=args.trust_tracking_uri)
     else:
         result = report_experiment(args.dir)
     _print_summary(args.dir, result)

@@ -19,6 +19,7 @@ from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import (
+    CONFIG_FILE,
     REPORT_JSON,
     REPORT_MD,
     ExperimentFolder,
@@ -36,7 +37,7 @@ from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
 from sweep.study_storage import open_storage, redacted, study_exists, study_storage
 from sweep.tracker import Tracker
-from sweep.tracking import check_tracking
+from sweep.tracking import check_stored_uri, check_tracking
 from sweep.tracking_config import redact
 from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
@@ -130,7 +131,8 @@ def run_experiment(
         earlier = ExperimentFolder.started_by(config.results_dir, config.name, digest)
         if earlier is not None:
             log.info("%s holds an earlier run of this config; finishing it", earlier)
-            return resume_experiment(earlier, address, output)
+            # The same config, so the same tracking URI as the one configured now.
+            return resume_experiment(earlier, address, output, trust_tracking_uri=True)
     log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
     _connect(config, address)
     log.info("Ray ready at %.1fs", time.monotonic() - started)
@@ -163,14 +165,20 @@ def run_experiment(
 
 
 def resume_experiment(
-    location: ExperimentFolder | str | Path, address: str | None = None, output: OutputOptions | None = None
+    location: ExperimentFolder | str | Path,
+    address: str | None = None,
+    output: OutputOptions | None = None,
+    trust_tracking_uri: bool = False,
 ) -> ExperimentResult:
-    """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual."""
+    """Finish a sweep whose driver died: the rest of the sweep, then retrain and report as usual.
+    ``trust_tracking_uri``: log to the folder's MLflow server with this machine's credentials even where
+    it is not the one configured here."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
     if experiment.is_reported():
         log.info("%s is finished already; rewriting its report", experiment)
         return report_experiment(experiment)
+    check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     prepared = prepare(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
@@ -208,10 +216,14 @@ def resume_experiment(
         return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
-def retrain_experiment(location: str | Path, address: str | None = None) -> ExperimentResult:
-    """Retrain the best trial's config and the reference defaults of a finished sweep, then report."""
+def retrain_experiment(
+    location: str | Path, address: str | None = None, trust_tracking_uri: bool = False
+) -> ExperimentResult:
+    """Retrain the best trial's config and the reference defaults of a finished sweep, then report
+    (``trust_tracking_uri`` as for ``resume_experiment``)."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
+    check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)

@@ -1,8 +1,10 @@
 """``--address http://HOST:8265``: run the same command on a Ray cluster as a Ray job.
 
 This is ``ray job submit --working-dir . -- python -m sweep ...`` from Python: the checkout travels
-as the job's working directory (without what ``.gitignore`` and ``.rayignore`` leave out), the job's
-log streams here, and the job's exit status becomes this command's.
+as the job's working directory (without what ``.gitignore`` and ``.rayignore`` leave out, nor files that
+hold secrets: ``sweep.upload``), the job's log streams here, and the job's exit status becomes this
+command's. Credentials stay on this machine: the command sent carries no URI's user or password (a
+cluster keeps the entrypoint in its job table and logs), so the cluster's nodes need their own.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import shlex
 import time
 from pathlib import Path
 
-from sweep import ray_auth
+from sweep import ray_auth, upload
+from sweep.tracking_config import redact
 from trainables.errors import InputError
 
 POLL_S = 2.0
@@ -29,8 +32,18 @@ def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None
-    entrypoint = shlex.join(["python", "-m", "sweep", *argv])
-    job_id = _submit(client, entrypoint, {"working_dir": str(working_dir)})
+    sent = [redact(arg) for arg in argv]
+    entrypoint = shlex.join(["python", "-m", "sweep", *sent])
+    if sent != argv:
+        print(
+            "sweep: the job's command leaves out the user and password written in a URI; the cluster's nodes "
+            "need them in their own environment (MLFLOW_TRACKING_USERNAME / _PASSWORD for MLflow)",
+            flush=True,
+        )
+    skipped = upload.left_out(working_dir)
+    if skipped:
+        print(f"sweep: {upload.left_out_line(skipped)}", flush=True)
+    job_id = _submit(client, entrypoint, upload.runtime_env(working_dir))
     print(f"submitted Ray job {job_id} to {address}: {entrypoint}", flush=True)
     shown = 0
     while True:

@@ -8,6 +8,7 @@ W&B online has an API key).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -15,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
+from sweep import credentials
 from sweep.config import ExperimentConfig
 from sweep.tracking_config import TrackingConfig, redact
 from trainables.errors import InputError
@@ -26,6 +28,10 @@ KIND_TAG = "sweep.kind"  # trial, retrain or report
 RUN_TAG = "sweep.run"  # a retrain run's name (best-seed13, default-seed13, untrained) or a trial's id
 STATUS_TAG = "sweep.status"  # a trial's outcome once the sweep ends: completed, pruned, errored, unfinished
 REPORT_RUN = "report"
+WANDB_API_KEY = "WANDB_API_KEY"  # where W&B's key comes from, besides `wandb login`
+MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # the MLflow server configured on this machine
+# What MLflow sends to the server it is pointed at, read from the environment on every request.
+MLFLOW_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 _PACKAGES = {"tensorboard": "tensorboardX", "mlflow": "mlflow", "wandb": "wandb"}
 # An MLflow server that does not answer fails the check at once, and a tracker gone after the sweep
 # costs one short wait, instead of MLflow's default 7 retries with exponential back-off (minutes).
@@ -100,6 +106,26 @@ def mlflow_uri(tracking: TrackingConfig) -> str | None:
     return redact(uri)
 
 
+def check_stored_uri(tracking: TrackingConfig, where: str, trusted: bool = False) -> None:
+    """InputError where an experiment folder's MLflow URI (``where`` names its config.yaml) would receive this
+    machine's MLflow credentials without the user's say: a folder handed over by someone else may name any
+    server. Its URI is used with them only where it is the one configured here (``MLFLOW_TRACKING_URI``),
+    or where the user ``trusted`` it (``--trust-tracking-uri``); without credentials here nothing is sent."""
+    stored = tracking.mlflow.tracking_uri if tracking.mlflow is not None else None
+    present = [name for name in MLFLOW_CREDENTIALS if os.environ.get(name)]
+    if stored is None or trusted or not present:
+        return
+    configured = os.environ.get(MLFLOW_URI_ENV)
+    if configured is not None and redact(configured).rstrip("/") == redact(stored).rstrip("/"):
+        return
+    here = f"{MLFLOW_URI_ENV} is {redact(configured)}" if configured else f"{MLFLOW_URI_ENV} is unset"
+    raise InputError(
+        f"tracking.mlflow.tracking_uri: {where} names {redact(stored)}, not the MLflow server configured here "
+        f"({here}), and this machine's {' / '.join(present)} would be sent there; "
+        "add --trust-tracking-uri if you trust that server"
+    )
+
+
 def _check_mlflow(uri: str | None) -> None:
     from mlflow import MlflowClient
 
@@ -126,7 +152,7 @@ def _wandb_mode(tracking: TrackingConfig) -> str:
 
 
 def _wandb_api_key() -> bool:
-    if os.environ.get("WANDB_API_KEY"):
+    if os.environ.get(WANDB_API_KEY):
         return True
     import wandb
 
@@ -173,12 +199,26 @@ def tune_callbacks(config: ExperimentConfig, group: str) -> list[Any]:
             )
         )
     if tracking.wandb is not None:
-        from ray.air.integrations.wandb import WandbLoggerCallback
-
         args = wandb_init_args(config, group)
         if "mode" in args:
             # Ray's callback asks for an API key unless this variable says offline; its trials' runs
             # get the mode itself through wandb.init.
             os.environ["WANDB_MODE"] = args["mode"]
-        callbacks.append(WandbLoggerCallback(**args, job_type="trial"))
+        callbacks.append(_wandb_callback_class()(**args, job_type="trial"))
     return callbacks
+
+
+@functools.cache
+def _wandb_callback_class() -> type:
+    """Ray's W&B callback, less its copy of ``WANDB_API_KEY`` into the runtime environment of the actor it
+    logs from (which Ray writes to its logs, see ``sweep.credentials``); the actor, on this node, inherits
+    the key from the environment Ray's workers start with. Made here, as importing Ray's callback imports
+    wandb."""
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    class WandbKeyInherited(WandbLoggerCallback):
+        def log_trial_start(self, trial: Any) -> None:
+            with credentials.hidden(WANDB_API_KEY):
+                super().log_trial_start(trial)
+
+    return WandbKeyInherited

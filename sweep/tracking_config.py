@@ -13,13 +13,21 @@ from pydantic import Field, field_serializer
 
 from trainables.schema import Strict
 
-# scheme://user:password@host… or scheme://token@host…: the userinfo part of a URI, wherever it appears.
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^\s/@]+@")
+# The userinfo part of a URI (scheme://user:password@host…, scheme://token@host…), wherever it appears.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<userinfo>[^\s/@]+)@")
 
 
 def redact(text: str) -> str:
-    """``text`` with the credentials of every URI in it left out (``http://u:p@host`` -> ``http://host``)."""
-    return _USERINFO.sub(r"\1", text)
+    """``text`` with the credentials of every URI in it left out (``http://u:p@host`` -> ``http://host``):
+    a user with a password, and on a web URI (MLflow's) any userinfo, which is a user name MLflow takes as a
+    credential or a token. A database URL's user alone (``postgresql://sweeper@db/sweeps``) is no secret
+    and stays, so that the URL still names the same login."""
+
+    def strip(match: re.Match[str]) -> str:
+        secret = ":" in match["userinfo"] or match["scheme"].lower() in ("http", "https")
+        return f"{match['scheme']}://" if secret else match[0]
+
+    return _USERINFO.sub(strip, text)
 
 
 class MlflowTracking(Strict):

@@ -12,6 +12,7 @@ from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
+from sweep import credentials
 from sweep.config import ExperimentConfig
 from sweep.progress import OutputOptions, SweepProgress
 from sweep.search_space import param_space
@@ -128,6 +129,9 @@ def tuner_spec(
     # imports tensorboardX, which imports torch, and so delayed the first trial of a sweep by seconds
     # of the driver's CPU (7 s on 2 cores). `tracking.tensorboard` adds it back without torch.
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # Tune would copy this process's AWS keys into each trial's runtime environment, which Ray writes to
+    # its logs in plain text; the trials inherit them anyway (see sweep.credentials).
+    credentials.keep_out_of_runtime_envs()
     callbacks = [JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)]
     if not output.verbose:
         # One line per trial event and a progress line (sweep.progress) instead of Tune's tables, which

@@ -25,7 +25,15 @@ SMOKE_DATA = ROOT / "data" / "smoke"
 SMOKE_FIXTURES = re.compile(r"\bsmoke_(run|experiment|home)\b")
 # Groups whose own fixtures start sweeps and servers (a minute or more each), started first so that the
 # two workers end together; the longest chain, the smoke sweep and what reads it, leads.
-LONG_FIRST = ("smoke", "test_cluster", "test_multinode", "test_interruptions", "test_tracking", "test_faults")
+LONG_FIRST = (
+    "smoke",
+    "test_cluster",
+    "test_multinode",
+    "test_interruptions",
+    "test_tracking",
+    "test_secrets",
+    "test_faults",
+)
 
 
 @functools.cache

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, user_env
-from .servers import NO_DRAIN, free_ports, head_temp_dir, stop_server, wait_for
+from .servers import NO_DRAIN, head_options, head_temp_dir, stop_server, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 BIN = Path(sys.executable).parent
@@ -70,9 +70,9 @@ def recipe(home, tmp_path_factory):
     lines, the job API's port and the environment the README's shell has by then."""
     lines = readme_recipe()
     env = _env(home)
-    dashboard, gcs, client, *others = free_ports(7)
     log = tmp_path_factory.mktemp("head") / "head.log"
     head, temp_dir = None, head_temp_dir()
+    dashboard, options = head_options(temp_dir)
     try:
         while lines:
             line = lines.pop(0)
@@ -80,11 +80,7 @@ def recipe(home, tmp_path_factory):
                 key, _, value = line.removeprefix("export ").partition("=")
                 env[key] = value
             elif line.startswith("ray start --head"):
-                options = ["--block", "--num-cpus=2", "--num-gpus=0", f"--port={gcs}", f"--dashboard-port={dashboard}"]
-                options += [f"--ray-client-server-port={client}", f"--temp-dir={temp_dir}"]
-                names = ("dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port")
-                names += ("runtime-env-agent-port",)
-                options += [f"--{name}={port}" for name, port in zip(names, others, strict=True)]
+                # The README's line names --dashboard-host 127.0.0.1, which head_options repeats.
                 head = subprocess.Popen(
                     [*shlex.split(line), *options],
                     env={**env, **NO_DRAIN},

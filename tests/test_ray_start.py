@@ -59,7 +59,7 @@ def test_workers_of_a_local_ray_start_with_progress_bars_off():
 
 
 def test_the_ray_internals_this_code_relies_on_are_still_there():
-    """Three behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
+    """Some behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
     from ray._private import ray_constants
     from ray.tune.search.optuna import OptunaSearch
 
@@ -78,6 +78,22 @@ def test_the_ray_internals_this_code_relies_on_are_still_there():
     ]
     # sweep.searcher: the Optuna trial asked for each Tune trial, by Tune's trial id (no public getter).
     assert OptunaSearch()._ot_trials == {}
+    # sweep.credentials: the set of variables Tune copies into each trainable's runtime environment, read
+    # from the module each time it makes an actor class.
+    from ray.tune.execution import class_cache
+
+    assert isinstance(class_cache.ENV_VARS_TO_PROPAGATE, set)
+    assert "in ENV_VARS_TO_PROPAGATE:" in inspect.getsource(class_cache._ActorClassCache.get)
+    # sweep.upload: Ray's own walk over a working directory and its matching of excludes.
+    from ray._private.runtime_env import packaging
+
+    assert list(inspect.signature(packaging._dir_travel).parameters)[:4] == [
+        "path",
+        "excludes",
+        "handler",
+        "include_gitignore",
+    ]
+    assert list(inspect.signature(packaging._get_excludes).parameters) == ["path", "excludes"]
 
 
 def test_a_local_ray_listens_on_this_machine_only(ray_session):

@@ -5,13 +5,9 @@ compared with trials.parquet, reports.parquet and report.json."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import struct
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +16,7 @@ import pytest
 from sweep.cli import main
 from sweep.config import load_config, to_yaml
 
+from . import servers
 from .conftest import ROOT, SMOKE
 from .servers import free_port
 
@@ -30,33 +27,8 @@ OBJECTIVE = "sts_dev_spearman_cosine"
 
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
-    """A real MLflow tracking server with its stores in a temporary folder, stopped at the end."""
-    store = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--backend-store-uri", f"sqlite:///{store}/mlflow.db", "--artifacts-destination", str(store / "art")]
-    command += ["--workers", "1"]
-    server = subprocess.Popen(
-        command, cwd=store, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-                time.sleep(0.5)
+    with servers.mlflow_server(tmp_path_factory.mktemp("mlflow")) as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server and the workers it started, nothing else
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # its web server waits for open connections to close
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
