@@ -36,7 +36,7 @@ def verdict_table(report: dict) -> pd.DataFrame:
                 "low": entry["interval"][0],
                 "high": entry["interval"][1],
                 "says": entry["says"],
-                "per_seed": " ".join(f"{d:+.4f}" for d in entry["per_seed_delta"]),
+                "per_seed": " ".join(f"{d:+.4f}" for d in entry["components"]["per_seed_delta"]),
             }
         )
     return pd.DataFrame(rows)

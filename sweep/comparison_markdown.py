@@ -58,9 +58,9 @@ def _seeds_note(report: dict[str, Any]) -> str:
 
 def _seed_span(entry: dict[str, Any]) -> str:
     """The per-seed part of the interval; n/a with one seed."""
-    if entry["seed_interval"] is None:
+    if entry["components"]["seed_interval"] is None:
         return "n/a (one seed)"
-    low, high = entry["seed_interval"]
+    low, high = entry["components"]["seed_interval"]
     return f"{100 * low:+.2f}..{100 * high:+.2f}"
 
 
@@ -113,7 +113,12 @@ def depth_section(report: dict[str, Any]) -> str:
     verdict = report["verdict"]
     header = ["layers", "best config", "reference defaults", "untrained"]
     if verdict:
-        header += ["best − defaults (95% interval)", "over seeds only", "says"]
+        header += [
+            "best − defaults (95% interval)",
+            f"adjusted over {len(report['depths'])} depths",
+            "over seeds only",
+            "says",
+        ]
     rows = []
     for i, depth in enumerate(report["depths"]):
         row = [
@@ -125,8 +130,10 @@ def depth_section(report: dict[str, Any]) -> str:
         if verdict:
             entry = verdict["per_depth"][i]
             low, high = entry["interval"]
+            adjusted_low, adjusted_high = entry["adjusted_interval"]
             row += [
                 f"{100 * entry['delta']:+.2f} ({100 * low:+.2f}..{100 * high:+.2f})",
+                f"{100 * adjusted_low:+.2f}..{100 * adjusted_high:+.2f}",
                 _seed_span(entry),
                 f"**{entry['says']}**",
             ]
@@ -136,9 +143,12 @@ def depth_section(report: dict[str, Any]) -> str:
     lines.append(f"Quality when only the first layers run (×100, {spread(seeds)}): what AdaptiveLayerLoss is for.")
     if verdict:
         lines[-1] += (
-            " The difference is paired (the same seeds and test pairs for both configs); its interval spans a "
-            "Student-t interval over the per-seed differences (two seeds or more) and a paired bootstrap over the "
-            "test pairs, and *better* or *worse* means the whole interval lies on that side of zero."
+            " The difference is paired (the same seeds and test pairs for both configs); one interval holds both "
+            "noises (the per-seed differences' spread and a paired bootstrap over the test pairs, variances summed, "
+            "t with Welch–Satterthwaite degrees of freedom). Each depth is judged on its interval adjusted for the "
+            f"{len(report['depths'])} depths judged together (Bonferroni): *better* or *worse* when it lies on that "
+            f"side of zero, *equivalent* when it lies within ±{100 * verdict['margin']:.2f}, *inconclusive* "
+            "otherwise."
         )
     lines += ["", *table(header, rows)]
     if report["default_is_best"]:

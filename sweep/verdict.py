@@ -1,19 +1,26 @@
 """Is the retrained best config really better than the reference defaults? One verdict per depth, with
 its uncertainty, from the STS-test cosine similarities of every retrain run.
 
-Two sources of noise, two intervals, both paired (the two configs share seeds and test pairs):
+Two sources of noise, one interval for both. The two configs share seeds and test pairs (paired):
 
-- seeds: the per-seed difference best − defaults (same seed, same data), its mean and a Student-t 95%
-  interval over the seeds; it needs two seeds or more;
-- test pairs: a paired bootstrap over the STS-test pairs, both configs scored on the same resampled
-  pairs (the mean over seeds of each config's Spearman), percentile 95% interval; it works with one seed.
+- seeds: the per-seed difference best − defaults (same seed, same data) varies from seed to seed; the
+  variance of its mean is the sample variance over n seeds divided by n, with n − 1 degrees of freedom;
+- test pairs: another draw of STS-test pairs would move the difference too; a paired bootstrap over the
+  pairs (both configs scored on the same resampled pairs, the mean over seeds of each config's Spearman)
+  gives the variance of that, its degrees of freedom many.
 
-The verdict's ``interval`` spans both, so "better" or "worse" needs each of them to exclude zero on the
-same side; anything else is "no detectable difference".
+The 95% interval is the difference ± t × the square root of the summed variances, with Welch–Satterthwaite
+degrees of freedom (the seed part's n − 1 weighted by its share). Per-depth verdicts are judged at once
+over the model's L depths, so each uses a Bonferroni-adjusted interval (confidence 1 − 0.05 / L, so that
+all L intervals hold together with 95%): ``adjusted_interval``. Four outcomes: **better** or **worse** when
+the adjusted interval excludes zero on that side, **equivalent** when it lies within ± ``margin``
+(``MARGIN``: 0.5 Spearman points unless given), **inconclusive** otherwise: the data cannot tell. With one
+seed the seed part cannot be measured; the interval then holds the test pairs' noise only, and says so.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -21,10 +28,12 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
-RESAMPLES = 1000  # enough for stable 2.5% / 97.5% percentiles; each costs one ranking per run and depth
+MARGIN = 0.005  # the equivalence margin: differences within ±0.5 Spearman points are too small to matter
+RESAMPLES = 1000  # enough for a stable variance; each costs one ranking per run and depth
 BATCH = 200  # resamples ranked at once: bounds the memory to a few MB per seed
 SEED = 0  # a fixed stream, so that `sweep report` rewrites the same report.json
-BETTER, SAME, WORSE = "better", "no detectable difference", "worse"
+BETTER, WORSE, EQUIVALENT, INCONCLUSIVE = "better", "worse", "equivalent", "inconclusive"
+ADJUSTMENT = "Bonferroni"
 
 
 def spearman_rows(gold: np.ndarray, predicted: np.ndarray) -> np.ndarray:
@@ -47,12 +56,13 @@ def _mean_difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, ax
     return _pearson_of_ranks(ranked_gold, best).mean(axis=0) - _pearson_of_ranks(ranked_gold, default).mean(axis=0)
 
 
-def compare(gold: np.ndarray, best: np.ndarray, default: np.ndarray) -> dict[str, Any]:
+def compare(
+    gold: np.ndarray, best: np.ndarray, default: np.ndarray, tests: int = 1, margin: float = MARGIN
+) -> dict[str, Any]:
     """Best vs defaults at one depth: ``best`` and ``default`` are (seeds, pairs) cosine similarities, the
-    same seeds in the same order; ``gold`` the pairs' scores. Returns the verdict dict (see module doc)."""
+    same seeds in the same order; ``gold`` the pairs' scores; ``tests`` how many comparisons are judged
+    together (the adjusted interval's Bonferroni factor). Returns the verdict dict (see module doc)."""
     per_seed = spearman_rows(gold, best) - spearman_rows(gold, default)
-    delta = float(per_seed.mean())
-    seed_interval = _seed_interval(per_seed)
     bootstrap = stats.bootstrap(
         (gold, best, default),
         _mean_difference,
@@ -64,28 +74,70 @@ def compare(gold: np.ndarray, best: np.ndarray, default: np.ndarray) -> dict[str
         confidence_level=CONFIDENCE,
         method="percentile",
         rng=np.random.default_rng(SEED),
-    ).confidence_interval
-    boot_interval = [_plain(bootstrap.low, delta), _plain(bootstrap.high, delta)]
-    intervals = [boot_interval] + ([seed_interval] if seed_interval else [])
-    interval = [min(low for low, _ in intervals), max(high for _, high in intervals)]
-    says = BETTER if interval[0] > 0 else WORSE if interval[1] < 0 else SAME
-    method = f"paired bootstrap over {gold.shape[-1]} STS-test pairs ({RESAMPLES} resamples, percentile)"
-    if seed_interval:
-        method = f"paired t over {len(per_seed)} seeds and {method}; the interval spans both"
-    return {
-        "says": says,
-        "delta": delta,
-        "interval": interval,
-        "method": method,
-        "seed_interval": seed_interval,
-        "bootstrap_interval": boot_interval,
+    )
+    combined = combine(per_seed, bootstrap.bootstrap_distribution, tests)
+    low, high = bootstrap.confidence_interval
+    combined["components"] |= {
+        "seed_interval": _seed_interval(per_seed),
+        "bootstrap_interval": [_plain(low, combined["delta"]), _plain(high, combined["delta"])],
         "per_seed_delta": [float(d) for d in per_seed],
-        "text": describe(says, delta, interval),
+    }
+    says = outcome(combined["adjusted_interval"], margin)
+    method = (
+        f"{len(per_seed)} seeds and a paired bootstrap over {gold.shape[-1]} STS-test pairs ({RESAMPLES} resamples), "
+        f"variances summed, t with {_df_text(combined['components']['df'])} Welch–Satterthwaite df"
+    )
+    if len(per_seed) < 2:
+        method += "; one seed: the seeds' noise is not measured, the interval holds the test pairs' only"
+    if tests > 1:
+        method += f"; adjusted: {ADJUSTMENT} over {tests} depths"
+    return {"says": says, **combined, "method": method, "margin": margin, "text": describe(says, combined, margin)}
+
+
+def combine(per_seed: np.ndarray, pair_draws: np.ndarray, tests: int = 1) -> dict[str, Any]:
+    """The difference (mean of ``per_seed``) with one interval for both noises: the seeds' (the per-seed
+    differences' spread) and the test pairs' (``pair_draws``: the mean difference on resampled pairs)."""
+    per_seed = np.asarray(per_seed, dtype=float)
+    n = len(per_seed)
+    delta = float(per_seed.mean())
+    seed_var = float(per_seed.var(ddof=1) / n) if n > 1 else 0.0
+    draws = np.asarray(pair_draws, dtype=float)
+    draws = draws[np.isfinite(draws)]
+    pair_var = float(draws.var(ddof=1)) if len(draws) > 1 else 0.0
+    total = seed_var + pair_var
+    # Satterthwaite: only the seed part is estimated from few values; the bootstrap's has many.
+    df = total**2 / (seed_var**2 / (n - 1)) if seed_var > 0 else math.inf
+    return {
+        "delta": delta,
+        "interval": _interval(delta, total, df, CONFIDENCE),
+        "adjusted_interval": _interval(delta, total, df, 1 - (1 - CONFIDENCE) / tests),
+        "components": {"seed_variance": seed_var, "pair_variance": pair_var, "df": None if math.isinf(df) else df},
     }
 
 
+def _interval(delta: float, variance: float, df: float, confidence: float) -> list[float]:
+    if variance == 0:
+        return [delta, delta]  # the same runs on both sides, say: nothing varies
+    half = stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(variance)
+    return [delta - half, delta + half]
+
+
+def outcome(interval: list[float], margin: float = MARGIN) -> str:
+    """better / worse when the interval excludes zero; equivalent when it lies within ± ``margin``."""
+    low, high = interval
+    if low > 0:
+        return BETTER
+    if high < 0:
+        return WORSE
+    return EQUIVALENT if -margin <= low and high <= margin else INCONCLUSIVE
+
+
+def _df_text(df: float | None) -> str:
+    return "many" if df is None else f"{df:.1f}"
+
+
 def _seed_interval(per_seed: np.ndarray) -> list[float] | None:
-    """Student-t interval of the mean per-seed difference; None for one seed (there is no spread)."""
+    """Student-t interval of the mean per-seed difference (test pairs held fixed); None for one seed."""
     if len(per_seed) < 2:
         return None
     if np.ptp(per_seed) == 0:
@@ -99,16 +151,25 @@ def _plain(value: float, fallback: float) -> float:
     return float(value) if np.isfinite(value) else fallback
 
 
-def describe(says: str, delta: float, interval: list[float]) -> str:
-    """``better by 2.31 (95% interval 1.10..3.52)``, in Spearman ×100 points as report.md shows them."""
-    span = f"95% interval {100 * interval[0]:+.2f}..{100 * interval[1]:+.2f}"
-    if says == SAME:
-        return f"{SAME} ({100 * delta:+.2f}, {span})"
-    return f"{says} by {abs(100 * delta):.2f} ({span})"
+def describe(says: str, verdict: dict[str, Any], margin: float = MARGIN) -> str:
+    """``better by 2.31 (95% interval +1.10..+3.52, adjusted +0.80..+3.82)``, in Spearman ×100 points as
+    report.md shows them; the verdict is the adjusted interval's."""
+    delta = 100 * verdict["delta"]
+    span = "95% interval {:+.2f}..{:+.2f}".format(*(100 * x for x in verdict["interval"]))
+    if verdict["adjusted_interval"] != verdict["interval"]:
+        span += ", adjusted {:+.2f}..{:+.2f}".format(*(100 * x for x in verdict["adjusted_interval"]))
+    if says in (BETTER, WORSE):
+        return f"{says} by {abs(delta):.2f} ({span})"
+    if says == EQUIVALENT:
+        return f"equivalent within ±{100 * margin:.2f} ({delta:+.2f}, {span})"
+    return f"inconclusive ({delta:+.2f}, {span}; neither a difference nor equivalence within ±{100 * margin:.2f})"
 
 
-def verdicts(gold: np.ndarray, best: np.ndarray, default: np.ndarray) -> dict[str, Any]:
-    """``{"full": ..., "per_depth": [...]}`` from (seeds, depths, pairs) similarity arrays; full depth is
-    the last depth (the model with every layer)."""
-    per_depth = [{"depth": d + 1, **compare(gold, best[:, d], default[:, d])} for d in range(best.shape[1])]
-    return {"full": per_depth[-1], "per_depth": per_depth}
+def verdicts(gold: np.ndarray, best: np.ndarray, default: np.ndarray, margin: float = MARGIN) -> dict[str, Any]:
+    """``{"full": ..., "per_depth": [...], "margin": ...}`` from (seeds, depths, pairs) similarity arrays,
+    each depth judged as one of the L together; full depth is the last depth (the model with every layer)."""
+    depths = best.shape[1]
+    per_depth = [
+        {"depth": d + 1, **compare(gold, best[:, d], default[:, d], tests=depths, margin=margin)} for d in range(depths)
+    ]
+    return {"full": per_depth[-1], "per_depth": per_depth, "margin": margin}

@@ -173,14 +173,19 @@ def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smo
     report = json.loads((smoke_experiment / "report.json").read_text())
     verdict = report["verdict"]
     assert [v["depth"] for v in verdict["per_depth"]] == [1, 2, 3, 4] and verdict["full"] == verdict["per_depth"][-1]
+    margin = verdict["margin"]
     for i, entry in enumerate(verdict["per_depth"]):
-        assert entry["says"] in ("better", "no detectable difference", "worse")
         gap = report["test"]["per_layer"][i] - report["default"]["test"]["per_layer"][i]
         assert entry["delta"] == pytest.approx(gap, abs=1e-9)
-        low, high = entry["interval"]
-        assert low <= entry["delta"] <= high
-        assert entry["says"] == ("better" if low > 0 else "worse" if high < 0 else "no detectable difference")
-        assert len(entry["per_seed_delta"]) == 3 and entry["seed_interval"] is not None
+        low, high = entry["adjusted_interval"]
+        assert low <= entry["interval"][0] <= entry["delta"] <= entry["interval"][1] <= high  # adjusted: wider
+        within = -margin <= low and high <= margin
+        assert entry["says"] == (
+            "better" if low > 0 else "worse" if high < 0 else "equivalent" if within else "inconclusive"
+        )
+        components = entry["components"]
+        assert len(components["per_seed_delta"]) == 3 and components["seed_interval"] is not None
+        assert "Bonferroni over 4 depths" in entry["method"]
     text = (smoke_experiment / "report.md").read_text()
     header = text.split("## Recipe")[0]
     assert "**Verdict**" in header and all(f"- {line}" in header for line in _verdict_lines(report))
