@@ -12,12 +12,15 @@ from trainables.metrics import METRIC_NAMES
 
 
 def verdict_lines(report: dict[str, Any]) -> list[str]:
-    """One line per depth, full depth first: ``full depth (6 layers): better by 2.31 (95% interval …)``."""
+    """The objective first (the primary comparison), then one line per depth, full depth first:
+    ``full depth (6 layers): better by 2.31 (95% interval …)``."""
     verdict = report["verdict"]
     if verdict is None:
         return []
-    full = f"full depth ({layers(report['n_layers'])}): {verdict['full']['text']}"
-    return [full] + [f"{layers(v['depth'])}: {v['text']}" for v in verdict["per_depth"][:-1]]
+    objective = verdict.get("objective")  # reports written before the objective was judged lack it
+    lines = [f"the objective, {objective['label']}: {objective['text']}"] if objective else []
+    lines.append(f"full depth ({layers(report['n_layers'])}): {verdict['full']['text']}")
+    return lines + [f"{layers(v['depth'])}: {v['text']}" for v in verdict["per_depth"][:-1]]
 
 
 def headline(report: dict[str, Any]) -> list[str]:

@@ -124,6 +124,14 @@ class RetrainConfig(Strict):
         return seeds
 
 
+class VerdictConfig(Strict):
+    """How the report judges the best config against the reference defaults (see sweep.verdict)."""
+
+    # The equivalence margin, Spearman units: a difference whose whole interval lies within ±margin is too
+    # small to matter, and the verdict says "equivalent" (0.005: half a point of STS spearman_cosine ×100).
+    margin: float = Field(0.005, ge=0, le=1)
+
+
 class ExperimentConfig(Strict):
     """One experiment file, validated."""
 
@@ -140,6 +148,7 @@ class ExperimentConfig(Strict):
     cluster: ClusterConfig = ClusterConfig()
     failures: FailuresConfig = FailuresConfig()
     retrain: RetrainConfig = RetrainConfig()
+    verdict: VerdictConfig = VerdictConfig()
     tracking: TrackingConfig = TrackingConfig()  # TensorBoard, MLflow, W&B: all off; see sweep.tracking
     _space: dict[str, Param] = PrivateAttr(default_factory=dict)  # search_space, parsed once (`space`)
 

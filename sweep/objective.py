@@ -83,6 +83,28 @@ class ObjectiveConfig(Strict):
     def describe(self) -> str:
         return " and ".join(self.labels)
 
+    def depth_weights(self, n_layers: int) -> list[float]:
+        """The objective as weights on spearman_cosine at depths 1..L, so that STS-test can be judged on it:
+        one depth, the mean of all, or for two objectives what ``pick`` ranks a run's evaluations by."""
+        if self.target == "mean_depths":
+            return [1 / n_layers] * n_layers
+        full, shallow = n_layers, int(self.depth or n_layers)
+        if self.target == "pareto":
+            chosen = {"balanced": [full, shallow], "full": [full], "depth": [shallow]}[self.pick]
+        else:
+            chosen = [full] if self.target == "full" else [shallow]
+        weights = [0.0] * n_layers
+        for depth in chosen:
+            weights[depth - 1] += 1 / len(chosen)
+        return weights
+
+    def describe_on_test(self) -> str:
+        """``STS-test spearman_cosine at full depth`` and the like: the objective, judged on STS-test."""
+        labels = [label.replace("STS-dev", "STS-test") for label in self.labels]
+        if self.target != "pareto":
+            return labels[0]
+        return {"balanced": f"the mean of {labels[0]} and {labels[1]}", "full": labels[0]}.get(self.pick, labels[1])
+
 
 def metric_name(score: Score, depth: int | None) -> str:
     """The reported metric behind a score."""

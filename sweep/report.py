@@ -113,7 +113,7 @@ def build_report(
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
         "default_is_best": bool(retrained["default_is_best"]),
         "untrained": _untrained(retrained["untrained"]),
-        "verdict": _verdict(retrained, similarities, config.retrain_seeds),
+        "verdict": _verdict(retrained, similarities, config, meta["n_layers"]),
         "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
         "model_path": MODEL_DIR,
         "command": meta["command"],
@@ -134,13 +134,20 @@ def _untrained(scored: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _verdict(retrained: dict[str, Any], similarities: pd.DataFrame, seeds: list[int]) -> dict[str, Any] | None:
-    """Best vs defaults at every depth (``sweep.verdict``); None when the defaults were not retrained."""
+def _verdict(
+    retrained: dict[str, Any], similarities: pd.DataFrame, config: ExperimentConfig, n_layers: int
+) -> dict[str, Any] | None:
+    """Best vs defaults on the sweep's objective and at every depth (``sweep.verdict``); None when the
+    defaults were not retrained."""
     if retrained["default"] is None:
         return None
+    seeds = config.retrain_seeds
     best = similarity_arrays(similarities, "best", seeds)
     default = best if retrained["default_is_best"] else similarity_arrays(similarities, "default", seeds)
-    return verdicts(gold_scores(similarities), best, default)
+    weights = config.objective.depth_weights(n_layers)
+    found = verdicts(gold_scores(similarities), best, default, weights=weights, margin=config.verdict.margin)
+    found["objective"]["label"] = config.objective.describe_on_test()
+    return found
 
 
 def _recipe(config: ExperimentConfig) -> dict[str, Any]:

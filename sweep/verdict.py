@@ -56,16 +56,36 @@ def _mean_difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, ax
     return _pearson_of_ranks(ranked_gold, best).mean(axis=0) - _pearson_of_ranks(ranked_gold, default).mean(axis=0)
 
 
+def _weighted(weights: np.ndarray):
+    """The mean difference summed over depths with ``weights``, for (seeds, depths, [batch,] pairs) arrays."""
+
+    def difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.tensordot(weights, _mean_difference(gold, best, default, axis), axes=(0, 0))
+
+    return difference
+
+
 def compare(
-    gold: np.ndarray, best: np.ndarray, default: np.ndarray, tests: int = 1, margin: float = MARGIN
+    gold: np.ndarray,
+    best: np.ndarray,
+    default: np.ndarray,
+    tests: int = 1,
+    margin: float = MARGIN,
+    weights: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Best vs defaults at one depth: ``best`` and ``default`` are (seeds, pairs) cosine similarities, the
     same seeds in the same order; ``gold`` the pairs' scores; ``tests`` how many comparisons are judged
-    together (the adjusted interval's Bonferroni factor). Returns the verdict dict (see module doc)."""
+    together (the adjusted interval's Bonferroni factor). With ``weights``, ``best`` and ``default`` are
+    (seeds, depths, pairs) and the difference is the weighted sum over depths (the sweep's objective).
+    Returns the verdict dict (see module doc)."""
     per_seed = spearman_rows(gold, best) - spearman_rows(gold, default)
+    statistic = _mean_difference
+    if weights is not None:
+        per_seed = per_seed @ weights
+        statistic = _weighted(weights)
     bootstrap = stats.bootstrap(
         (gold, best, default),
-        _mean_difference,
+        statistic,
         n_resamples=RESAMPLES,
         batch=BATCH,
         paired=True,
@@ -91,6 +111,8 @@ def compare(
         method += "; one seed: the seeds' noise is not measured, the interval holds the test pairs' only"
     if tests > 1:
         method += f"; adjusted: {ADJUSTMENT} over {tests} depths"
+    if weights is not None:
+        method += "; the sweep's objective on STS-test, the primary comparison: not adjusted"
     return {"says": says, **combined, "method": method, "margin": margin, "text": describe(says, combined, margin)}
 
 
@@ -118,7 +140,7 @@ def combine(per_seed: np.ndarray, pair_draws: np.ndarray, tests: int = 1) -> dic
 def _interval(delta: float, variance: float, df: float, confidence: float) -> list[float]:
     if variance == 0:
         return [delta, delta]  # the same runs on both sides, say: nothing varies
-    half = stats.t.ppf(0.5 + confidence / 2, df) * math.sqrt(variance)
+    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(variance)
     return [delta - half, delta + half]
 
 
@@ -165,11 +187,17 @@ def describe(says: str, verdict: dict[str, Any], margin: float = MARGIN) -> str:
     return f"inconclusive ({delta:+.2f}, {span}; neither a difference nor equivalence within ±{100 * margin:.2f})"
 
 
-def verdicts(gold: np.ndarray, best: np.ndarray, default: np.ndarray, margin: float = MARGIN) -> dict[str, Any]:
-    """``{"full": ..., "per_depth": [...], "margin": ...}`` from (seeds, depths, pairs) similarity arrays,
-    each depth judged as one of the L together; full depth is the last depth (the model with every layer)."""
+def verdicts(
+    gold: np.ndarray, best: np.ndarray, default: np.ndarray, weights: list[float] | None = None, margin: float = MARGIN
+) -> dict[str, Any]:
+    """``{"objective": ..., "full": ..., "per_depth": [...], "margin": ...}`` from (seeds, depths, pairs)
+    similarity arrays. The objective (``weights`` on depths 1..L; full depth by default) is the primary
+    comparison, judged on its own 95% interval; each depth is judged as one of the L together. Full depth is
+    the last depth (the model with every layer)."""
     depths = best.shape[1]
     per_depth = [
         {"depth": d + 1, **compare(gold, best[:, d], default[:, d], tests=depths, margin=margin)} for d in range(depths)
     ]
-    return {"full": per_depth[-1], "per_depth": per_depth, "margin": margin}
+    weights = np.asarray(weights if weights is not None else [0.0] * (depths - 1) + [1.0])
+    objective = compare(gold, best, default, margin=margin, weights=weights)
+    return {"objective": objective, "full": per_depth[-1], "per_depth": per_depth, "margin": margin}

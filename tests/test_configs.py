@@ -113,6 +113,7 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["resources.gpu=1.5"], "resources.gpu: a fraction of a GPU must be below 1"),
         (["resources.cpu=0"], "resources.cpu: Input should be greater than 0"),
         (["retrain.seeds=[]"], "retrain.seeds: List should have at least 1 item"),
+        (["verdict.margin=-0.01"], "verdict.margin: Input should be greater than or equal to 0"),
         (["retrain.seeds=[1, 1]"], "retrain.seeds: seeds repeat"),
         (["model.tiny.heads=3"], "hidden_size 64 must be a multiple of heads 3"),
         (["data.train.limit=0"], "data.train.limit: Input should be greater than or equal to 1"),

@@ -135,3 +135,18 @@ def test_no_completed_trial_means_nothing_to_retrain():
     pruned = TRIALS.assign(status="pruned")
     with pytest.raises(NoResultsError, match="no trial completed"):
         select_best(pruned, REPORTS, ObjectiveConfig())
+
+
+@pytest.mark.parametrize(
+    ("objective", "weights"),
+    [
+        (ObjectiveConfig(), [0, 0, 0, 1]),
+        (ObjectiveConfig(target="depth", depth=2), [0, 1, 0, 0]),
+        (ObjectiveConfig(target="mean_depths"), [0.25] * 4),
+        (ObjectiveConfig(target="pareto", depth=1), [0.5, 0, 0, 0.5]),
+        (ObjectiveConfig(target="pareto", depth=1, pick="full"), [0, 0, 0, 1]),
+        (ObjectiveConfig(target="pareto", depth=1, pick="depth"), [1, 0, 0, 0]),
+    ],
+)
+def test_the_objective_on_sts_test_weighs_the_depths_its_selection_ranks_by(objective, weights):
+    assert objective.depth_weights(4) == pytest.approx(weights)

@@ -125,9 +125,9 @@ def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(smoke_e
     assert (smoke_experiment / "report.json").read_text() == before
     out = capsys.readouterr().out
     assert "STS-test spearman_cosine" in out
-    tail = out.strip().splitlines()[-5:]
     expected = [f"  {line}" for line in _verdict_lines(json.loads(before))]
-    assert tail[:4] == expected and "bootstrap" in tail[4]
+    tail = out.strip().splitlines()[-len(expected) - 1 :]
+    assert tail[:-1] == expected and "bootstrap" in tail[-1] and expected[0].startswith("  the objective, ")
 
 
 def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(smoke_experiment):
@@ -186,6 +186,11 @@ def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smo
         components = entry["components"]
         assert len(components["per_seed_delta"]) == 3 and components["seed_interval"] is not None
         assert "Bonferroni over 4 depths" in entry["method"]
+    objective = verdict["objective"]  # the primary comparison: the sweep's objective, on STS-test
+    deltas = [entry["delta"] for entry in verdict["per_depth"]]
+    weights = {"full": [0, 0, 0, 1], "mean_depths": [0.25] * 4}[report["objective"]["target"]]
+    assert objective["delta"] == pytest.approx(sum(w * d for w, d in zip(weights, deltas, strict=True)))
+    assert objective["says"] in ("better", "worse", "equivalent", "inconclusive") and margin == 0.005
     text = (smoke_experiment / "report.md").read_text()
     header = text.split("## Recipe")[0]
     assert "**Verdict**" in header and all(f"- {line}" in header for line in _verdict_lines(report))

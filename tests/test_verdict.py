@@ -172,3 +172,21 @@ def test_adjusting_for_six_depths_holds_the_familywise_rate_of_false_differences
         unadjusted += any(outcome(v["interval"]) in (BETTER, WORSE) for v in depths)
     rate, raw = adjusted / (REPLICATES // 2), unadjusted / (REPLICATES // 2)
     assert raw > 0.12 and rate <= 0.075, (rate, raw)
+
+
+def test_the_objective_is_judged_on_its_own_weighted_difference_as_the_primary_comparison(gold):
+    best = np.stack([predictions(gold, noise, 3, offset=i) for i, noise in enumerate((0.2, 0.25, 0.3))], axis=1)
+    default = np.stack([predictions(gold, 0.3, 3, offset=10 + i) for i in range(3)], axis=1)
+    weights = [0.5, 0.0, 0.5]
+    result = verdicts(gold, best, default, weights=weights, margin=0.01)
+    objective, per_depth = result["objective"], result["per_depth"]
+    assert objective["delta"] == pytest.approx(0.5 * per_depth[0]["delta"] + 0.5 * per_depth[2]["delta"])
+    first, last = (per_depth[d]["components"]["per_seed_delta"] for d in (0, 2))
+    expected = [0.5 * a + 0.5 * b for a, b in zip(first, last, strict=True)]
+    assert objective["components"]["per_seed_delta"] == pytest.approx(expected)
+    assert objective["interval"] == objective["adjusted_interval"] and "primary comparison" in objective["method"]
+    assert objective["says"] == outcome(objective["interval"], 0.01) and objective["margin"] == 0.01
+    # By default the objective is full depth: the same difference, judged without the depths' adjustment.
+    plain = verdicts(gold, best, default)
+    assert plain["objective"]["delta"] == pytest.approx(plain["full"]["delta"])
+    assert plain["objective"]["interval"] == pytest.approx(plain["full"]["interval"])
