@@ -54,7 +54,9 @@ def test_one_seed_shows_no_spread_and_the_verdict_rests_on_the_test_pairs(retrai
     report = json.loads((retrained_on_the_sweep_seed / "report.json").read_text())
     assert report["test"]["std"]["spearman_cosine"] is None and report["test"]["per_layer_std"] == [None] * 4
     for entry in report["verdict"]["per_depth"]:
-        assert entry["seed_interval"] is None and entry["interval"] == entry["bootstrap_interval"]
+        components = entry["components"]
+        assert components["seed_interval"] is None and components["seed_variance"] == 0
+        assert "the seeds' noise is not measured" in entry["method"]
     text = (retrained_on_the_sweep_seed / "report.md").read_text()
     assert "± n/a" in text and "n/a (one seed)" in text and "± 0.00" not in text
     assert "one seed (12), so the spread is n/a" in text
