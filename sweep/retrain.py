@@ -71,6 +71,10 @@ def retrain_one(
         "files": None,
     }
     if keep_model:
+        from trainables.evaluation import evaluate_sts
+
+        # The delivered model's own STS-dev metric set, for its card (evaluations during training keep one).
+        result["sts_dev"] = evaluate_sts(run.model, data.sts_dev, settings.eval_batch_size)["full"]
         with tempfile.TemporaryDirectory(prefix="best-model-") as folder:
             run.model.save(folder)
             result["files"] = {
