@@ -46,6 +46,7 @@ STUDY_FILE = "optuna.journal"
 TRIALS_FILE = "trials.parquet"
 REPORTS_FILE = "reports.parquet"
 MODEL_DIR = "best_model"
+MODEL_CARD = f"{MODEL_DIR}/README.md"  # sentence-transformers' card, with the sweep's results added
 RETRAIN_RUNS_DIR = "retrain_runs"
 SIMILARITIES_FILE = "test_similarities.parquet"
 RETRAIN_FILE = "retrain.json"
@@ -241,6 +242,13 @@ class ExperimentFolder:
     def write_model(self, files: dict[str, bytes]) -> None:
         """The kept model, swapped in whole for any earlier one."""
         self.files.replace_folder(MODEL_DIR, files)
+
+    def model_card(self) -> str | None:
+        """The delivered model's card as it is now, or None without a model."""
+        return self.files.read_text(MODEL_CARD) if self.files.is_file(MODEL_CARD) else None
+
+    def write_model_card(self, text: str) -> None:
+        self.files.write_text(MODEL_CARD, text)
 
     # The report and the plots.
     def is_reported(self) -> bool:

@@ -1,5 +1,6 @@
 """The finishing step every command that ends an experiment ends with: from what it has loaded, the
-report built once in memory, the plots drawn from it, report.json and report.md written once."""
+report built once in memory, the plots drawn from it, report.json and report.md written once, and the
+delivered model's card brought up to date with them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 from sweep.analysis import draw_plots
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import ExperimentFolder, Retrained, plot_title
+from sweep.model_card import render_card
 from sweep.objective import standings
 from sweep.report import build_report
 from sweep.report_markdown import render_markdown
@@ -43,4 +45,6 @@ def finish(
     if report is not None:
         report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]
         experiment.write_report(report, render_markdown(report))
+        if experiment.has_model():
+            experiment.write_model_card(render_card(experiment.model_card(), report))
     return ExperimentResult(experiment.location, report, plots)

@@ -110,6 +110,7 @@ def build_report(
         "importance": importances(config, standings),
         "boundary_warnings": boundary_warnings(config.space, best_config),
         "test": summarise_runs(retrained["best"]),
+        "delivered": _delivered(retrained["best"][0]),
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
         "default_is_best": bool(retrained["default_is_best"]),
         "untrained": _untrained(retrained["untrained"]),
@@ -120,6 +121,11 @@ def build_report(
         "plots": [],
     }
     return report
+
+
+def _delivered(run: dict[str, Any]) -> dict[str, Any]:
+    """The delivered model's own figures: the first seed's run, whose weights best_model holds."""
+    return {"seed": run["seed"], "chosen_step": run["chosen_step"], "sts_dev": run.get("sts_dev"), "test": run["test"]}
 
 
 def _untrained(scored: dict[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,10 @@ def retrain_one(
         "files": None,
     }
     if keep_model:
+        from trainables.evaluation import evaluate_sts
+
+        # The delivered model's own STS-dev metric set, for its card (evaluations during training keep one).
+        result["sts_dev"] = evaluate_sts(run.model, data.sts_dev, settings.eval_batch_size)["full"]
         with tempfile.TemporaryDirectory(prefix="best-model-") as folder:
             run.model.save(folder)
             result["files"] = {
@@ -143,6 +147,7 @@ def retrain(
     reference defaults, the default runs are the same runs and are reused.
     """
     planned = plan_runs(config, best, default)
+    log.info("retrain: %s", cost(planned))
     done = _finished_runs(planned, folder)
     todo = [run for run in planned if run.name not in done]
     if folder is not None and done:
@@ -150,6 +155,21 @@ def retrain(
     if todo:
         done.update(_run(config, data, sts_test, todo, folder, on_record))
     return _assemble(config, sts_test, planned, done, best, default)
+
+
+def cost(planned: list[RetrainRun]) -> str:
+    """What the retrain costs, in full training runs, for the people who pay for it."""
+    trained = [run for run in planned if run.params is not None]
+    configs = sorted({run.name.split("-seed")[0] for run in trained})
+    seeds = len({run.seed for run in trained})
+    shape = " × ".join(
+        [f"{len(configs)} config{'s' if len(configs) > 1 else ''}", f"{seeds} seed{'s' if seeds > 1 else ''}"]
+    )
+    scored = " and the untrained model scored" if len(trained) < len(planned) else ""
+    return (
+        f"{len(trained)} full training run{'s' if len(trained) != 1 else ''} ({shape}){scored}, "
+        "side by side where the cluster has room"
+    )
 
 
 def _finished_runs(planned: list[RetrainRun], folder: ExperimentFolder | None) -> dict[str, dict[str, Any]]:

@@ -108,3 +108,26 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     after = json.loads((folder / "report.json").read_text())
     assert after["test"] == before["test"] and after["default"] == before["default"]
     assert after["verdict"] == before["verdict"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "same", "expected"),
+    [
+        ([], False, "6 full training runs (2 configs × 3 seeds) and the untrained model scored"),
+        (["retrain.seeds=[1]"], True, "1 full training run (1 config × 1 seed) and the untrained model scored"),
+        (
+            ["retrain.defaults=false", "retrain.seeds=[1, 2]"],
+            False,
+            "2 full training runs (1 config × 2 seeds) and the untrained model scored",
+        ),
+    ],
+)
+def test_the_retrain_says_what_it_costs_in_full_training_runs(overrides, same, expected):
+    from sweep.config import load_config
+    from sweep.retrain import cost, plan_runs
+
+    from .conftest import SMOKE
+
+    config = load_config(SMOKE, overrides)
+    best, default = {"kl_temperature": 0.5}, {"kl_temperature": 0.5 if same else 0.3}
+    assert cost(plan_runs(config, best, default)).startswith(expected + ", side by side")

@@ -118,11 +118,36 @@ def test_the_markdown_report_shows_the_same_numbers(smoke_experiment):
     assert "| 8 | {completed} | {pruned} | 0 |".format(**report["trials"]) in text
 
 
+def test_the_delivered_models_card_carries_its_sts_metrics_and_the_sweeps_answer(smoke_experiment):
+    """Read back with huggingface_hub's own card parser: the model-index holds the delivered model's ten
+    STS metrics on STS-dev and STS-test, equal to report.json's; the body gives the recipe and the verdict."""
+    from huggingface_hub import ModelCard
+
+    from sweep.model_card import SECTION
+    from trainables.metrics import METRIC_NAMES
+
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    card = ModelCard.load(smoke_experiment / "best_model" / "README.md")
+    found = {(r.dataset_type, r.metric_type): r.metric_value for r in card.data.eval_results}
+    delivered = report["delivered"]
+    first = report["test"]["per_seed"][0]  # the delivered model is the first seed's run
+    assert delivered["seed"] == first["seed"] and all(delivered["test"][m] == first[m] for m in METRIC_NAMES)
+    expected = {("sts-test", m): delivered["test"][m] for m in METRIC_NAMES}
+    expected |= {("sts-dev", m): delivered["sts_dev"][m] for m in METRIC_NAMES}
+    assert found == pytest.approx(expected) and len(found) == 20
+    assert "sentence-transformers" in card.data.tags  # what sentence-transformers wrote stays
+    assert card.text.count(SECTION) == 1 and report["command"] in card.text
+    assert all(line in card.text for line in _verdict_lines(report))
+    assert "AdaptiveLayerLoss(MultipleNegativesRankingLoss)" in card.text and "nli_train.jsonl" in card.text
+    assert report["recipe"]["data"]["train"]["source"] not in card.text  # no folder of the driver's machine
+
+
 def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(smoke_experiment, capsys):
     before = (smoke_experiment / "report.json").read_text()
     (smoke_experiment / "report.json").unlink()
     assert main(["report", str(smoke_experiment)]) == 0
     assert (smoke_experiment / "report.json").read_text() == before
+    assert (smoke_experiment / "best_model" / "README.md").read_text().count("## Adaptive-layer sweep") == 1
     out = capsys.readouterr().out
     assert "STS-test spearman_cosine" in out
     expected = [f"  {line}" for line in _verdict_lines(json.loads(before))]
