@@ -105,13 +105,13 @@ class FailuresConfig(Strict):
     max_retries: int = Field(2, ge=0, le=100)
 
 
-DEFAULT_RETRAIN_SEEDS = 3  # enough for a spread over seeds, and a paired t-interval with it
+DEFAULT_RETRAIN_SEEDS = 5  # the seeds part of the verdict's interval then has 4 degrees of freedom, not 2
 
 
 class RetrainConfig(Strict):
     """The full-budget retrain of the best config, for an honest comparison with the defaults."""
 
-    # The first one's model is kept. By default the 3 seeds after train.seed: seeds no trial trained with,
+    # The first one's model is kept. By default the 5 seeds after train.seed: seeds no trial trained with,
     # so a winner's lead that came from its lucky seed does not carry into the comparison.
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(None, min_length=1)
     defaults: bool = True  # also retrain the reference defaults with the same seeds

@@ -41,8 +41,8 @@ def test_every_recipe_retrains_on_seeds_its_trials_never_trained_with(recipe):
 
 
 def test_by_default_the_retrain_takes_the_three_seeds_after_the_sweeps():
-    assert load_config(SMOKE, ["train.seed=40"]).retrain_seeds == [41, 42, 43]
-    assert load_config(SMOKE, ["train.seed=4294967294"]).retrain_seeds == [4294967295, 0, 1]  # numpy's limit
+    assert load_config(SMOKE, ["train.seed=40"]).retrain_seeds == [41, 42, 43, 44, 45]
+    assert load_config(SMOKE, ["train.seed=4294967294"]).retrain_seeds == [4294967295, 0, 1, 2, 3]  # numpy's limit
     assert load_config(SMOKE, ["retrain.seeds=[12, 7]"]).seeds_seen == [12]  # accepted; the report says so
 
 

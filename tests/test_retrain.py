@@ -86,11 +86,11 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     folder = tmp_path / smoke_experiment.name
     shutil.copytree(smoke_experiment, folder)
     runs = folder / "retrain_runs"
-    first, second, third = json.loads((folder / "report.json").read_text())["seeds"]["retrain"]
+    seeds = json.loads((folder / "report.json").read_text())["seeds"]["retrain"]
+    _, second, third, *_ = seeds
     names = sorted(path.name for path in runs.iterdir())
     assert names == sorted(
-        [f"{role}-seed{seed}.json" for role in ("best", "default") for seed in (first, second, third)]
-        + ["untrained.json"]
+        [f"{role}-seed{seed}.json" for role in ("best", "default") for seed in seeds] + ["untrained.json"]
     )
     # As a driver that died during the retrain leaves the folder: some runs recorded, no retrain.json.
     (folder / "retrain.json").unlink()
@@ -99,7 +99,8 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in runs.iterdir()}
     with caplog.at_level("INFO", logger="sweep"):
         assert main(["retrain", str(folder)]) == 0
-    assert "retrain: 5 of 7 runs kept from an earlier retrain, 2 to run" in caplog.text
+    planned = 2 * len(seeds) + 1  # both configs per seed, and the untrained model
+    assert f"retrain: {planned - 2} of {planned} runs kept from an earlier retrain, 2 to run" in caplog.text
     for name, (mtime, content) in kept.items():
         assert (runs / name).stat().st_mtime_ns == mtime and (runs / name).read_bytes() == content
     assert sorted(path.name for path in runs.iterdir()) == names
@@ -113,7 +114,7 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
 @pytest.mark.parametrize(
     ("overrides", "same", "expected"),
     [
-        ([], False, "6 full training runs (2 configs × 3 seeds) and the untrained model scored"),
+        ([], False, "10 full training runs (2 configs × 5 seeds) and the untrained model scored"),
         (["retrain.seeds=[1]"], True, "1 full training run (1 config × 1 seed) and the untrained model scored"),
         (
             ["retrain.defaults=false", "retrain.seeds=[1, 2]"],

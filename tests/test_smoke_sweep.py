@@ -180,7 +180,7 @@ def test_each_retrain_records_the_step_it_delivered_and_its_end_of_budget_score(
             sum(run["final"] for run in summary["per_seed"]) / len(summary["per_seed"])
         )
     # The retrain's own seeds, none of them the seed the trials trained with.
-    assert report["seeds"] == {"sweep": [12], "retrain": [13, 14, 15], "seen_by_sweep": []}
+    assert report["seeds"] == {"sweep": [12], "retrain": [13, 14, 15, 16, 17], "seen_by_sweep": []}
 
 
 def test_the_untrained_base_model_is_scored_once_on_both_splits(smoke_experiment, smoke_data, tiny_model):
@@ -209,7 +209,7 @@ def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smo
             "better" if low > 0 else "worse" if high < 0 else "equivalent" if within else "inconclusive"
         )
         components = entry["components"]
-        assert len(components["per_seed_delta"]) == 3 and components["seed_interval"] is not None
+        assert len(components["per_seed_delta"]) == 5 and components["seed_interval"] is not None
         assert "Bonferroni over 4 depths" in entry["method"]
     objective = verdict["objective"]  # the primary comparison: the sweep's objective, on STS-test
     deltas = [entry["delta"] for entry in verdict["per_depth"]]
