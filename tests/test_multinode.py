@@ -36,9 +36,24 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")
-def cluster(ray_session):
+def machines():
+    """Machines made for the module's nodes and drivers, removed at its end."""
+    made: list[Machine] = []
+
+    def make(name: str) -> Machine:
+        made.append(Machine.create(name))
+        return made[-1]
+
+    yield make
+    for machine in made:
+        machine.remove()
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_session, machines):
     """A head with no CPUs. It starts after the session's Ray, which turned Ray's token authentication on
-    in this process: the nodes and the drivers inherit it, so every process of the cluster agrees on it."""
+    in this process: the nodes and the drivers inherit it, so every process of the cluster agrees on it.
+    It stops before the machines of its nodes are removed, so that no node writes into them again."""
     from ray._private.utils import get_ray_address_file
     from ray.cluster_utils import Cluster
 
@@ -53,20 +68,6 @@ def cluster(ray_session):
         head.shutdown()
         # The Cluster writes this machine's cluster address; a later plain ray.init() would wait for it.
         Path(get_ray_address_file(None)).unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module")
-def machines():
-    """Machines made for the module's nodes and drivers, removed at its end."""
-    made: list[Machine] = []
-
-    def make(name: str) -> Machine:
-        made.append(Machine.create(name))
-        return made[-1]
-
-    yield make
-    for machine in made:
-        machine.remove()
 
 
 class Driver(SweepProcess):
