@@ -245,7 +245,12 @@ class ExperimentFolder:
 
     def model_card(self) -> str | None:
         """The delivered model's card as it is now, or None without a model."""
-        return self.files.read_text(MODEL_CARD) if self.files.is_file(MODEL_CARD) else None
+        if not self.files.is_file(MODEL_CARD):
+            return None
+        try:
+            return self.files.read_text(MODEL_CARD)
+        except UnicodeDecodeError:  # damaged: it is rewritten from the report
+            return None
 
     def write_model_card(self, text: str) -> None:
         self.files.write_text(MODEL_CARD, text)

@@ -9,14 +9,19 @@ command that reproduces it. Writing it again (``sweep report``) replaces that se
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from sweep.comparison_markdown import verdict_lines
 from sweep.markdown import fmt, pm, short, spread, table
 from trainables.metrics import METRIC_NAMES
 
 SECTION = "## Adaptive-layer sweep"
+EMPTY = "---\n---\n"  # a card with no metadata yet
+log = logging.getLogger("sweep")
 TASK = "semantic-similarity"
 SPLITS = (("sts_dev", "sts-dev", "sts dev"), ("test", "sts-test", "sts test"))  # report key, type, name
 
@@ -26,7 +31,11 @@ def render_card(existing: str | None, report: dict[str, Any]) -> str:
     section set from ``report``."""
     from huggingface_hub import EvalResult, ModelCard
 
-    card = ModelCard(existing or "---\n---\n")
+    try:
+        card = ModelCard(existing or EMPTY)
+    except (ValueError, yaml.YAMLError) as error:  # a damaged card: the model is fine, the card is rebuilt
+        log.warning("best_model/README.md could not be read (%s); writing the card afresh", type(error).__name__)
+        card = ModelCard(EMPTY)
     delivered = report["delivered"]
     card.data.model_name = report["name"]
     card.data.eval_results = [

@@ -142,6 +142,18 @@ def test_the_delivered_models_card_carries_its_sts_metrics_and_the_sweeps_answer
     assert report["recipe"]["data"]["train"]["source"] not in card.text  # no folder of the driver's machine
 
 
+@pytest.mark.parametrize("damage", [b"---\nfoo: [unclosed\n---\n", b"\xff\xfe not text"])
+def test_a_damaged_model_card_is_written_afresh_by_sweep_report(smoke_experiment, tmp_path, damage):
+    import shutil
+
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    (folder / "best_model" / "README.md").write_bytes(damage)
+    assert main(["report", str(folder)]) == 0
+    text = (folder / "best_model" / "README.md").read_text()
+    assert text.count("## Adaptive-layer sweep") == 1 and "model-index" in text
+
+
 def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(smoke_experiment, capsys):
     before = (smoke_experiment / "report.json").read_text()
     (smoke_experiment / "report.json").unlink()
