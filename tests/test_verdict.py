@@ -163,7 +163,7 @@ def test_the_interval_covers_the_true_difference_95_percent_of_the_time_with_bot
 
 def test_adjusting_for_six_depths_holds_the_familywise_rate_of_false_differences_down():
     """Under no difference at any of 6 correlated depths: how often at least one depth is called better or
-    worse. Unadjusted, far above 5%; adjusted (Bonferroni), near it (the figure is in the note)."""
+    worse. Unadjusted, far above 5%; adjusted (Bonferroni, widths from the pivotal quantity), at most 5%."""
     rng = np.random.default_rng(6)
     adjusted = unadjusted = 0
     for _ in range(REPLICATES // 2):
@@ -171,7 +171,7 @@ def test_adjusting_for_six_depths_holds_the_familywise_rate_of_false_differences
         adjusted += any(outcome(v["adjusted_interval"]) in (BETTER, WORSE) for v in depths)
         unadjusted += any(outcome(v["interval"]) in (BETTER, WORSE) for v in depths)
     rate, raw = adjusted / (REPLICATES // 2), unadjusted / (REPLICATES // 2)
-    assert raw > 0.12 and rate <= 0.075, (rate, raw)
+    assert raw > 0.12 and rate <= 0.05, (rate, raw)
 
 
 def test_the_objective_is_judged_on_its_own_weighted_difference_as_the_primary_comparison(gold):
