@@ -50,7 +50,7 @@ def _delivered(config, sweep: SweepRun, same_as: dict | None) -> tuple[dict, np.
     best = params_of(select_best(sweep.trials, sweep.reports, config.objective))
     if best == same_as:
         return best, None
-    only_best = config.model_copy(update={"retrain": config.retrain.model_copy(update={"defaults": False})})
+    only_best = config.model_copy(update={"retrain": config.retrain.model_copy(update={"arms": ["best", "untrained"]})})
     prepared = prepare(only_best)
     default = trial_params(prepared.config.space, prepared.config.reference)
     retrained = retrain(prepared.config, prepared.data, prepared.sts_test, best, default)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from sweep.arms import ARMS, BEST, UNTRAINED
 from sweep.objective import ObjectiveConfig
 from sweep.search_space import Param, parse_space, reference_point
 from sweep.study_storage import check_storage
@@ -109,12 +110,40 @@ DEFAULT_RETRAIN_SEEDS = 5  # the seeds part of the verdict's interval then has 4
 
 
 class RetrainConfig(Strict):
-    """The full-budget retrain of the best config, for an honest comparison with the defaults."""
+    """The full-budget retrain of the best config and the arms it is compared with (see sweep.arms)."""
 
     # The first one's model is kept. By default the 5 seeds after train.seed: seeds no trial trained with,
     # so a winner's lead that came from its lucky seed does not carry into the comparison.
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(None, min_length=1)
-    defaults: bool = True  # also retrain the reference defaults with the same seeds
+    # Which arms to train with those seeds; all of them by default. `best` is the delivered model; the
+    # untrained model is always scored (one evaluation, no training), named or not.
+    arms: list[Literal[ARMS]] | None = Field(None, min_length=1)  # type: ignore[valid-type]
+    defaults: bool = True  # the older spelling: false is `arms: [best, untrained]`
+    # Where data.train has a limit, each seed trains on its own random subset of that size (every arm
+    # of a seed on the same one), so that the comparison samples the training data's variance too.
+    resample_data: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_arms(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        if raw.get("arms") is None:
+            return {**raw, "arms": list(ARMS) if raw.get("defaults", True) is not False else [BEST, UNTRAINED]}
+        if raw.get("defaults") is False:
+            raise ValueError("give retrain.arms or retrain.defaults: false, not both")
+        if isinstance(raw["arms"], list) and UNTRAINED not in raw["arms"]:
+            return {**raw, "arms": [*raw["arms"], UNTRAINED]}
+        return raw
+
+    @field_validator("arms")
+    @classmethod
+    def _arms(cls, arms: list[str] | None) -> list[str] | None:
+        if arms is not None and len(set(arms)) != len(arms):
+            raise ValueError(f"arms repeat: {arms}")
+        if arms is not None and BEST not in arms:
+            raise ValueError(f"arms must hold {BEST}: it is the delivered model")
+        return arms
 
     @field_validator("seeds")
     @classmethod

@@ -1,5 +1,6 @@
-"""Retrain: the best config and the reference defaults, full budget, every seed, scored on STS-test;
-and the base model before any training, scored once.
+"""Retrain: the best config and the arms it is compared with (``sweep.arms``: the reference defaults, the
+loss's defaults at the winner's trainer settings, plain MultipleNegativesRankingLoss), full budget, every
+seed, scored on STS-test; and the base model before any training, scored once.
 
 Each retrain evaluates STS-dev at the sweep's cadence and delivers the weights of the evaluation the
 sweep's own selection rule ranks first (``objective.selection``), so the model it scores and keeps is
@@ -22,16 +23,16 @@ import pandas as pd
 import ray
 
 from sweep import interrupts
+from sweep.arms import BEST, RUN_NAMES, UNTRAINED, WORDS, plan_arms
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import ExperimentFolder, Retrained, now_stamp
-from trainables.data import StsPairs, TrialData
+from trainables.data import StsPairs, TrialData, load_triplets, sample
 from trainables.errors import RunFailed
 from trainables.metrics import OBJECTIVE
 from trainables.model import ModelConfig
 from trainables.selection import Selection
 from trainables.train_config import TrainConfig
 
-UNTRAINED = "untrained"
 log = logging.getLogger("sweep")
 
 
@@ -106,6 +107,7 @@ class RetrainRun:
     """One Ray task of the retrain: ``name`` is its record's name in the folder (``best-seed42``)."""
 
     name: str
+    arm: str  # see sweep.arms
     params: dict[str, Any] | None  # None: the untrained model, scored once
     seed: int | None
     keep_model: bool = False
@@ -116,13 +118,23 @@ class RetrainRun:
 
 
 def plan_runs(config: ExperimentConfig, best: dict[str, Any], default: dict[str, Any]) -> list[RetrainRun]:
-    """Every run of the retrain: the best config per seed (the first seed's model kept), the defaults per
-    seed unless they are the best config or not retrained, and the untrained model."""
+    """Every run of the retrain: each arm with a config of its own per seed (the best config's first seed
+    keeps its model), arms ``retrain.arms`` names in ``sweep.arms`` order, then the untrained model."""
     seeds = config.retrain_seeds
-    runs = [RetrainRun(f"best-seed{seed}", best, seed, keep_model=(i == 0)) for i, seed in enumerate(seeds)]
-    if config.retrain.defaults and best != default:
-        runs += [RetrainRun(f"default-seed{seed}", default, seed) for seed in seeds]
-    return [*runs, RetrainRun(UNTRAINED, None, None)]
+    runs = []
+    for arm in plan_arms(config, best, default):
+        if arm.runs_of != arm.name:
+            continue  # the same config as an earlier arm: its runs
+        if arm.params is None:
+            runs.append(RetrainRun(UNTRAINED, UNTRAINED, None, None))
+            continue
+        runs += [
+            RetrainRun(
+                f"{RUN_NAMES[arm.name]}-seed{seed}", arm.name, arm.params, seed, keep_model=arm.name == BEST and i == 0
+            )
+            for i, seed in enumerate(seeds)
+        ]
+    return runs
 
 
 def retrain(
@@ -141,10 +153,12 @@ def retrain(
     is retried by Ray (``failures.max_retries``); one that raises stops the retrain with one line.
     ``on_record(name, record)`` is told of each run this call finishes, after its record is written.
 
-    The record holds ``best`` and ``default`` (per-seed results; ``default`` None when the defaults are
-    not retrained), ``default_is_best``, ``untrained``, ``best_config`` and ``default_config``; every run's
-    STS-test cosine similarities (for the verdict) come as one long frame. When the best config is the
-    reference defaults, the default runs are the same runs and are reused.
+    The record holds each arm's per-seed results under its run name (``best``, ``default``,
+    ``defaults_at_best_trainer``, ``plain``; None for an arm not retrained), ``default_is_best``,
+    ``untrained``, ``best_config``, ``default_config`` and ``arms`` (each arm's config, whose runs it is,
+    and why where that is another arm's); every run's STS-test cosine similarities (for the verdicts)
+    come as one long frame. An arm whose config equals an earlier arm's (the best config is the reference
+    defaults, say) is that arm's runs, reused.
     """
     planned = plan_runs(config, best, default)
     log.info("retrain: %s", cost(planned))
@@ -160,11 +174,9 @@ def retrain(
 def cost(planned: list[RetrainRun]) -> str:
     """What the retrain costs, in full training runs, for the people who pay for it."""
     trained = [run for run in planned if run.params is not None]
-    configs = sorted({run.name.split("-seed")[0] for run in trained})
+    arms = len({run.arm for run in trained})
     seeds = len({run.seed for run in trained})
-    shape = " × ".join(
-        [f"{len(configs)} config{'s' if len(configs) > 1 else ''}", f"{seeds} seed{'s' if seeds > 1 else ''}"]
-    )
+    shape = " × ".join([f"{arms} arm{'s' if arms > 1 else ''}", f"{seeds} seed{'s' if seeds > 1 else ''}"])
     scored = " and the untrained model scored" if len(trained) < len(planned) else ""
     return (
         f"{len(trained)} full training run{'s' if len(trained) != 1 else ''} ({shape}){scored}, "
@@ -200,7 +212,10 @@ def _run(
         "max_retries": config.failures.max_retries,
     }
     train, score = ray.remote(retrain_one).options(**options), ray.remote(score_untrained).options(**options)
-    shared_data, shared_test = ray.put(data), ray.put(sts_test)
+    shared_test = ray.put(sts_test)
+    # Once per seed: every arm of a seed trains on the same rows, whichever they are.
+    per_seed = {seed: ray.put(rows) for seed, rows in training_data(config, data, _seeds(todo)).items()}
+    shared_data = per_seed.get(None) or ray.put(data)
     threads = config.resources.threads
     pending = {}
     for run in todo:
@@ -209,7 +224,7 @@ def _run(
         else:
             keep = run.keep_model and folder is not None
             ref = train.remote(
-                run.params, run.seed, shared_data, shared_test, config.train, config.model,
+                run.params, run.seed, per_seed[run.seed], shared_test, config.train, config.model,
                 config.objective.selection, threads, keep,
             )  # fmt: skip
         pending[ref] = run
@@ -243,10 +258,28 @@ def _keep(run: RetrainRun, result: dict[str, Any], folder: ExperimentFolder | No
     return record
 
 
+def _seeds(runs: list[RetrainRun]) -> list[int]:
+    return sorted({run.seed for run in runs if run.seed is not None})
+
+
+def training_data(config: ExperimentConfig, data: TrialData, seeds: list[int]) -> dict[int | None, TrialData]:
+    """What each seed trains on: its own random ``data.train.limit`` rows of the whole split, where the split
+    has a limit and ``retrain.resample_data`` is on; else the sweep's rows for every seed. Key None: the
+    sweep's rows, which the untrained model's STS-dev scoring reads."""
+    source = config.data.train
+    if source.limit is None or not config.retrain.resample_data or not seeds:
+        return {None: data, **{seed: data for seed in seeds}}
+    whole = load_triplets(source.model_copy(update={"limit": None, "shuffle": None}), "data.train")
+    if len(whole) <= source.limit:
+        return {None: data, **{seed: data for seed in seeds}}
+    log.info("retrain: each seed trains on its own %d of the %d rows of data.train", source.limit, len(whole))
+    return {None: data, **{seed: TrialData(sample(whole, source.limit, seed), data.sts_dev) for seed in seeds}}
+
+
 def _describe(run: RetrainRun) -> str:
     if run.params is None:
-        return "the untrained model"
-    return f"{'the best config' if run.name.startswith('best') else 'the reference defaults'} (seed {run.seed})"
+        return WORDS[UNTRAINED]
+    return f"{WORDS[run.arm]} (seed {run.seed})"
 
 
 def _assemble(
@@ -258,24 +291,38 @@ def _assemble(
     default: dict[str, Any],
 ) -> Retrained:
     """The retrain's record and similarity frame from the finished runs."""
-    best_runs = [done[run.name] for run in planned if run.name.startswith("best-")]
-    default_runs = [done[run.name] for run in planned if run.name.startswith("default-")] or None
+    arms = plan_arms(config, best, default)
+    runs = {
+        arm.name: [done[run.name] for run in planned if run.arm == arm.name]
+        for arm in arms
+        if arm.params is not None and arm.runs_of == arm.name
+    }
     untrained = done[UNTRAINED]
-    same = best == default
-    similarities = similarity_frame(sts_test, best_runs, default_runs, untrained)
-    best_record = [_json_sized(run) for run in best_runs]
-    default_record = [_json_sized(run) for run in default_runs] if default_runs else None
-    if same and config.retrain.defaults:
-        default_record = best_record
-    record = {
-        "best": best_record,
-        "default": default_record,
-        "default_is_best": same,
+    similarities = similarity_frame(sts_test, runs, untrained)
+    sized = {name: [_json_sized(run) for run in arm_runs] for name, arm_runs in runs.items()}
+    record: dict[str, Any] = {RUN_NAMES[name]: None for name in RUN_NAMES}
+    for arm in arms:
+        if arm.params is not None:
+            record[RUN_NAMES[arm.name]] = sized[arm.runs_of]
+    record |= {
+        "default_is_best": best == default,
         "untrained": _json_sized(untrained),
         "best_config": best,
         "default_config": default,
+        "arms": {arm.name: {"config": arm.params, "runs_of": arm.runs_of, "note": arm.note} for arm in arms},
+        "resampled_data": training_data_note(config),
     }
     return Retrained(record, similarities)
+
+
+def training_data_note(config: ExperimentConfig) -> str:
+    """What the retrain's seeds trained on, in words, for the report."""
+    source = config.data.train
+    if source.limit is None:
+        return "every seed: the whole of data.train"
+    if config.retrain.resample_data:
+        return f"each seed: its own random {source.limit} rows of data.train (every arm of a seed the same rows)"
+    return f"every seed: the sweep's {source.limit} rows of data.train"
 
 
 def _json_sized(run: dict[str, Any]) -> dict[str, Any]:
@@ -294,19 +341,16 @@ def gather(refs: list[ray.ObjectRef], what: str) -> list[dict[str, Any]]:
 
 
 def similarity_frame(
-    sts_test: StsPairs,
-    best: list[dict[str, Any]],
-    default: list[dict[str, Any]] | None,
-    untrained: dict[str, Any],
+    sts_test: StsPairs, runs: dict[str, list[dict[str, Any]]], untrained: dict[str, Any]
 ) -> pd.DataFrame:
-    """STS-test cosine similarity of every pair at every depth for every run, long: ``run`` (best, default,
-    untrained), ``seed`` (-1 for the untrained model), ``depth``, ``pair``, ``score`` (gold), ``cosine``."""
-    runs = [("best", run["seed"], run["cosine"]) for run in best]
-    runs += [("default", run["seed"], run["cosine"]) for run in default or []]
-    runs.append((UNTRAINED, -1, untrained["cosine"]))
+    """STS-test cosine similarity of every pair at every depth for every run, long: ``run`` (the arm's run
+    name: best, default, defaults_at_best_trainer, plain, untrained), ``seed`` (-1 for the untrained
+    model), ``depth``, ``pair``, ``score`` (gold), ``cosine``. ``runs``: each trained arm's runs, by arm."""
+    named = [(RUN_NAMES[arm], run["seed"], run["cosine"]) for arm, arm_runs in runs.items() for run in arm_runs]
+    named.append((UNTRAINED, -1, untrained["cosine"]))
     gold = np.asarray(sts_test.scores, dtype=np.float64)
     parts = []
-    for name, seed, cosine in runs:
+    for name, seed, cosine in named:
         depths, pairs = np.asarray(cosine).shape
         parts.append(
             pd.DataFrame(

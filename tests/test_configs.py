@@ -40,6 +40,13 @@ def test_every_recipe_retrains_on_seeds_its_trials_never_trained_with(recipe):
     assert config.retrain_seeds and config.train.seed not in config.retrain_seeds and config.seeds_seen == []
 
 
+def test_the_retrain_trains_every_arm_unless_told_otherwise():
+    every = ["best", "defaults", "defaults_at_best_trainer", "plain", "untrained"]
+    assert load_config(SMOKE, []).retrain.arms == every
+    assert load_config(SMOKE, ["retrain.defaults=false"]).retrain.arms == ["best", "untrained"]  # the older spelling
+    assert load_config(SMOKE, ["retrain.arms=[best, plain]"]).retrain.arms == ["best", "plain", "untrained"]
+
+
 def test_by_default_the_retrain_takes_the_three_seeds_after_the_sweeps():
     assert load_config(SMOKE, ["train.seed=40"]).retrain_seeds == [41, 42, 43, 44, 45]
     assert load_config(SMOKE, ["train.seed=4294967294"]).retrain_seeds == [4294967295, 0, 1, 2, 3]  # numpy's limit
@@ -115,6 +122,11 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["retrain.seeds=[]"], "retrain.seeds: List should have at least 1 item"),
         (["verdict.margin=-0.01"], "verdict.margin: Input should be greater than or equal to 0"),
         (["retrain.seeds=[1, 1]"], "retrain.seeds: seeds repeat"),
+        (["retrain.arms=[plain]"], "retrain.arms: arms must hold best: it is the delivered model"),
+        (["retrain.arms=[best, best]"], "retrain.arms: arms repeat"),
+        (["retrain.arms=[best, mnrl]"], "retrain.arms.1: Input should be 'best', 'defaults'"),
+        (["retrain.arms=[best]", "retrain.defaults=false"], "give retrain.arms or retrain.defaults: false, not both"),
+        (["retrain.resample_data=1"], "retrain.resample_data: Input should be a valid boolean"),
         (["model.tiny.heads=3"], "hidden_size 64 must be a multiple of heads 3"),
         (["data.train.limit=0"], "data.train.limit: Input should be greater than or equal to 1"),
         (["data.train.path=x.jsonl"], "data.train.path: unknown key; allowed: source, subset, split, limit"),

@@ -30,7 +30,7 @@ TRIALS = 4
 # One trial at a time: one trial worker to start instead of two (each imports torch and
 # sentence-transformers); what is tested does not depend on trials running side by side.
 OVERRIDES = [f"search.num_samples={TRIALS}", "search.max_concurrent=1", "retrain.seeds=[1]"]
-RETRAIN_RUNS = 3  # the best config and the defaults with one seed each, and the untrained model
+RETRAIN_RUNS = 5  # the four trained arms with one seed each, and the untrained model
 
 
 class Driver(SweepProcess):
@@ -182,7 +182,8 @@ def test_a_driver_killed_during_the_retrain_resumes_with_the_finished_runs_kept(
         assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content
     record = json.loads((folder / "retrain.json").read_text())
     runs = {f"best-seed{run['seed']}.json": run for run in record["best"]}
-    runs |= {f"default-seed{run['seed']}.json": run for run in record["default"]}
+    for arm in ("default", "defaults_at_best_trainer", "plain"):
+        runs |= {f"{arm}-seed{run['seed']}.json": run for run in record[arm]}
     assert len(runs) == RETRAIN_RUNS - 1
     for name, run in runs.items():
         written = json.loads((folder / "retrain_runs" / name).read_text())

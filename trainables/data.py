@@ -91,6 +91,11 @@ def in_memory(dataset: Dataset) -> Dataset:
     return Dataset(dataset.with_format("arrow")[:])
 
 
+def sample(dataset: Dataset, size: int, seed: int) -> Dataset:
+    """``size`` rows drawn at random with ``seed`` (the same rows for the same seed), held in memory."""
+    return in_memory(dataset.shuffle(seed=seed).select(range(size)))
+
+
 def _local_format(source: str) -> str | None:
     suffixes = [s.lower() for s in Path(source).suffixes]
     if suffixes and suffixes[-1] == ".gz":
