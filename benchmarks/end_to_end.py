@@ -1,9 +1,11 @@
-"""6. Does the sweep find better settings: STS-test of the best config vs the reference defaults vs the
-untrained base model, at full depth and at every depth, with the report's verdict.
+"""6. Does the sweep find better settings, and what caused the difference: STS-test of the best config vs
+the reference defaults vs the untrained base model, at full depth and at every depth, with the report's
+verdict; and the attribution over the retrain's arms (the loss settings, the trainer settings, and
+AdaptiveLayerLoss over plain MultipleNegativesRankingLoss).
 
-Read from the shared recipe sweep's report: both configs retrained on the full budget with every seed
-(seeds no trial trained with), each delivering its own best STS-dev evaluation; the verdict is the
-paired difference with its 95% interval (over seeds and over resampled STS-test pairs).
+Read from the shared recipe sweep's report: every arm retrained on the full budget with every seed
+(seeds no trial trained with), each delivering its own best STS-dev evaluation; each verdict is a paired
+difference with one 95% interval for the seeds' and the test pairs' noise.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pandas as pd
 
 from benchmarks.record import Outcome
 from benchmarks.session import Session
+from sweep.comparison_markdown import attribution_lines
 
 SHALLOW = (1, 2, 3)  # the depths the target speaks of
 GAIN = 0.02  # two STS-test points
@@ -42,10 +45,38 @@ def verdict_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def attribution_table(report: dict) -> pd.DataFrame:
+    """One row per difference and per depth (and the objective): the difference, its 95% and adjusted
+    intervals, what it says."""
+    rows = []
+    for key in report["attribution_order"]:
+        found = report["attribution"][key]
+        if found is None:
+            continue
+        for where, entry in [("objective", found["objective"]), *((str(v["depth"]), v) for v in found["per_depth"])]:
+            rows.append(
+                {
+                    "difference": key,
+                    "arms": " − ".join(found["arms"]),
+                    "depth": where,
+                    "delta": entry["delta"],
+                    "low": entry["interval"][0],
+                    "high": entry["interval"][1],
+                    "adjusted_low": entry["adjusted_interval"][0],
+                    "adjusted_high": entry["adjusted_interval"][1],
+                    "says": entry["says"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def run(session: Session) -> Outcome:
     sweep = session.recipe_sweep()
     report = sweep.report
     table = verdict_table(report)
+    arms = pd.DataFrame(
+        {name: arm["test"]["per_layer"] for name, arm in report["arms"].items()}, index=report["depths"]
+    ).rename_axis("depth")
     verdict = report["verdict"]
     shallow = [verdict["per_depth"][d - 1] for d in SHALLOW if d <= len(verdict["per_depth"])]
     full = verdict["full"]
@@ -64,6 +95,13 @@ def run(session: Session) -> Outcome:
             f"full depth {full['text']}; "
             + "; ".join(f"depth {v['depth']} {v['text']}" for v in shallow)
             + f"; untrained full depth {report['untrained']['test']['spearman_cosine']:.4f}"
+            + "; on the objective, "
+            + ", ".join(
+                f"{key} {found['objective']['says']} {100 * found['objective']['delta']:+.2f} "
+                "({:+.2f}..{:+.2f})".format(*(100 * x for x in found["objective"]["interval"]))
+                for key in report["attribution_order"]
+                if (found := report["attribution"][key])
+            )
         ),
         target=f"≥ {100 * GAIN:.0f} points better at depths 1–3 (interval above 0), full depth not worse",
         met=gains and full["says"] != "worse",
@@ -74,5 +112,9 @@ def run(session: Session) -> Outcome:
             f"{json.dumps(report['best']['objective'])}; experiment: {sweep.folder}",
             "delivered steps: " + ", ".join(steps),
             f"verdict method: {full['method']}",
+            "arms, STS-test spearman_cosine per depth (mean over seeds):\n" + arms.to_string(float_format="%.4f"),
+            "attribution (the loss settings first where a trainer knob was searched):\n"
+            + attribution_table(report).to_string(index=False, float_format="%+.4f"),
+            *(f"{line}" for line in attribution_lines(report)),
         ],
     )

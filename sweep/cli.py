@@ -250,7 +250,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
 def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     """The report's answer in a few lines; ``experiment_dir`` as the user named the folder."""
-    from sweep.comparison_markdown import verdict_lines
+    from sweep.comparison_markdown import attribution_lines, left_out, verdict_lines
     from sweep.experiment_folder import REPORT_MD
 
     report = result.report
@@ -271,11 +271,17 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     line += f", untrained {report['untrained']['test']['spearman_cosine']:.4f}"
     print(line)
     print(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
-    if report["verdict"] is not None:
+    if "attribution" in report:  # the loss settings' effect first where the search moved a trainer knob
+        print("what caused the difference, STS-test spearman_cosine ×100 (depths: adjusted intervals):")
+        for text in [*attribution_lines(report), *left_out(report)]:
+            print(f"  {text}")
+    elif report["verdict"] is not None:  # a report written before the arms existed
         print("verdict, best config − reference defaults, STS-test spearman_cosine ×100:")
         for text in verdict_lines(report):
             print(f"  {text}")
-        print(f"  ({report['verdict']['full']['method']})")
+    judged = next((found for found in (report.get("attribution") or {}).values() if found), report["verdict"])
+    if judged is not None:
+        print(f"  ({judged['full']['method']})")
     if report["seeds"]["seen_by_sweep"]:
         print(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep.arms import ATTRIBUTION, COMPARISON_WORDS, WORDS
 from sweep.experiment_folder import DEPTH_PLOT
 from sweep.markdown import embedded, fmt, layers, pm, spread, table
 from trainables.metrics import METRIC_NAMES
@@ -23,6 +24,56 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     return lines + [f"{layers(v['depth'])}: {v['text']}" for v in verdict["per_depth"][:-1]]
 
 
+def attribution_lines(report: dict[str, Any]) -> list[str]:
+    """What caused the difference, in the order a reader needs it (the loss settings' effect first when the
+    search moved a trainer knob): per difference its objective verdict, then every depth's in one line.
+    Reports written before the arms existed give the total only."""
+    attribution = report.get("attribution") or {"total": report["verdict"]}
+    order = report.get("attribution_order", ["total"])
+    lines = []
+    for key in order:
+        found = attribution.get(key)
+        if not found:
+            continue
+        objective = found.get("objective")
+        lines.append(f"{COMPARISON_WORDS[key]}: {objective['text'] if objective else found['full']['text']}")
+        lines.append(f"  by depth, adjusted over {len(found['per_depth'])}: " + ", ".join(_depth_words(report, found)))
+    return lines
+
+
+def _depth_words(report: dict[str, Any], found: dict[str, Any]) -> list[str]:
+    words = []
+    for entry in found["per_depth"]:
+        low, high = entry["adjusted_interval"]
+        full = " (full)" if entry["depth"] == report["n_layers"] else ""
+        words.append(
+            f"{entry['depth']}{full} {entry['says']} {100 * entry['delta']:+.2f} [{100 * low:+.2f}..{100 * high:+.2f}]"
+        )
+    return words
+
+
+def attribution_bullets(report: dict[str, Any]) -> list[str]:
+    """``attribution_lines`` and ``left_out`` as a Markdown list, each difference's depths nested under it."""
+    lines = [f"  - {text.strip()}" if text.startswith(" ") else f"- {text}" for text in attribution_lines(report)]
+    return lines + [f"- {note}" for note in left_out(report)]
+
+
+def left_out(report: dict[str, Any]) -> list[str]:
+    """The differences not judged, and why: an arm ``retrain.arms`` left out, or one that is another's runs."""
+    notes = []
+    for key, found in (report.get("attribution") or {}).items():
+        if found is None:
+            missing = [arm for arm in ATTRIBUTION[key] if arm not in report["arms"]]
+            notes.append(
+                f"{key}: not judged, no {' or '.join(missing)} runs (not in `retrain.arms`, or a retrain from before "
+                "the arms: `sweep retrain DIR` adds them)"
+            )
+    for name, arm in (report.get("arms") or {}).items():
+        if arm.get("note"):
+            notes.append(f"{name} ({WORDS[name]}): {arm['note']}")
+    return notes
+
+
 def headline(report: dict[str, Any]) -> list[str]:
     """The top of report.md: the verdict in words, then the STS-test figures of all three models."""
     best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
@@ -32,12 +83,15 @@ def headline(report: dict[str, Any]) -> list[str]:
         line += f", reference defaults **{pm(default['spearman_cosine'], _sd(default))}**"
     line += f"; the base model before training {fmt(untrained['spearman_cosine'])}."
     lines = [line]
+    if any((report.get("attribution") or {"total": report["verdict"]}).values()):
+        lines += ["", "**What caused the difference** (STS-test spearman_cosine ×100; depths' intervals adjusted):", ""]
+        lines += attribution_bullets(report)
     if report["verdict"] is not None:
         lines += ["", "**Verdict**, best config − reference defaults (STS-test spearman_cosine ×100):", ""]
         lines += [f"- {text}" for text in verdict_lines(report)]
         lines += ["", f"Method: {report['verdict']['full']['method']}; 95% intervals."]
     else:
-        lines += ["", "No verdict: the reference defaults were not retrained (`retrain.defaults: false`)."]
+        lines += ["", "No verdict: the reference defaults were not retrained (`retrain.arms` leaves out defaults)."]
     lines += ["", _seeds_note(report)]
     return lines
 
@@ -67,20 +121,43 @@ def _seed_span(entry: dict[str, Any]) -> str:
     return f"{100 * low:+.2f}..{100 * high:+.2f}"
 
 
-def test_section(report: dict[str, Any]) -> str:
-    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
-    lines = ["## STS-test: best config vs reference defaults", ""]
-    lines.append(f"The model card's metric set, ×100, {spread(report['seeds']['retrain'])}.")
-    rows = [
-        [
-            name,
-            pm(best["mean"][name], best["std"][name]),
-            pm(default["mean"][name], default["std"][name]) if default else "–",
-            fmt(untrained["mean"][name]),
-        ]
-        for name in METRIC_NAMES
+ARM_LABELS = {
+    "best": "best config",
+    "defaults": "reference defaults",
+    "defaults_at_best_trainer": "loss defaults, winner's trainer",
+    "plain": "plain MNRL, winner's trainer",
+    "untrained": "untrained",
+}
+
+
+def arm_columns(report: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """Each retrained arm's STS-test summary, labelled, in arm order; reports written before the arms
+    existed have the best config, the reference defaults (None when not retrained) and the untrained model."""
+    if "arms" in report:
+        return [(ARM_LABELS[name], arm["test"]) for name, arm in report["arms"].items()]
+    return [
+        (ARM_LABELS["best"], report["test"]),
+        (ARM_LABELS["defaults"], report["default"]["test"]),
+        (ARM_LABELS["untrained"], report["untrained"]["test"]),
     ]
-    lines += ["", *table(["metric", "best config", "reference defaults", "untrained"], rows)]
+
+
+def _metric_cell(summary: dict[str, Any] | None, name: str) -> str:
+    if summary is None:
+        return "–"
+    if "std" not in summary:  # the untrained model: scored once
+        return fmt(summary["mean"][name])
+    return pm(summary["mean"][name], summary["std"][name])
+
+
+def test_section(report: dict[str, Any]) -> str:
+    columns = arm_columns(report)
+    lines = ["## STS-test: every arm of the retrain", ""]
+    lines.append(f"The model card's metric set, ×100, {spread(report['seeds']['retrain'])}.")
+    rows = [[name, *(_metric_cell(summary, name) for _, summary in columns)] for name in METRIC_NAMES]
+    lines += ["", *table(["metric", *(label for label, _ in columns)], rows)]
+    if report.get("retrain_data"):
+        lines += ["", f"Training rows: {report['retrain_data']}."]
     lines += ["", *_selection_note(report)]
     return "\n".join(lines)
 
@@ -93,8 +170,8 @@ def _selection_note(report: dict[str, Any]) -> list[str]:
         "",
     ]
     rows = []
-    for name, summary in (("best config", report["test"]), ("reference defaults", report["default"]["test"])):
-        if summary is None:
+    for name, summary in arm_columns(report):
+        if summary is None or "per_seed" not in summary:
             continue
         for run in summary["per_seed"]:
             rows.append(
@@ -110,11 +187,18 @@ def _selection_note(report: dict[str, Any]) -> list[str]:
     return lines + table(header, rows)
 
 
+def depth_cell(summary: dict[str, Any] | None, i: int) -> str:
+    if summary is None:
+        return "–"
+    std = summary.get("per_layer_std")
+    return pm(summary["per_layer"][i], std[i]) if std is not None else fmt(summary["per_layer"][i])
+
+
 def depth_section(report: dict[str, Any]) -> str:
     """Per depth: the three models and, where the defaults were retrained, the verdict with its interval."""
-    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
+    columns = arm_columns(report)
     verdict = report["verdict"]
-    header = ["layers", "best config", "reference defaults", "untrained"]
+    header = ["layers", *(label for label, _ in columns)]
     if verdict:
         header += [
             "best − defaults (95% interval)",
@@ -126,9 +210,7 @@ def depth_section(report: dict[str, Any]) -> str:
     for i, depth in enumerate(report["depths"]):
         row = [
             str(depth) + (" (full)" if depth == report["n_layers"] else ""),
-            pm(best["per_layer"][i], best["per_layer_std"][i]),
-            pm(default["per_layer"][i], default["per_layer_std"][i]) if default else "–",
-            fmt(untrained["per_layer"][i]),
+            *(depth_cell(summary, i) for _, summary in columns),
         ]
         if verdict:
             entry = verdict["per_depth"][i]

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from sweep.comparison_markdown import verdict_lines
-from sweep.markdown import fmt, pm, short, spread, table
+from sweep.comparison_markdown import arm_columns, attribution_bullets, attribution_lines, depth_cell, verdict_lines
+from sweep.markdown import fmt, short, spread, table
 from trainables.metrics import METRIC_NAMES
 
 SECTION = "## Adaptive-layer sweep"
@@ -91,22 +91,23 @@ def _section(report: dict[str, Any]) -> str:
         lines += ["", "### This config − the reference defaults (STS-test spearman_cosine ×100)", ""]
         lines += [f"- {text}" for text in verdict_lines(report)]
         lines += ["", f"Method: {report['verdict']['full']['method']}."]
+    if attribution_lines(report):
+        lines += ["", "### What caused the difference (STS-test spearman_cosine ×100, depths' intervals adjusted)", ""]
+        lines += attribution_bullets(report)
     lines += ["", "Reproduce:", "", "```bash", report["command"], "```"]
     return "\n".join(lines)
 
 
 def _depth_table(report: dict[str, Any]) -> list[str]:
-    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
+    columns = arm_columns(report)
     rows = [
         [
             str(depth) + (" (full)" if depth == report["n_layers"] else ""),
-            pm(best["per_layer"][i], best["per_layer_std"][i]),
-            pm(default["per_layer"][i], default["per_layer_std"][i]) if default else "–",
-            fmt(untrained["per_layer"][i]),
+            *(depth_cell(summary, i) for _, summary in columns),
         ]
         for i, depth in enumerate(report["depths"])
     ]
-    return table(["layers", "this config", "reference defaults", "untrained"], rows)
+    return table(["layers", "this config", *(label for label, _ in columns[1:])], rows)
 
 
 def _source(source: dict[str, Any]) -> str:

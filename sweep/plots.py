@@ -158,8 +158,8 @@ def importance(results: list[dict[str, Any]], labels: list[str]) -> Figure:
 
 
 def depth(report: dict[str, Any]) -> Figure:
-    """STS-test spearman_cosine after 1..L layers: the retrained best config, the reference defaults and
-    the base model before training."""
+    """STS-test spearman_cosine after 1..L layers: every arm of the retrain (the best config, the reference
+    defaults, the loss's defaults at the winner's trainer settings, plain MNRL) and the base model."""
     seeds = len(report["seeds"]["retrain"])
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed, so no spread over seeds"
     xlabel, ylabel = "layers used (the first d transformer layers)", f"STS-test {SPEARMAN}"
@@ -167,6 +167,13 @@ def depth(report: dict[str, Any]) -> Figure:
     curves = [("best config", report["test"], BEST_COLOR, "o", -0.04)]
     if report["default"]["test"]:
         curves.append(("reference defaults", report["default"]["test"], DEFAULT_COLOR, "s", 0.04))
+    arms = report.get("arms", {})
+    if "defaults_at_best_trainer" in arms and arms["defaults_at_best_trainer"]["runs_of"] == "defaults_at_best_trainer":
+        curves.append(
+            ("loss defaults, winner's trainer", arms["defaults_at_best_trainer"]["test"], "tab:blue", "D", 0.02)
+        )
+    if "plain" in arms:
+        curves.append(("plain MNRL, winner's trainer", arms["plain"]["test"], "tab:orange", "v", -0.02))
     curves.append(("base model, untrained", report["untrained"]["test"], UNTRAINED_COLOR, "^", 0.0))
     for label, test, color, marker, shift in curves:
         layers = np.array(report["depths"]) + shift  # side by side, so the error bars do not overlap

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from sweep.arms import ATTRIBUTION, BEST, DEFAULTS, RUN_NAMES, UNTRAINED, headline_order, searched_trainer_knobs
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import MODEL_DIR, RETRAIN_FILE
@@ -18,7 +19,7 @@ from sweep.objective import CHOSEN_STEP, pareto_front, summary
 from sweep.results import STATUSES, params_of, plain
 from sweep.retrain import gold_scores, similarity_arrays
 from sweep.search_space import RULES
-from sweep.verdict import verdicts
+from sweep.verdict import resampled_spearman, verdicts
 from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES
 
@@ -83,6 +84,7 @@ def build_report(
         raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
     default = retrained["default_config"]
     counts = trials["status"].value_counts()
+    attribution = _attribution(retrained, similarities, config, meta["n_layers"])
     report: dict[str, Any] = {
         "name": config.name,
         "objective": summary(objective),
@@ -114,7 +116,11 @@ def build_report(
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
         "default_is_best": bool(retrained["default_is_best"]),
         "untrained": _untrained(retrained["untrained"]),
-        "verdict": _verdict(retrained, similarities, config, meta["n_layers"]),
+        "arms": _arms(retrained),
+        "attribution": attribution,
+        "attribution_order": headline_order(bool(searched_trainer_knobs(config.space))),
+        "verdict": _verdict(attribution["total"], config.verdict.margin),
+        "retrain_data": retrained.get("resampled_data"),
         "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
         "model_path": MODEL_DIR,
         "command": meta["command"],
@@ -140,20 +146,77 @@ def _untrained(scored: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _verdict(
+def arm_plan(retrained: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """retrain.json's arms: each one's config, whose runs it is and why; a record written before the
+    arms existed holds the best config, the reference defaults (unless not retrained) and the untrained model."""
+    if "arms" in retrained:
+        return retrained["arms"]
+    plan = {BEST: {"config": retrained["best_config"], "runs_of": BEST, "note": None}}
+    if retrained["default"] is not None:
+        same = retrained["default_is_best"]
+        plan[DEFAULTS] = {
+            "config": retrained["default_config"],
+            "runs_of": BEST if same else DEFAULTS,
+            "note": f"the same config as {BEST}: its runs" if same else None,
+        }
+    return plan | {UNTRAINED: {"config": None, "runs_of": UNTRAINED, "note": None}}
+
+
+def _arms(retrained: dict[str, Any]) -> dict[str, Any]:
+    """Every arm retrained: its config, whose runs it is, and its STS-test figures (means over seeds)."""
+    arms = {}
+    for name, arm in arm_plan(retrained).items():
+        test = (
+            _untrained(retrained[UNTRAINED])["test"]
+            if name == UNTRAINED
+            else summarise_runs(retrained[RUN_NAMES[name]])
+        )
+        arms[name] = {**arm, "test": test}
+    return arms
+
+
+def _attribution(
     retrained: dict[str, Any], similarities: pd.DataFrame, config: ExperimentConfig, n_layers: int
-) -> dict[str, Any] | None:
-    """Best vs defaults on the sweep's objective and at every depth (``sweep.verdict``); None when the
-    defaults were not retrained."""
-    if retrained["default"] is None:
-        return None
+) -> dict[str, Any]:
+    """Each difference of ``sweep.arms.ATTRIBUTION`` on the sweep's objective and at every depth
+    (``sweep.verdict``); None where ``retrain.arms`` left out one of its arms."""
+    plan = arm_plan(retrained)
     seeds = config.retrain_seeds
-    best = similarity_arrays(similarities, "best", seeds)
-    default = best if retrained["default_is_best"] else similarity_arrays(similarities, "default", seeds)
+    gold = gold_scores(similarities)
     weights = config.objective.depth_weights(n_layers)
-    found = verdicts(gold_scores(similarities), best, default, weights=weights, margin=config.verdict.margin)
-    found["objective"]["label"] = config.objective.describe_on_test()
+    arrays: dict[str, Any] = {}
+    draws: dict[str, Any] = {}  # each arm's Spearman on resampled test pairs, shared by its comparisons
+
+    def scores(arm: str) -> Any:
+        runs = plan[arm]["runs_of"]
+        if runs not in arrays:
+            arrays[runs] = similarity_arrays(similarities, RUN_NAMES[runs], seeds)
+            draws[runs] = resampled_spearman(gold, arrays[runs])
+        return arrays[runs]
+
+    found: dict[str, Any] = {}
+    for key, (minuend, subtrahend) in ATTRIBUTION.items():
+        if minuend not in plan or subtrahend not in plan:
+            found[key] = None
+            continue
+        minuend_scores, subtrahend_scores = scores(minuend), scores(subtrahend)
+        paired_draws = (draws[plan[minuend]["runs_of"]], draws[plan[subtrahend]["runs_of"]])
+        judged = verdicts(
+            gold, minuend_scores, subtrahend_scores, weights=weights, margin=config.verdict.margin, draws=paired_draws
+        )
+        judged["objective"]["label"] = config.objective.describe_on_test()
+        found[key] = {
+            "arms": [minuend, subtrahend],
+            **{part: judged[part] for part in ("objective", "full", "per_depth")},
+        }
     return found
+
+
+def _verdict(total: dict[str, Any] | None, margin: float) -> dict[str, Any] | None:
+    """``attribution.total`` where it has always been: best vs the reference defaults."""
+    if total is None:
+        return None
+    return {"objective": total["objective"], "full": total["full"], "per_depth": total["per_depth"], "margin": margin}
 
 
 def _recipe(config: ExperimentConfig) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from scipy import stats
 CONFIDENCE = 0.95
 MARGIN = 0.005  # the equivalence margin: differences within ±0.5 Spearman points are too small to matter
 RESAMPLES = 1000  # enough for a stable variance; each costs one ranking per run and depth
-BATCH = 200  # resamples ranked at once: bounds the memory to a few MB per seed
+BATCH = 200  # resamples ranked at once: bounds the memory to a few MB per seed and depth
 SEED = 0  # a fixed stream, so that `sweep report` rewrites the same report.json
 BETTER, WORSE, EQUIVALENT, INCONCLUSIVE = "better", "worse", "equivalent", "inconclusive"
 ADJUSTMENT = "Bonferroni"
@@ -57,19 +57,20 @@ def _pearson_of_ranks(ranked_gold: np.ndarray, predicted: np.ndarray) -> np.ndar
     return np.nan_to_num(rho, nan=0.0)
 
 
-def _mean_difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Mean over seeds (the first axis) of ρ(best) − ρ(default); vectorised over bootstrap batches."""
-    ranked_gold = stats.rankdata(gold, axis=-1)  # once for both configs
-    return _pearson_of_ranks(ranked_gold, best).mean(axis=0) - _pearson_of_ranks(ranked_gold, default).mean(axis=0)
-
-
-def _weighted(weights: np.ndarray):
-    """The mean difference summed over depths with ``weights``, for (seeds, depths, [batch,] pairs) arrays."""
-
-    def difference(gold: np.ndarray, best: np.ndarray, default: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.tensordot(weights, _mean_difference(gold, best, default, axis), axes=(0, 0))
-
-    return difference
+def resampled_spearman(gold: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """The mean over seeds of Spearman's ρ on each of ``RESAMPLES`` resamples of the test pairs, for
+    ``scores`` (seeds, [depths,] pairs): (RESAMPLES, [depths]). The resamples come from a fixed stream, so
+    every arm is scored on the same resampled pairs (the comparison is paired) and a report is rewritten
+    the same; an arm's draws serve every comparison it takes part in."""
+    pairs = gold.shape[-1]
+    indices = np.random.default_rng(SEED).integers(0, pairs, (RESAMPLES, pairs))
+    draws = []
+    for start in range(0, RESAMPLES, BATCH):  # BATCH resamples at once bound the memory
+        batch = indices[start : start + BATCH]
+        resampled = np.moveaxis(scores[..., batch], -2, 0)  # (batch, seeds, [depths,] pairs)
+        ranked_gold = stats.rankdata(gold[batch], axis=-1).reshape(len(batch), *[1] * (scores.ndim - 1), pairs)
+        draws.append(_pearson_of_ranks(ranked_gold, resampled).mean(axis=1))
+    return np.concatenate(draws)
 
 
 def compare(
@@ -79,34 +80,26 @@ def compare(
     tests: int = 1,
     margin: float = MARGIN,
     weights: np.ndarray | None = None,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Best vs defaults at one depth: ``best`` and ``default`` are (seeds, pairs) cosine similarities, the
     same seeds in the same order; ``gold`` the pairs' scores; ``tests`` how many comparisons are judged
     together (the adjusted interval's Bonferroni factor). With ``weights``, ``best`` and ``default`` are
     (seeds, depths, pairs) and the difference is the weighted sum over depths (the sweep's objective).
-    Returns the verdict dict (see module doc)."""
+    ``draws``: both sides' ``resampled_spearman``, where already computed. Returns the verdict dict (see
+    module doc)."""
     per_seed = spearman_rows(gold, best) - spearman_rows(gold, default)
-    statistic = _mean_difference
-    if weights is not None:
-        per_seed = per_seed @ weights
-        statistic = _weighted(weights)
-    bootstrap = stats.bootstrap(
-        (gold, best, default),
-        statistic,
-        n_resamples=RESAMPLES,
-        batch=BATCH,
-        paired=True,
-        vectorized=True,
-        axis=-1,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(SEED),
+    best_draws, default_draws = (
+        draws if draws is not None else (resampled_spearman(gold, best), resampled_spearman(gold, default))
     )
-    combined = combine(per_seed, bootstrap.bootstrap_distribution, tests)
-    low, high = bootstrap.confidence_interval
+    pair_draws = best_draws - default_draws
+    if weights is not None:
+        per_seed, pair_draws = per_seed @ weights, pair_draws @ weights
+    combined = combine(per_seed, pair_draws, tests)
+    low, high = np.percentile(pair_draws, [100 * (1 - CONFIDENCE) / 2, 100 * (1 + CONFIDENCE) / 2])
     combined["components"] |= {
         "seed_interval": _seed_interval(per_seed),
-        "bootstrap_interval": [_plain(low, combined["delta"]), _plain(high, combined["delta"])],
+        "bootstrap_interval": [float(low), float(high)],
         "per_seed_delta": [float(d) for d in per_seed],
     }
     says = outcome(combined["adjusted_interval"], margin)
@@ -201,11 +194,6 @@ def _seed_interval(per_seed: np.ndarray) -> list[float] | None:
     return [float(low), float(high)]
 
 
-def _plain(value: float, fallback: float) -> float:
-    """A float for JSON; a bootstrap whose every resample gave one value has a NaN bound: that value."""
-    return float(value) if np.isfinite(value) else fallback
-
-
 def describe(says: str, verdict: dict[str, Any], margin: float = MARGIN) -> str:
     """``better by 2.31 (95% interval +1.10..+3.52, adjusted +0.80..+3.82)``, in Spearman ×100 points as
     report.md shows them; the verdict is the adjusted interval's."""
@@ -221,16 +209,35 @@ def describe(says: str, verdict: dict[str, Any], margin: float = MARGIN) -> str:
 
 
 def verdicts(
-    gold: np.ndarray, best: np.ndarray, default: np.ndarray, weights: list[float] | None = None, margin: float = MARGIN
+    gold: np.ndarray,
+    best: np.ndarray,
+    default: np.ndarray,
+    weights: list[float] | None = None,
+    margin: float = MARGIN,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """``{"objective": ..., "full": ..., "per_depth": [...], "margin": ...}`` from (seeds, depths, pairs)
     similarity arrays. The objective (``weights`` on depths 1..L; full depth by default) is the primary
     comparison, judged on its own 95% interval; each depth is judged as one of the L together. Full depth is
-    the last depth (the model with every layer)."""
+    the last depth (the model with every layer). ``draws``: both sides' ``resampled_spearman``, if known."""
     depths = best.shape[1]
+    best_draws, default_draws = (
+        draws if draws is not None else (resampled_spearman(gold, best), resampled_spearman(gold, default))
+    )
     per_depth = [
-        {"depth": d + 1, **compare(gold, best[:, d], default[:, d], tests=depths, margin=margin)} for d in range(depths)
+        {
+            "depth": d + 1,
+            **compare(
+                gold,
+                best[:, d],
+                default[:, d],
+                tests=depths,
+                margin=margin,
+                draws=(best_draws[:, d], default_draws[:, d]),
+            ),
+        }
+        for d in range(depths)
     ]
     weights = np.asarray(weights if weights is not None else [0.0] * (depths - 1) + [1.0])
-    objective = compare(gold, best, default, margin=margin, weights=weights)
+    objective = compare(gold, best, default, margin=margin, weights=weights, draws=(best_draws, default_draws))
     return {"objective": objective, "full": per_depth[-1], "per_depth": per_depth, "margin": margin}

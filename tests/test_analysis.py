@@ -163,15 +163,16 @@ def test_every_number_in_report_md_is_a_number_of_report_json(smoke_experiment):
     shown = NUMBER.findall(text)
     assert len(shown) > 100
     assert [n for n in shown if n not in allowed] == []
-    # And the headline tables cell by cell.
-    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
+    # And the headline tables cell by cell: every trained arm (mean ± std over seeds), then the untrained model.
+    trained = [arm["test"] for name, arm in report["arms"].items() if name != "untrained"]
+    assert trained[:2] == [report["test"], report["default"]["test"]] and len(trained) == 4
+    untrained = report["untrained"]["test"]
     for name in METRIC_NAMES:
-        cells = [f"{100 * best['mean'][name]:.2f} ± {100 * best['std'][name]:.2f}"]
-        cells += [f"{100 * default['mean'][name]:.2f} ± {100 * default['std'][name]:.2f}"]
+        cells = [f"{100 * s['mean'][name]:.2f} ± {100 * s['std'][name]:.2f}" for s in trained]
         assert f"| {name} | {' | '.join(cells)} | {100 * untrained['mean'][name]:.2f} |" in text
     for i, depth in enumerate(report["depths"]):
         label = f"{depth} (full)" if depth == report["n_layers"] else str(depth)
-        cells = [f"{100 * s['per_layer'][i]:.2f} ± {100 * s['per_layer_std'][i]:.2f}" for s in (best, default)]
+        cells = [f"{100 * s['per_layer'][i]:.2f} ± {100 * s['per_layer_std'][i]:.2f}" for s in trained]
         verdict = report["verdict"]["per_depth"][i]
         assert f"| {label} | {' | '.join(cells)} | {100 * untrained['per_layer'][i]:.2f} | " in text
         assert f"| **{verdict['says']}** |" in text

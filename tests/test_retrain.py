@@ -11,6 +11,8 @@ import yaml
 
 from sweep.cli import main
 
+ARM_RUNS = ("best", "default", "defaults_at_best_trainer", "plain")  # the smoke recipe searches the learning rate
+
 
 @pytest.fixture(scope="module")
 def retrained_on_the_sweep_seed(smoke_experiment, tmp_path_factory):
@@ -89,18 +91,16 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     seeds = json.loads((folder / "report.json").read_text())["seeds"]["retrain"]
     _, second, third, *_ = seeds
     names = sorted(path.name for path in runs.iterdir())
-    assert names == sorted(
-        [f"{role}-seed{seed}.json" for role in ("best", "default") for seed in seeds] + ["untrained.json"]
-    )
+    assert names == sorted([f"{arm}-seed{seed}.json" for arm in ARM_RUNS for seed in seeds] + ["untrained.json"])
     # As a driver that died during the retrain leaves the folder: some runs recorded, no retrain.json.
     (folder / "retrain.json").unlink()
-    for name in (f"best-seed{second}.json", f"default-seed{third}.json"):
+    for name in (f"best-seed{second}.json", f"default-seed{third}.json", f"plain-seed{second}.json"):
         (runs / name).unlink()
     kept = {path.name: (path.stat().st_mtime_ns, path.read_bytes()) for path in runs.iterdir()}
     with caplog.at_level("INFO", logger="sweep"):
         assert main(["retrain", str(folder)]) == 0
-    planned = 2 * len(seeds) + 1  # both configs per seed, and the untrained model
-    assert f"retrain: {planned - 2} of {planned} runs kept from an earlier retrain, 2 to run" in caplog.text
+    planned = len(ARM_RUNS) * len(seeds) + 1  # every trained arm per seed, and the untrained model
+    assert f"retrain: {planned - 3} of {planned} runs kept from an earlier retrain, 3 to run" in caplog.text
     for name, (mtime, content) in kept.items():
         assert (runs / name).stat().st_mtime_ns == mtime and (runs / name).read_bytes() == content
     assert sorted(path.name for path in runs.iterdir()) == names
@@ -108,18 +108,24 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     before = json.loads((smoke_experiment / "report.json").read_text())
     after = json.loads((folder / "report.json").read_text())
     assert after["test"] == before["test"] and after["default"] == before["default"]
-    assert after["verdict"] == before["verdict"]
+    assert after["verdict"] == before["verdict"] and after["attribution"] == before["attribution"]
 
 
 @pytest.mark.parametrize(
     ("overrides", "same", "expected"),
     [
-        ([], False, "10 full training runs (2 configs × 5 seeds) and the untrained model scored"),
-        (["retrain.seeds=[1]"], True, "1 full training run (1 config × 1 seed) and the untrained model scored"),
+        ([], False, "20 full training runs (4 arms × 5 seeds) and the untrained model scored"),
+        # The best config is the defaults: so is the loss's defaults at its trainer settings; plain MNRL is not.
+        (["retrain.seeds=[1]"], True, "2 full training runs (2 arms × 1 seed) and the untrained model scored"),
         (
             ["retrain.defaults=false", "retrain.seeds=[1, 2]"],
             False,
-            "2 full training runs (1 config × 2 seeds) and the untrained model scored",
+            "2 full training runs (1 arm × 2 seeds) and the untrained model scored",
+        ),
+        (
+            ["retrain.arms=[best, plain]"],
+            False,
+            "10 full training runs (2 arms × 5 seeds) and the untrained model scored",
         ),
     ],
 )
@@ -130,5 +136,56 @@ def test_the_retrain_says_what_it_costs_in_full_training_runs(overrides, same, e
     from .conftest import SMOKE
 
     config = load_config(SMOKE, overrides)
-    best, default = {"kl_temperature": 0.5}, {"kl_temperature": 0.5 if same else 0.3}
+    default = config.reference
+    best = default if same else {**default, "kl_temperature": 0.5, "learning_rate": 2 * default["learning_rate"]}
     assert cost(plan_runs(config, best, default)).startswith(expected + ", side by side")
+
+
+def test_each_retrain_seed_trains_on_its_own_sample_where_the_training_split_has_a_limit():
+    from sweep.config import load_config
+    from sweep.retrain import training_data
+    from trainables.data import StsPairs, TrialData, load_triplets
+
+    from .conftest import SMOKE
+
+    config = load_config(SMOKE, ["data.train.limit=100", "data.train.shuffle=7"])
+    config = config.model_copy(update={"data": config.data.resolved()})
+    sweep_rows = TrialData(load_triplets(config.data.train), StsPairs(["a", "b"], ["c", "d"], [0.0, 1.0]))
+    seeds = config.retrain_seeds
+    per_seed = training_data(config, sweep_rows, seeds)
+    anchors = {seed: per_seed[seed].train["anchor"] for seed in seeds}
+    assert all(len(rows) == 100 for rows in anchors.values())
+    assert len({tuple(rows) for rows in anchors.values()}) == len(seeds)  # a sample of its own per seed
+    assert per_seed[None] is sweep_rows and all(per_seed[seed].sts_dev is sweep_rows.sts_dev for seed in seeds)
+    again = training_data(config, sweep_rows, seeds[:1])  # a resumed retrain draws the same rows
+    assert again[seeds[0]].train["anchor"] == anchors[seeds[0]]
+    whole = set(load_triplets(config.data.train.model_copy(update={"limit": None}))["anchor"])
+    assert all(set(rows) <= whole for rows in anchors.values())
+    # Off, or no limit: every seed trains on the sweep's rows.
+    for overrides in (["retrain.resample_data=false"], []):
+        same = load_config(SMOKE, overrides + (["data.train.limit=100"] if overrides else []))
+        same = same.model_copy(update={"data": same.data.resolved()})
+        assert all(rows is sweep_rows for rows in training_data(same, sweep_rows, seeds).values())
+
+
+def test_a_retrain_written_before_the_arms_existed_still_reports(smoke_experiment, tmp_path, capsys):
+    import pandas as pd
+
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    record = json.loads((folder / "retrain.json").read_text())
+    for key in ("arms", "defaults_at_best_trainer", "plain", "resampled_data"):
+        del record[key]
+    (folder / "retrain.json").write_text(json.dumps(record))
+    similarities = pd.read_parquet(folder / "test_similarities.parquet")
+    similarities[similarities["run"].isin(["best", "default", "untrained"])].to_parquet(
+        folder / "test_similarities.parquet"
+    )
+    assert main(["report", str(folder)]) == 0
+    report = json.loads((folder / "report.json").read_text())
+    before = json.loads((smoke_experiment / "report.json").read_text())
+    assert list(report["arms"]) == ["best", "defaults", "untrained"]
+    assert report["attribution"]["total"] == before["attribution"]["total"] and report["verdict"] == before["verdict"]
+    assert report["attribution"]["loss"] is None and report["attribution"]["adaptive"] is None
+    out = capsys.readouterr().out
+    assert "loss: not judged, no defaults_at_best_trainer runs" in out and "`sweep retrain DIR` adds them" in out

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
+from sweep.comparison_markdown import attribution_lines, left_out
 from sweep.comparison_markdown import verdict_lines as _verdict_lines
 
 REQUIRED_KEYS = [
@@ -138,6 +139,9 @@ def test_the_delivered_models_card_carries_its_sts_metrics_and_the_sweeps_answer
     assert "sentence-transformers" in card.data.tags  # what sentence-transformers wrote stays
     assert card.text.count(SECTION) == 1 and report["command"] in card.text
     assert all(line in card.text for line in _verdict_lines(report))
+    assert all(line.strip() in card.text for line in attribution_lines(report))
+    for name, arm in report["arms"].items():  # the depth table: every arm beside the delivered config
+        assert f"{100 * arm['test']['per_layer'][0]:.2f}" in card.text, name
     assert "AdaptiveLayerLoss(MultipleNegativesRankingLoss)" in card.text and "nli_train.jsonl" in card.text
     assert report["recipe"]["data"]["train"]["source"] not in card.text  # no folder of the driver's machine
 
@@ -162,9 +166,14 @@ def test_sweep_report_rewrites_the_same_report_and_ends_with_the_verdict(smoke_e
     assert (smoke_experiment / "best_model" / "README.md").read_text().count("## Adaptive-layer sweep") == 1
     out = capsys.readouterr().out
     assert "STS-test spearman_cosine" in out
-    expected = [f"  {line}" for line in _verdict_lines(json.loads(before))]
+    expected = _answer_lines(json.loads(before))
     tail = out.strip().splitlines()[-len(expected) - 1 :]
-    assert tail[:-1] == expected and "bootstrap" in tail[-1] and expected[0].startswith("  the objective, ")
+    assert tail[:-1] == expected and "bootstrap" in tail[-1] and expected[0].startswith("  loss settings (best − ")
+
+
+def _answer_lines(report: dict) -> list[str]:
+    """What the CLI ends with: each difference's objective verdict and its depths, the loss settings' first."""
+    return [f"  {line}" for line in [*attribution_lines(report), *left_out(report)]]
 
 
 def test_the_folder_is_a_ray_tune_experiment_that_can_be_restored(smoke_experiment):
@@ -204,6 +213,47 @@ def test_the_untrained_base_model_is_scored_once_on_both_splits(smoke_experiment
         expected = evaluate_sts(tiny_model, pairs)  # the tiny model starts from fixed weights
         assert untrained[split]["per_layer"] == pytest.approx(expected["per_depth"], abs=1e-6)
         assert untrained[split]["spearman_cosine"] == pytest.approx(expected["full"]["spearman_cosine"], abs=1e-6)
+
+
+def test_every_arm_is_retrained_and_every_difference_judged_at_every_depth(smoke_experiment):
+    report = json.loads((smoke_experiment / "report.json").read_text())
+    arms = report["arms"]
+    assert list(arms) == ["best", "defaults", "defaults_at_best_trainer", "plain", "untrained"]
+    best, default = report["best"]["config"], report["default"]["config"]
+    assert arms["best"]["test"] == report["test"] and arms["defaults"]["test"] == report["default"]["test"]
+    assert arms["untrained"]["test"]["per_layer"] == report["untrained"]["test"]["per_layer"]
+    # The smoke recipe searches the learning rate: the loss's defaults at the winner's learning rate, and
+    # plain MultipleNegativesRankingLoss (no AdaptiveLayerLoss values at all) at the winner's trainer knobs.
+    assert arms["defaults_at_best_trainer"]["config"] == {**default, "learning_rate": best["learning_rate"]}
+    assert arms["plain"]["config"] == {
+        "learning_rate": best["learning_rate"],
+        "warmup_ratio": best["warmup_ratio"],
+        "batch_size": best["batch_size"],
+        "adaptive_layer": False,
+    }
+    assert all(arm["runs_of"] == name and arm["note"] is None for name, arm in arms.items())
+    for name in ("defaults_at_best_trainer", "plain"):
+        runs = arms[name]["test"]["per_seed"]
+        assert [run["seed"] for run in runs] == report["seeds"]["retrain"] and len(runs[0]["per_layer"]) == 4
+    assert report["attribution_order"] == ["loss", "trainer", "total", "adaptive"]
+    pairs = {"total": ("best", "defaults"), "loss": ("best", "defaults_at_best_trainer")}
+    pairs |= {"trainer": ("defaults_at_best_trainer", "defaults"), "adaptive": ("best", "plain")}
+    for key, (minuend, subtrahend) in pairs.items():
+        found = report["attribution"][key]
+        assert found["arms"] == [minuend, subtrahend] and len(found["per_depth"]) == 4
+        for i, entry in enumerate(found["per_depth"]):
+            gap = arms[minuend]["test"]["per_layer"][i] - arms[subtrahend]["test"]["per_layer"][i]
+            assert entry["delta"] == pytest.approx(gap, abs=1e-9)
+            assert set(entry) >= {"says", "delta", "interval", "adjusted_interval", "method", "components"}
+        assert found["objective"]["says"] in ("better", "worse", "equivalent", "inconclusive")
+    total = report["attribution"]["total"]
+    assert report["verdict"]["per_depth"] == total["per_depth"] and report["verdict"]["objective"] == total["objective"]
+    # The parts add up to the whole: (best − dabt) + (dabt − defaults) = best − defaults, seed by seed.
+    parts = report["attribution"]["loss"]["objective"]["delta"] + report["attribution"]["trainer"]["objective"]["delta"]
+    assert parts == pytest.approx(total["objective"]["delta"], abs=1e-9)
+    text = (smoke_experiment / "report.md").read_text()
+    header = text.split("## Recipe")[0]
+    assert header.index("- loss settings") < header.index("- trainer settings") < header.index("- total (")
 
 
 def test_the_verdict_covers_full_depth_and_every_depth_and_matches_the_means(smoke_experiment):
@@ -246,7 +296,7 @@ def test_the_run_prints_a_line_per_trial_event_and_ends_with_the_report_and_the_
     # Nothing of Ray's own: no status tables, no token-auth notice, no Optuna study line.
     assert not [line for line in lines if re.search(r"[╭│╰]|Trial status|Token authentication|new study", line)]
     report = json.loads((smoke_run.folder / "report.json").read_text())
-    verdict = [f"  {line}" for line in _verdict_lines(report)]
-    assert lines[-len(verdict) - 3].endswith(f"{smoke_run.folder.name}/report.md")
-    assert lines[-len(verdict) - 2].startswith("verdict, best config − reference defaults")
-    assert lines[-len(verdict) - 1 : -1] == verdict and "bootstrap" in lines[-1]
+    answer = _answer_lines(report)
+    assert lines[-len(answer) - 3].endswith(f"{smoke_run.folder.name}/report.md")
+    assert lines[-len(answer) - 2].startswith("what caused the difference")
+    assert lines[-len(answer) - 1 : -1] == answer and "bootstrap" in lines[-1]
