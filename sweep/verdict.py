@@ -38,6 +38,7 @@ MARGIN = 0.005  # the equivalence margin: differences within ±0.5 Spearman poin
 RESAMPLES = 1000  # enough for a stable variance; each costs one ranking per run and depth
 BATCH = 200  # resamples ranked at once: bounds the memory to a few MB per seed and depth
 SEED = 0  # a fixed stream, so that `sweep report` rewrites the same report.json
+RANGE = 2.0  # ρ lies in [-1, 1], so a difference (or a weighted mean of differences) lies in [-2, 2]
 BETTER, WORSE, EQUIVALENT, INCONCLUSIVE = "better", "worse", "equivalent", "inconclusive"
 ADJUSTMENT = "Bonferroni"
 PIVOT_DRAWS = 200_000  # Monte Carlo draws of the pivotal quantity: the 1 − 0.05/6 quantile from ~1,700 in its tail
@@ -145,7 +146,13 @@ def _interval(delta: float, variance: float, df: float, confidence: float) -> li
     if variance == 0:
         return [delta, delta]  # the same runs on both sides, say: nothing varies
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * math.sqrt(variance)
-    return [delta - half, delta + half]
+    return _feasible(delta, half)
+
+
+def _feasible(delta: float, half: float) -> list[float]:
+    """delta ± half, within what a difference of two correlations can be: with two or three seeds the
+    seeds' few degrees of freedom give half-widths beyond it, which say nothing more than the range does."""
+    return [max(delta - half, -RANGE), min(delta + half, RANGE)]
 
 
 def _pivotal_interval(delta: float, seed_var: float, pair_var: float, n: int, confidence: float) -> list[float]:
@@ -156,11 +163,11 @@ def _pivotal_interval(delta: float, seed_var: float, pair_var: float, n: int, co
         return [delta, delta]
     if seed_var == 0 or n < 2:  # nothing estimated from few values: the normal quantile
         half = float(stats.norm.ppf(0.5 + confidence / 2)) * math.sqrt(total)
-        return [delta - half, delta + half]
+        return _feasible(delta, half)
     normal, chi2 = _pivot_draws(n - 1)
     spread = np.abs(normal) * np.sqrt(seed_var * (n - 1) / chi2 + pair_var)
     half = float(np.quantile(spread, confidence))
-    return [delta - half, delta + half]
+    return _feasible(delta, half)
 
 
 @functools.lru_cache(maxsize=8)

@@ -201,3 +201,11 @@ def test_the_objective_is_judged_on_its_own_weighted_difference_as_the_primary_c
     plain = verdicts(gold, best, default)
     assert plain["objective"]["delta"] == pytest.approx(plain["full"]["delta"])
     assert plain["objective"]["interval"] == pytest.approx(plain["full"]["interval"])
+
+
+def test_an_interval_never_reaches_past_what_a_difference_of_correlations_can_be():
+    # Two seeds that disagree wildly: the seeds' one degree of freedom gives a half-width beyond ±2.
+    found = combine(np.array([0.3, -0.3]), np.random.default_rng(0).normal(0, 0.01, 500), tests=6)
+    for low, high in (found["interval"], found["adjusted_interval"]):
+        assert -2.0 <= low < 0 < high <= 2.0
+    assert found["adjusted_interval"] == [-2.0, 2.0]
