@@ -270,6 +270,8 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
         line += f", reference defaults {default['spearman_cosine']:.4f}"
     line += f", untrained {report['untrained']['test']['spearman_cosine']:.4f}"
     print(line)
+    if report.get("retrain_cost"):
+        print(f"retrain: {report['retrain_cost']}")
     print(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
     if "attribution" in report:  # the loss settings' effect first where the search moved a trainer knob
         print("what caused the difference, STS-test spearman_cosine ×100 (depths: adjusted intervals):")

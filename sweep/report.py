@@ -121,6 +121,7 @@ def build_report(
         "attribution_order": headline_order(bool(searched_trainer_knobs(config.space))),
         "verdict": _verdict(attribution["total"], config.verdict.margin),
         "retrain_data": retrained.get("resampled_data"),
+        "retrain_cost": retrained.get("cost"),  # retrains written before the arms did not say it
         "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
         "model_path": MODEL_DIR,
         "command": meta["command"],

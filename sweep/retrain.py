@@ -311,6 +311,7 @@ def _assemble(
         "default_config": default,
         "arms": {arm.name: {"config": arm.params, "runs_of": arm.runs_of, "note": arm.note} for arm in arms},
         "resampled_data": training_data_note(config),
+        "cost": cost(planned),
     }
     return Retrained(record, similarities)
 

@@ -174,7 +174,7 @@ def test_a_retrain_written_before_the_arms_existed_still_reports(smoke_experimen
     folder = tmp_path / smoke_experiment.name
     shutil.copytree(smoke_experiment, folder)
     record = json.loads((folder / "retrain.json").read_text())
-    for key in ("arms", "defaults_at_best_trainer", "plain", "resampled_data"):
+    for key in ("arms", "defaults_at_best_trainer", "plain", "resampled_data", "cost"):
         del record[key]
     (folder / "retrain.json").write_text(json.dumps(record))
     similarities = pd.read_parquet(folder / "test_similarities.parquet")

@@ -300,3 +300,7 @@ def test_the_run_prints_a_line_per_trial_event_and_ends_with_the_report_and_the_
     assert lines[-len(answer) - 3].endswith(f"{smoke_run.folder.name}/report.md")
     assert lines[-len(answer) - 2].startswith("what caused the difference")
     assert lines[-len(answer) - 1 : -1] == answer and "bootstrap" in lines[-1]
+    # What the retrain cost, said at the end too: every trained arm with every seed.
+    assert f"retrain: {report['retrain_cost']}" in lines and report["retrain_cost"].startswith(
+        "20 full training runs (4 arms × 5 seeds) and the untrained model scored, side by side"
+    )
