@@ -206,8 +206,9 @@ def resume_experiment(
             experiment.write_meta(meta)
             if plan.left:
                 spec = tuner_spec(
-                    config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage, output
-                )
+                    config, prepared.data, prepared.plan, experiment.files, plan.warmstart, storage, output,
+                    earlier=plan.earlier,
+                )  # fmt: skip
                 with _stop_recorded(experiment, meta), interrupts.sweeping():
                     spec.tuner().fit()
             trials, reports = experiment.save_results(plan.superseded)

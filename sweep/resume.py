@@ -4,7 +4,8 @@ Everything comes from the folder's JSON (Ray's experiment state and result rows)
 A stored Optuna study (``search.storage``, by default the folder's journal) goes on: the trials the crash
 left running in it are told how they ended, or that they failed when they were interrupted. Without
 one, finished trials are replayed into a fresh study. Either way TPE's knowledge survives the crash, and
-the configs the crash interrupted run again first, from step 1 (the sweep keeps no checkpoints).
+the configs the crash interrupted run again first, from step 1 (the sweep keeps no checkpoints). ASHA's
+rungs survive it too: the finished trials' reports are told to the new scheduler (``sweep.rungs``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from optuna.trial import TrialState
 from sweep.config import ExperimentConfig
 from sweep.objective import search_metric
 from sweep.results import last_attempt
+from sweep.rungs import Reported
 from sweep.searcher import Told, Warmstart, told
 from sweep.storage import Folder
 from sweep.study_storage import RAY_TRIAL_ID
@@ -32,6 +34,7 @@ class ResumePlan:
     superseded: list[str]  # interrupted trials, rerun under new ids
     warmstart: Warmstart | None  # None: start afresh (no trial was recorded before the crash)
     outcomes: dict[str, Told] = field(default_factory=dict)  # what Optuna is told of each kept trial, by Ray id
+    earlier: list[Reported] = field(default_factory=list)  # the kept trials' reports, for ASHA's rungs
 
 
 def plan_resume(folder: Folder, config: ExperimentConfig, superseded: list[str], stored: bool = False) -> ResumePlan:
@@ -53,7 +56,10 @@ def plan_resume(folder: Folder, config: ExperimentConfig, superseded: list[str],
             num_samples=left,
         )
     rerun = [*superseded, *(r.trial_id for r in interrupted)]
-    return ResumePlan(len(finished), max(left, 0), rerun, warmstart, outcomes)
+    earlier = [
+        Reported(r.trial_id, histories[r.trial_id].to_dict("records"), errored=r.status == "ERROR") for r in finished
+    ]
+    return ResumePlan(len(finished), max(left, 0), rerun, warmstart, outcomes, earlier)
 
 
 def settle_interrupted(study: optuna.Study, outcomes: dict[str, Told]) -> list[int]:

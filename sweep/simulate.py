@@ -39,18 +39,12 @@ import pandas as pd
 from ray.tune.schedulers import TrialScheduler
 
 from sweep.config import ExperimentConfig
+from sweep.rungs import ReplayedTrial, Reported, prime
 from sweep.tuner import build_plateau, build_scheduler
 from trainables.errors import InputError
 
 CONTINUE, STOP, COMPLETE = "continue", "stop", "complete"  # the fate of one report
 CURVE_ENDS = "curve ends"  # a trial the setting let go on past its last recorded report
-
-
-@dataclass(frozen=True)
-class ReplayedTrial:
-    """What Ray Tune's schedulers read of a trial: its id (async_hyperband.py keys every rung by it)."""
-
-    trial_id: str
 
 
 @dataclass(frozen=True)
@@ -167,11 +161,15 @@ def bootstrap(curves: list[Curve], k: int, seed: int) -> list[Curve]:
     return [dataclasses.replace(curves[p], trial_id=f"{curves[p].trial_id}#{n}") for n, p in enumerate(picks)]
 
 
-def replay(curves: list[Curve], config: ExperimentConfig, concurrency: int, max_t: int) -> Outcome:
+def replay(
+    curves: list[Curve], config: ExperimentConfig, concurrency: int, max_t: int, earlier: list[Curve] | None = None
+) -> Outcome:
     """Run ``curves`` through the scheduler and patience rule of ``config``, ``concurrency`` at a time,
-    in virtual time; time 0 is the first trial's start."""
+    in virtual time; time 0 is the first trial's start. ``earlier``: trials finished before a crash, told
+    to the scheduler first, as a resumed sweep tells them (``sweep.rungs``)."""
     began = time.perf_counter()
     scheduler, plateau = build_scheduler(config, max_t), build_plateau(config)
+    prime(scheduler, [as_reported(curve) for curve in earlier or []])
     metric = config.objective.prune_metric
     outcome = Outcome()
     waiting = list(reversed(range(len(curves))))  # pop() takes the next in the recorded order
@@ -223,6 +221,11 @@ def replay(curves: list[Curve], config: ExperimentConfig, concurrency: int, max_
             start(now)
     outcome.seconds = time.perf_counter() - began
     return outcome
+
+
+def as_reported(curve: Curve) -> Reported:
+    """A recorded trial as a resumed sweep tells it to its scheduler."""
+    return Reported(curve.trial_id, curve.rows, errored=curve.fate == "errored")
 
 
 def decisions_matched(curves: list[Curve], outcome: Outcome) -> tuple[int, int, list[str]]:

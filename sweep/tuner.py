@@ -15,6 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from sweep import credentials
 from sweep.config import ExperimentConfig
 from sweep.progress import OutputOptions, SweepProgress
+from sweep.rungs import Reported, prime
 from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
 from sweep.storage import Folder
@@ -97,10 +98,12 @@ def tuner_spec(
     warmstart: Warmstart | None = None,
     study_storage: BaseStorage | None = None,
     output: OutputOptions | None = None,
+    earlier: list[Reported] | None = None,
 ) -> TunerSpec:
     """Everything the Tuner for one sweep (or the rest of a resumed one) is built from, storing its Ray
     experiment in ``folder`` and its Optuna study in ``study_storage`` (in memory when None); ``.tuner()``
-    builds it. ``output``: what it prints while it runs."""
+    builds it. ``output``: what it prints while it runs. ``earlier``: a resumed sweep's finished trials,
+    told to the scheduler before any trial starts, so that its rungs hold them (``sweep.rungs``)."""
     folder = Folder.of(folder)
     output = output or OutputOptions()
     num_samples = warmstart.num_samples if warmstart else config.search.num_samples
@@ -115,9 +118,11 @@ def tuner_spec(
     resources = {"cpu": config.resources.cpu, "gpu": config.resources.gpu}
     # The searcher and the scheduler each carry their own metric (they differ for two objectives), so
     # the TuneConfig names none: Tune refuses a metric set in both places.
+    scheduler = build_scheduler(config, plan.max_evaluations)
+    prime(scheduler, earlier or [])
     tune_config = tune.TuneConfig(
         search_alg=build_searcher(config, warmstart, study_storage),
-        scheduler=build_scheduler(config, plan.max_evaluations),
+        scheduler=scheduler,
         num_samples=num_samples,
         # A reused worker skips re-importing torch and transformers and re-initialising CUDA (seconds
         # per trial). Tune reuses one only after the last trial's thread has ended, and each trial first

@@ -225,8 +225,14 @@ def result_rows(folder, trial_id, steps, completed_at=None, total=12, scores=Non
     path.mkdir()
     scores = scores or [0.5 + s / 100 for s in steps]
     lines = [
-        {"step": s, "total_steps": total, "sts_dev_spearman_cosine": v, "completed": s == completed_at}
-        for s, v in zip(steps, scores, strict=True)
+        {
+            "training_iteration": i,
+            "step": s,
+            "total_steps": total,
+            "sts_dev_spearman_cosine": v,
+            "completed": s == completed_at,
+        }
+        for i, (s, v) in enumerate(zip(steps, scores, strict=True), start=1)
     ]
     (path / "result.json").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path

@@ -64,3 +64,24 @@ def test_a_resumed_study_hears_what_the_sweep_told_it(tmp_path):
     peaked, cut = searcher.searcher.study().trials
     assert (peaked.state, peaked.value) == (optuna.trial.TrialState.COMPLETE, 0.66)  # its best, not its last
     assert (cut.state, cut.intermediate_values) == (optuna.trial.TrialState.PRUNED, {0: 0.70})
+
+
+def test_the_resumed_sweeps_asha_holds_the_finished_trials_in_its_rungs(tmp_path):
+    """ASHA's rungs start where the crash left them: the finished trials' recorded scores (the errored one
+    too, up to where it broke), not the interrupted trial's, which runs again."""
+    from datasets import Dataset
+
+    from sweep.tuner import SweepPlan, tuner_spec
+    from trainables.data import StsPairs, TrialData, in_memory
+
+    config = load_config(SMOKE, ["search.num_samples=5", "scheduler.grace_period=1", "scheduler.reduction_factor=2"])
+    plan = plan_resume(_crashed_folder(tmp_path, config.reference), config, superseded=[])
+    assert [reported.trial_id for reported in plan.earlier] == ["done", "broke"]
+    assert [reported.errored for reported in plan.earlier] == [False, True]
+    rows = Dataset.from_dict({"anchor": ["a"], "positive": ["b"], "negative": ["c"]})
+    data = TrialData(in_memory(rows), StsPairs([], [], []))
+    spec = tuner_spec(config, data, SweepPlan(n_layers=4, max_evaluations=3), tmp_path / "next", earlier=plan.earlier)
+    rungs = {milestone: recorded for milestone, recorded in spec.tune_config.scheduler._brackets[0]._rungs}
+    assert rungs[1] == {"done": 0.54, "broke": 0.54} and rungs[2] == {"done": 0.58}
+    fresh = tuner_spec(config, data, SweepPlan(n_layers=4, max_evaluations=3), tmp_path / "fresh")
+    assert all(not recorded for _, recorded in fresh.tune_config.scheduler._brackets[0]._rungs)

@@ -3,6 +3,7 @@ checked against the real runs that recorded them and against ASHA's rung arithme
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -208,3 +209,29 @@ def test_a_sweep_that_crashed_before_any_trial_completed_replays_without_a_winne
         assert setting["winner"] is None and setting["same_winner"] is None
         assert setting["curve_ends"] + setting["pruned"] == len(trials)
     assert "no winner (no trial completed)" in (folder / "simulate.md").read_text()
+
+
+@pytest.mark.parametrize("recorded", [RECORDED, RECORDED_CPU_RECIPE], ids=["smoke", "cpu_recipe"])
+def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(recorded):
+    """The recorded sweep replayed one trial at a time, and the same sweep crashed after k trials: the
+    resumed scheduler is told the k finished trials (as `sweep resume` tells its new ASHA) and then judges
+    the rest. Its decisions must be the uninterrupted sweep's, report by report; a scheduler that is not
+    told them (what Ray Tune's resume gives) decides otherwise."""
+    from sweep.experiment_folder import load_reports, load_trials
+    from sweep.simulate import read_recording
+
+    config = load_config(recorded / "config.yaml", [])
+    meta = json.loads((recorded / "experiment.json").read_text())
+    recording = read_recording(load_trials(recorded), load_reports(recorded), config, meta.get("max_evaluations"))
+    curves, max_t = recording.curves, recording.max_t
+    uninterrupted = replay(curves, config, concurrency=1, max_t=max_t)
+    # What the folder records of a finished trial: the reports it made until it completed or ASHA stopped it.
+    made = [dataclasses.replace(c, rows=c.rows[: len(uninterrupted.decisions[c.trial_id])]) for c in curves]
+    forgetful = 0
+    for k in range(1, len(curves) - 1):
+        resumed = replay(curves[k:], config, concurrency=1, max_t=max_t, earlier=made[:k])
+        for curve in curves[k:]:
+            assert resumed.decisions[curve.trial_id] == uninterrupted.decisions[curve.trial_id], (k, curve.trial_id)
+        fresh = replay(curves[k:], config, concurrency=1, max_t=max_t)
+        forgetful += any(fresh.decisions[c.trial_id] != uninterrupted.decisions[c.trial_id] for c in curves[k:])
+    assert forgetful > 0  # without the earlier trials, ASHA's rungs differ and so do its decisions
