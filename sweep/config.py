@@ -8,7 +8,6 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from sweep.arms import ARMS, BEST, UNTRAINED
@@ -17,11 +16,12 @@ from sweep.search_space import Param, parse_space, reference_point
 from sweep.study_storage import check_storage
 from sweep.study_storage import resolved as resolved_storage
 from sweep.tracking_config import TrackingConfig
+from sweep.yaml12 import YamlError, dump, load
 from trainables.data import DataConfig
 from trainables.errors import InputError
 from trainables.model import ModelConfig
-from trainables.schema import Strict
-from trainables.train_config import MAX_SEED, TrainConfig
+from trainables.schema import MAX_INT64, MAX_SEED, Strict
+from trainables.train_config import TrainConfig
 
 MODEL_SOURCES = ("name", "package", "tiny")
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -32,9 +32,9 @@ class SearchConfig(Strict):
 
     algorithm: Literal["optuna"] = "optuna"
     num_samples: int = Field(20, ge=1, le=100_000)  # trials in the sweep, the reference defaults included
-    max_concurrent: int = Field(1, ge=1)  # trials running at once; TPE learns more from fewer at a time
+    max_concurrent: int = Field(1, ge=1, le=100_000)  # trials running at once; TPE learns more from fewer at a time
     seed: int = Field(0, ge=0, le=MAX_SEED)  # sampler seed: the same file proposes the same configs
-    n_startup_trials: int = Field(4, ge=1)  # random proposals before TPE takes over
+    n_startup_trials: int = Field(4, ge=1, le=100_000)  # random proposals before TPE takes over
     # Where the Optuna study is kept (see sweep.study_storage): a journal file path or a database URL
     # (sqlite:///…, postgresql://…, no password in it). Null: optuna.journal in the experiment folder, so
     # the study lives beside the sweep; a folder behind a URI keeps it in memory instead.
@@ -58,7 +58,7 @@ class SchedulerConfig(Strict):
     the weak ones, and ``patience`` lets a trial end itself once it stops improving."""
 
     type: Literal["asha", "none"] = "asha"
-    grace_period: int = Field(1, ge=1)  # evaluations a trial gets before it can be stopped
+    grace_period: int = Field(1, ge=1, le=MAX_INT64)  # evaluations a trial gets before it can be stopped
     reduction_factor: float = Field(2.0, gt=1, allow_inf_nan=False)  # keep the best 1/reduction_factor at each rung
     # A trial ends after this many evaluations in a row without a new best (on objective.prune_on), and
     # counts as completed: trials are ranked by their best report, which such a trial already made, so
@@ -66,20 +66,29 @@ class SchedulerConfig(Strict):
     # recorded sweep here (smoke, minilm_cpu, the peer benchmark's) replaying it with 1 kept the winner
     # and cut the trial phase by 1.6% (smoke) to 24%. Null: trials run on past their peak, for curves that dip and rise.
     # Independent of `type`: a sweep without any early stopping sets `type: none` and `patience: null`.
-    patience: int | None = Field(1, ge=1)
+    patience: int | None = Field(1, ge=1, le=MAX_INT64)
+
+
+# Ray's own rules for a request (ray._common.ray_option_utils, ray._raylet): an amount is kept in units of
+# 0.0001, so a smaller one is refused; a GPU is a unit resource, so more than one must be whole.
+RAY_RESOURCE_UNIT = 0.0001
+# torch takes a trial's CPUs as its thread count, a C int; GPUs get the same cap, far above any cluster.
+MAX_RESOURCE = 2**31 - 1
 
 
 class ResourcesConfig(Strict):
-    """What one trial (and one retrain) is given."""
+    """What one trial (and one retrain) is given, as Ray schedules it."""
 
-    cpu: float = Field(1.0, gt=0)  # also the trial's torch thread count (at least 1)
-    gpu: float = Field(0.0, ge=0)  # fractions below 1 pack several trials on one GPU
+    cpu: float = Field(1.0, ge=RAY_RESOURCE_UNIT, le=MAX_RESOURCE)  # also the trial's torch threads (at least 1)
+    gpu: float = Field(0.0, ge=0, le=MAX_RESOURCE)  # fractions below 1 pack several trials on one GPU
 
     @field_validator("gpu")
     @classmethod
-    def _whole_above_one(cls, value: float) -> float:
-        if value > 1 and value != int(value):
-            raise ValueError(f"a fraction of a GPU must be below 1, more than one must be whole; got {value}")
+    def _ray_gpus(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            raise ValueError("a fraction of a GPU must be below 1, more than one must be whole")
+        if 0 < value < RAY_RESOURCE_UNIT:
+            raise ValueError(f"Ray counts GPUs in steps of {RAY_RESOURCE_UNIT}; give 0 or at least that")
         return value
 
     @property
@@ -243,11 +252,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
 def load_config_text(text: str, path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """``load_config`` on the file's text; ``path`` names it in messages and gives the default name."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}: malformed YAML{where}: {getattr(error, 'problem', error)}") from None
+        raw = load(text)
+    except YamlError as error:
+        where = f" at line {error.line}" if error.line else ""
+        raise InputError(f"{path}: malformed YAML{where}: {error.problem}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -273,9 +281,9 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
     if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
         raise InputError(f"--set {override!r}: expected key.sub=value, e.g. train.batch_size=32")
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise InputError(f"--set {key}: cannot read {text!r} as a value") from None
+        value = load(text)  # YAML 1.2, as the file is read: `1e-5` is a float, `1:30` is text
+    except YamlError as error:
+        raise InputError(f"--set {key}: cannot read {text!r} as a value: {error.problem}") from None
     node = raw
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):
@@ -326,4 +334,4 @@ def _allowed_keys(loc: tuple) -> list[str]:
 
 def to_yaml(config: ExperimentConfig) -> str:
     """The fully resolved config, every default written out, for the experiment folder."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    return dump(config.model_dump(mode="json"))  # read back by the same YAML 1.2 reader

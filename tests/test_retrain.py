@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-import yaml
 
+from sweep import yaml12
 from sweep.cli import main
 
 ARM_RUNS = ("best", "default", "defaults_at_best_trainer", "plain")  # the smoke recipe searches the learning rate
@@ -18,9 +18,9 @@ ARM_RUNS = ("best", "default", "defaults_at_best_trainer", "plain")  # the smoke
 def retrained_on_the_sweep_seed(smoke_experiment, tmp_path_factory):
     folder = tmp_path_factory.mktemp("retrain") / smoke_experiment.name
     shutil.copytree(smoke_experiment, folder)
-    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config = yaml12.load((folder / "config.yaml").read_text())  # as the sweep reads it: YAML 1.2
     config["retrain"]["seeds"] = [config["train"]["seed"]]
-    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    (folder / "config.yaml").write_text(yaml12.dump(config))
     return folder
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from trainables.errors import InputError
-from trainables.schema import Strict
+from trainables.schema import MAX_INT64, MAX_SEED, Strict
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -29,8 +29,9 @@ class DataSource(Strict):
     source: str  # local file path, or hub dataset id
     subset: str | None = None  # hub config name, e.g. "triplet"
     split: str = "train"  # hub split; ignored for local files
-    limit: int | None = Field(None, ge=1)  # keep only the first N rows
-    shuffle: int | None = None  # seed: shuffle the rows before the limit, so a limit is a random sample
+    limit: int | None = Field(None, ge=1, le=MAX_INT64)  # keep only the first N rows
+    # Seed: shuffle the rows before the limit, so a limit is a random sample (numpy's seed range).
+    shuffle: int | None = Field(None, ge=0, le=MAX_SEED)
 
     @property
     def is_local(self) -> bool:

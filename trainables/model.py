@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, PrivateAttr, model_validator
 
 from trainables.errors import InputError, reason
-from trainables.schema import Strict
+from trainables.schema import MAX_SEED, Strict
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -34,7 +34,7 @@ class TinyModel(Strict):
     heads: int = Field(2, ge=1, le=64)
     intermediate_size: int = Field(128, ge=8, le=16384)
     vocab: str = str(TINY_VOCAB)  # WordPiece vocabulary committed in the repository
-    seed: int = 0  # weight initialisation; fixed so every trial starts from the same weights
+    seed: int = Field(0, ge=0, le=MAX_SEED)  # weight initialisation; fixed so every trial starts from the same weights
     # The vocabulary's text, read once in the driver: a trial on another node has no such file. Private,
     # so that it travels with the config to the trials but is never written where the config is.
     _vocab_text: str | None = PrivateAttr(None)
