@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import optuna
@@ -36,6 +37,12 @@ def _files(tmp: Path) -> dict[str, str]:
     (tmp / "gzipped.jsonl.gz").write_bytes(gzip.compress(b""))
     (tmp / "binary.jsonl").write_bytes(b"\x00\xff\xfe garbage \x81")
     (tmp / "a_folder.jsonl").mkdir()
+    (tmp / "plain_folder").mkdir()
+    os.mkfifo(tmp / "fifo.jsonl")  # a reader that opened it would wait for a writer for ever
+    (tmp / "latin1.jsonl").write_bytes(
+        "".join(json.dumps({**PAIR, "score": i / 9}) + "\n" for i in range(9)).encode()
+        + '{"sentence1": "un café", "sentence2": "a coffee", "score": 0.3}\n'.encode("latin-1")
+    )
     return {
         **_model_folders(tmp),
         "malformed": _write(tmp / "malformed.yaml", "train: {batch_size: 32\nsearch: [\n"),
@@ -45,6 +52,12 @@ def _files(tmp: Path) -> dict[str, str]:
         "empty": _write(tmp / "empty.jsonl", ""),
         "empty_gz": str(tmp / "gzipped.jsonl.gz"),
         "binary": str(tmp / "binary.jsonl"),
+        "fifo": str(tmp / "fifo.jsonl"),
+        "plain_folder": str(tmp / "plain_folder"),
+        "latin1": str(tmp / "latin1.jsonl"),
+        "tsv": _write(tmp / "pairs.tsv", "sentence1\tsentence2\tscore\na\tb\t0.5\n"),
+        "score_twice": _write(tmp / "twice.csv", "sentence1,sentence2,score,score\n" + "a,b,0.5,5\nc,d,0.1,1\n" * 10),
+        "cut_gz": _cut_gzip(tmp / "cut.jsonl.gz", [TRIPLET] * 400),
         "folder": str(tmp / "a_folder.jsonl"),
         "score_7": _jsonl(tmp / "score7.jsonl", [{**PAIR, "score": 7.0}] * 20),
         "no_score": _jsonl(tmp / "noscore.jsonl", [{"sentence1": "a", "sentence2": "b"}] * 20),
@@ -55,6 +68,13 @@ def _files(tmp: Path) -> dict[str, str]:
         "two_trains": _write(tmp / "two_trains.yaml", f"{SMOKE.read_text()}\ntrain:\n  epochs: 2\n"),
         "taken_journal": _journal_with_study(tmp / "taken.journal", "taken"),
     }
+
+
+def _cut_gzip(path: Path, rows: list[dict]) -> str:
+    """A gzipped file cut off half-way, as an interrupted copy leaves it."""
+    whole = gzip.compress("".join(json.dumps(row) + "\n" for row in rows).encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    return str(path)
 
 
 def _journal_with_study(path: Path, name: str) -> str:
@@ -190,7 +210,42 @@ RUN_CASES = [
     ("a GPT-2 model", [str(SMOKE), *_set("model.name={gpt2_model}")], "is a 'gpt2' model"),
     ("a model with a prompt", [str(SMOKE), *_set("model.name={prompted_model}")], "the default prompt 'query'"),
     ("missing data file", [str(SMOKE), *_set("data.train.source=absent.jsonl")], "data.train.source: data file absent"),
-    ("a data file that is a folder", [str(SMOKE), *_set("data.train.source={folder}")], "data.train"),
+    (
+        "a data file that is a folder",
+        [str(SMOKE), *_set("data.train.source={folder}")],
+        "data.train.source: {folder} is a folder, not a regular file",
+    ),
+    (
+        "a data file that is a FIFO",
+        [str(SMOKE), *_set("data.train.source={fifo}")],
+        "data.train.source: {fifo} is a FIFO (named pipe), not a regular file",
+    ),
+    (
+        "a data source that is a folder",
+        [str(SMOKE), *_set("data.train.source={plain_folder}")],
+        "data.train.source: {plain_folder} is a folder; give one data file: .json, .jsonl, .csv or .parquet",
+    ),
+    (
+        "a .tsv file",
+        [str(SMOKE), *_set("data.sts_test.source={tsv}")],
+        "data.sts_test.source: {tsv} is a local file of a format not read here; use .json, .jsonl, .csv or .parquet",
+    ),
+    (
+        "a .txt path that does not exist",
+        [str(SMOKE), *_set("data.train.source=nli/triplets.txt")],
+        "data.train.source: nli/triplets.txt is a local file of a format not read here",
+    ),
+    (
+        "an STS file that is not UTF-8",
+        [str(SMOKE), *_set("data.sts_dev.source={latin1}")],
+        "data.sts_dev.source: {latin1} is not UTF-8 text: line 10 has the byte 0xe9",
+    ),
+    (
+        "a CSV column named twice",
+        [str(SMOKE), *_set("data.sts_dev.source={score_twice}")],
+        "data.sts_dev.source: {score_twice} has the column 'score' twice",
+    ),
+    ("a gzip file cut short", [str(SMOKE), *_set("data.train.source={cut_gz}")], "cannot read {cut_gz}: EOFError"),
     ("unreadable data file", [str(SMOKE), *_set("data.train.source={binary}")], "data.train"),
     ("missing column", [str(SMOKE), *_set("data.train.source={no_negative}")], "negative"),
     ("empty split", [str(SMOKE), *_set("data.sts_dev.source={empty}")], "has no rows"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import pickle
 import shutil
 
@@ -132,3 +133,86 @@ def test_missing_and_unreadable_files_are_refused(tmp_path):
     broken.write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="data.train.source: cannot read .*broken.parquet"):
         load_triplets(DataSource(source=str(broken)))
+
+
+def test_a_folder_or_a_fifo_with_a_data_files_name_is_said_to_be_one(tmp_path):
+    (tmp_path / "folder.jsonl").mkdir()
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    with pytest.raises(InputError, match=r"data.train.source: .*folder.jsonl is a folder, not a regular file"):
+        load_triplets(DataSource(source=str(tmp_path / "folder.jsonl")))
+    with pytest.raises(InputError, match=r"pipe.jsonl is a FIFO \(named pipe\), not a regular file; give a data file"):
+        load_triplets(DataSource(source=str(tmp_path / "pipe.jsonl")))
+
+
+@pytest.mark.parametrize("source", ["pairs.tsv", "pairs.txt", "pairs.jsonl.bz2", "pairs.gz", "./stsb", "a/b/c", "~/x"])
+def test_a_local_path_of_a_format_not_read_here_is_not_taken_for_a_hub_id(source):
+    with pytest.raises(ValueError, match=r"is a local file of a format not read here; use .json, .jsonl, .csv or"):
+        DataSource(source=source)
+
+
+def test_an_existing_folder_is_not_taken_for_a_hub_id(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder; give one data file"):
+        DataSource(source=str(tmp_path))
+
+
+@pytest.mark.parametrize("source", ["sentence-transformers/stsb", "glue", "org/data.v2", "org/name.jsonl-like"])
+def test_hub_ids_stay_hub_ids(source):
+    assert not DataSource(source=source).is_local
+
+
+def test_bytes_that_are_not_utf8_are_refused_naming_the_line_for_sts_and_triplets(tmp_path):
+    good = "".join(json.dumps(row) + "\n" for row in PAIRS).encode()
+    path = tmp_path / "sts.jsonl"
+    path.write_bytes(good + '{"sentence1": "café", "sentence2": "b", "score": 0.3}\n'.encode("cp1252"))
+    with pytest.raises(
+        InputError, match=r"data.sts_dev.source: .*sts.jsonl is not UTF-8 text: line 6 has the byte 0xe9"
+    ):
+        load_sts(DataSource(source=str(path)), "data.sts_dev")
+    gz = tmp_path / "t.csv.gz"
+    gz.write_bytes(gzip.compress(b"anchor,positive,negative\n" + b"a,p,n\n" * 3 + b"caf\xe9,p,n\n"))
+    with pytest.raises(InputError, match=r"data.train.source: .*t.csv.gz is not UTF-8 text: line 5 has the byte 0xe9"):
+        load_triplets(DataSource(source=str(gz)))
+    cut = tmp_path / "cut.jsonl"
+    cut.write_bytes(good + '{"sentence1": "é'.encode()[:-1])
+    with pytest.raises(InputError, match=r"it ends inside a character \(line 6\)"):
+        load_sts(DataSource(source=str(cut)), "data.sts_dev")
+
+
+def test_the_utf8_check_reads_in_chunks_without_losing_a_character_or_a_line(tmp_path):
+    from trainables.file_checks import check_file
+
+    # A two-byte character across the 1 MiB boundary between two reads is fine; the line count goes on.
+    line = b"x" * 1023 + b"\n"
+    head = line * 1023 + b"x" * 1023
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(head + "é\n".encode() + line * 5 + b"\xff\n")
+    with pytest.raises(InputError, match=r"line 1030 has the byte 0xff"):
+        check_file(str(path), "data.train")
+    path.write_bytes(head + "é\n".encode() + line * 5)
+    assert check_file(str(path), "data.train") == path
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path):
+    csv_path = tmp_path / "sts.csv"
+    csv_path.write_text(
+        "sentence1,sentence2,score,sentence1\n" + "".join(f"a{i},b{i},{i / 5},c{i}\n" for i in range(5))
+    )
+    with pytest.raises(InputError, match=r"data.sts_dev.source: .*sts.csv has the column 'sentence1' twice"):
+        load_sts(DataSource(source=str(csv_path)), "data.sts_dev")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = [pa.array(["a", "b"]), pa.array(["c", "d"]), pa.array([0.1, 0.2]), pa.array([0.3, 0.4])]
+    pq.write_table(pa.table(columns, names=["sentence1", "sentence2", "score", "score"]), tmp_path / "sts.parquet")
+    with pytest.raises(InputError, match=r"sts.parquet has the column 'score' twice"):
+        load_sts(DataSource(source=str(tmp_path / "sts.parquet")), "data.sts_dev")
+
+
+def test_a_gzip_file_cut_short_or_not_gzip_at_all_is_refused_in_one_line(tmp_path):
+    whole = gzip.compress("".join(json.dumps(row) + "\n" for row in TRIPLETS * 50).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match=r"cannot read .*cut.jsonl.gz: EOFError: Compressed file ended"):
+        load_triplets(DataSource(source=str(tmp_path / "cut.jsonl.gz")))
+    (tmp_path / "plain.jsonl.gz").write_text(json.dumps(TRIPLETS[0]) + "\n")
+    with pytest.raises(InputError, match=r"cannot read .*plain.jsonl.gz: BadGzipFile: Not a gzipped file"):
+        load_triplets(DataSource(source=str(tmp_path / "plain.jsonl.gz")))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from trainables.errors import InputError
+from trainables.file_checks import check_file, check_source, local_format
 from trainables.schema import MAX_INT64, MAX_SEED, Strict
 
 if TYPE_CHECKING:
@@ -20,22 +20,27 @@ if TYPE_CHECKING:
 
 TRIPLET_COLUMNS = ("anchor", "positive", "negative")
 STS_COLUMNS = ("sentence1", "sentence2", "score")
-LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
 
 class DataSource(Strict):
     """One split: a local file (json, jsonl, csv, parquet; ``.gz`` allowed) or a hub dataset."""
 
-    source: str  # local file path, or hub dataset id
+    source: str  # local file path, or hub dataset id; a local path of another format is refused
     subset: str | None = None  # hub config name, e.g. "triplet"
     split: str = "train"  # hub split; ignored for local files
     limit: int | None = Field(None, ge=1, le=MAX_INT64)  # keep only the first N rows
     # Seed: shuffle the rows before the limit, so a limit is a random sample (numpy's seed range).
     shuffle: int | None = Field(None, ge=0, le=MAX_SEED)
 
+    @field_validator("source")
+    @classmethod
+    def _readable_here(cls, source: str) -> str:
+        # A .tsv or .txt path used to be taken for a hub dataset id and "not found on the hub".
+        return check_source(source)
+
     @property
     def is_local(self) -> bool:
-        return _local_format(self.source) is not None
+        return local_format(self.source) is not None
 
 
 class DataConfig(Strict):
@@ -97,22 +102,6 @@ def sample(dataset: Dataset, size: int, seed: int) -> Dataset:
     return in_memory(dataset.shuffle(seed=seed).select(range(size)))
 
 
-def _local_format(source: str) -> str | None:
-    suffixes = [s.lower() for s in Path(source).suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return LOCAL_FORMATS.get(suffixes[-1]) if suffixes else None
-
-
-def _is_empty(path: Path) -> bool:
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            return not handle.read(4096).strip()
-    except OSError:  # not gzip after all: let the reader report it
-        return False
-
-
 @contextlib.contextmanager
 def _readers_silent():
     """The readers log each failure before raising it; the InputError raised instead says it once."""
@@ -137,14 +126,10 @@ def _load(source: DataSource, key: str) -> Dataset:
     from datasets import load_dataset  # imported on use: config validation does not need it
 
     if source.is_local:
-        path = Path(source.source).expanduser()
-        if not path.is_file():
-            raise InputError(f"{key}.source: data file {source.source} does not exist")
-        if _is_empty(path):  # the readers fail on an empty file with errors that do not say so
-            raise InputError(f"{key}: {source.source} has no rows")
+        path = check_file(source.source, key)  # a regular, non-empty, UTF-8 file, each column named once
         try:
             with _readers_silent():
-                dataset = load_dataset(_local_format(source.source), data_files=str(path), split="train")
+                dataset = load_dataset(local_format(source.source), data_files=str(path), split="train")
         except Exception as error:  # the json/csv/parquet readers raise many types for a broken file
             raise InputError(f"{key}.source: cannot read {source.source}: {_reason(error)}") from None
     else:
