@@ -312,7 +312,8 @@ def _one_line(error: ValidationError) -> str:
     if first["type"] == "missing":
         return f"{key}: required"
     shown = repr(first.get("input"))
-    if "input" in first and not isinstance(first["input"], dict) and len(shown) <= 80:
+    said = isinstance(first.get("input"), str) and first["input"] in message  # a validator that named it
+    if "input" in first and not isinstance(first["input"], dict) and len(shown) <= 80 and not said:
         return f"{key}: {message} (got {shown})"
     return f"{key}: {message}"
 

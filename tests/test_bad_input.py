@@ -39,6 +39,7 @@ def _files(tmp: Path) -> dict[str, str]:
     (tmp / "a_folder.jsonl").mkdir()
     (tmp / "plain_folder").mkdir()
     os.mkfifo(tmp / "fifo.jsonl")  # a reader that opened it would wait for a writer for ever
+    (tmp / "null.jsonl").symlink_to("/dev/null")
     (tmp / "latin1.jsonl").write_bytes(
         "".join(json.dumps({**PAIR, "score": i / 9}) + "\n" for i in range(9)).encode()
         + '{"sentence1": "un café", "sentence2": "a coffee", "score": 0.3}\n'.encode("latin-1")
@@ -53,6 +54,7 @@ def _files(tmp: Path) -> dict[str, str]:
         "empty_gz": str(tmp / "gzipped.jsonl.gz"),
         "binary": str(tmp / "binary.jsonl"),
         "fifo": str(tmp / "fifo.jsonl"),
+        "null_link": str(tmp / "null.jsonl"),
         "plain_folder": str(tmp / "plain_folder"),
         "latin1": str(tmp / "latin1.jsonl"),
         "tsv": _write(tmp / "pairs.tsv", "sentence1\tsentence2\tscore\na\tb\t0.5\n"),
@@ -219,6 +221,11 @@ RUN_CASES = [
         "a data file that is a FIFO",
         [str(SMOKE), *_set("data.train.source={fifo}")],
         "data.train.source: {fifo} is a FIFO (named pipe), not a regular file",
+    ),
+    (
+        "a data file that links to /dev/null",
+        [str(SMOKE), *_set("data.train.source={null_link}")],
+        "data.train.source: {null_link} is a character device, not a regular file",
     ),
     (
         "a data source that is a folder",

@@ -216,3 +216,18 @@ def test_a_gzip_file_cut_short_or_not_gzip_at_all_is_refused_in_one_line(tmp_pat
     (tmp_path / "plain.jsonl.gz").write_text(json.dumps(TRIPLETS[0]) + "\n")
     with pytest.raises(InputError, match=r"cannot read .*plain.jsonl.gz: BadGzipFile: Not a gzipped file"):
         load_triplets(DataSource(source=str(tmp_path / "plain.jsonl.gz")))
+
+
+def test_a_link_named_as_a_data_file_is_read_through_its_name_not_its_target(tmp_path):
+    from trainables.data import DataConfig
+
+    blob = tmp_path / "store" / "blob-3f2a"  # a content-addressed store's file, without a suffix
+    blob.parent.mkdir()
+    write_jsonl(blob, TRIPLETS)
+    (tmp_path / "train.jsonl").symlink_to(blob)
+    (tmp_path / "null.jsonl").symlink_to("/dev/null")
+    data = DataConfig(train=DataSource(source=str(tmp_path / "train.jsonl"))).resolved()
+    assert data.train.is_local and load_triplets(data.train)["anchor"] == [row["anchor"] for row in TRIPLETS]
+    null = DataConfig(train=DataSource(source=str(tmp_path / "null.jsonl"))).resolved()
+    with pytest.raises(InputError, match=r"null.jsonl is a character device, not a regular file"):
+        load_triplets(null.train)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,9 +52,11 @@ class DataConfig(Strict):
     sts_test: DataSource = DataSource(source="sentence-transformers/stsb", split="test")
 
     def resolved(self) -> DataConfig:
-        """A copy with absolute local paths, so a saved config works from any working directory."""
+        """A copy with absolute local paths, so a saved config works from any working directory. Links are
+        kept, not followed: a link ``train.jsonl`` to a store's ``blob-3f2a`` would lose the suffix that
+        says it is a local JSON file."""
         update = {
-            key: source.model_copy(update={"source": str(Path(source.source).expanduser().resolve())})
+            key: source.model_copy(update={"source": os.path.abspath(Path(source.source).expanduser())})
             for key, source in (("train", self.train), ("sts_dev", self.sts_dev), ("sts_test", self.sts_test))
             if source.is_local and Path(source.source).expanduser().exists()
         }
