@@ -283,7 +283,8 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
     try:
         value = load(text)  # YAML 1.2, as the file is read: `1e-5` is a float, `1:30` is text
     except YamlError as error:
-        raise InputError(f"--set {key}: cannot read {text!r} as a value: {error.problem}") from None
+        shown = text if len(text) <= 80 else f"{text[:77]}..."  # the reason must fit on the one line too
+        raise InputError(f"--set {key}: cannot read {shown!r} as a value: {error.problem}") from None
     node = raw
     parts = key.split(".")
     for depth, part in enumerate(parts[:-1]):

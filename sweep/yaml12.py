@@ -13,6 +13,7 @@ import io
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import SafeRepresenter
@@ -24,6 +25,14 @@ class YamlError(ValueError):
     def __init__(self, problem: str, line: int | None):
         super().__init__(problem)
         self.problem, self.line = problem, line
+
+
+class _Constructor(SafeConstructor):
+    """YAML 1.2's safe constructor, with a lone ``=`` read as the text it is in YAML 1.2: ruamel.yaml keeps
+    1.1's "value" type for it, which no constructor builds ("could not determine a constructor")."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:value", SafeConstructor.construct_yaml_str)
 
 
 class _Representer(SafeRepresenter):
@@ -45,18 +54,39 @@ def _yaml() -> YAML:
     # pure=True: without it ruamel.yaml takes its C loader where installed, which reads some YAML 1.1
     # forms (052 as octal 42). The pure loader is YAML 1.2 throughout, and refuses duplicate keys.
     yaml = YAML(typ="safe", pure=True)
-    yaml.Representer = _Representer
+    yaml.Constructor, yaml.Representer = _Constructor, _Representer
     yaml.sort_base_mapping_type_on_output = False  # config.yaml keeps the sections in the schema's order
     yaml.default_flow_style = False
     return yaml
 
 
+# A config holds a few hundred values. Aliases let a short text stand for billions of them (each level
+# repeating the one before), which validation and the one-line messages would then walk or print.
+MAX_VALUES = 100_000
+
+
 def load(text: str) -> Any:
     """The data in ``text``: mappings, lists, strings, numbers, booleans, None. Raises YamlError."""
     try:
-        return _yaml().load(text)
+        data = _yaml().load(text)
     except YAMLError as error:
         raise _one_error(error) from None
+    except RecursionError:  # the parser recurses once per level of nesting
+        raise YamlError("nested too deeply", None) from None
+    if _expanded_size(data, {}) > MAX_VALUES:
+        raise YamlError(f"more than {MAX_VALUES} values once its aliases (*name) are expanded", None)
+    return data
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """Values in ``node`` counting every alias as a copy; each shared node is counted once (``sizes``)."""
+    if not isinstance(node, (dict, list)):
+        return 1
+    if id(node) not in sizes:
+        sizes[id(node)] = 0  # a list that holds itself (`&a [*a]`) counts as one value, not for ever
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def dump(data: Any) -> str:

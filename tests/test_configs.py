@@ -190,6 +190,17 @@ def test_a_key_given_twice_in_a_file_is_refused_naming_it_and_its_line(tmp_path)
         load_config(nested)
 
 
+def test_text_that_expands_past_any_config_or_nests_without_end_is_refused_in_one_line(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )  # 9**9 values from 400 bytes
+    with pytest.raises(InputError, match=r"malformed YAML: more than 100000 values once its aliases"):
+        load_config(write(tmp_path, bomb))
+    with pytest.raises(InputError, match=r"--set search_space: cannot read .* as a value: nested too deeply"):
+        load_config(SMOKE, ["search_space=" + "[" * 5000 + "]" * 5000])
+    assert load_config(SMOKE, ["results_dir=="]).results_dir == "="  # YAML 1.2 text, not 1.1's "value" type
+
+
 def test_the_saved_config_reads_back_the_same_text_that_yaml_1_1_would_leave_unquoted(tmp_path):
     from sweep.config import load_config_text, to_yaml
 
