@@ -60,6 +60,12 @@ def _files(tmp: Path) -> dict[str, str]:
         "tsv": _write(tmp / "pairs.tsv", "sentence1\tsentence2\tscore\na\tb\t0.5\n"),
         "score_twice": _write(tmp / "twice.csv", "sentence1,sentence2,score,score\n" + "a,b,0.5,5\nc,d,0.1,1\n" * 10),
         "cut_gz": _cut_gzip(tmp / "cut.jsonl.gz", [TRIPLET] * 400),
+        "score_twice_json": _write(
+            tmp / "twice.json",
+            "["
+            + ",".join(f'{{"sentence1": "a", "sentence2": "b", "score": {i / 9}, "score": 1}}' for i in range(9))
+            + "]",
+        ),
         "folder": str(tmp / "a_folder.jsonl"),
         "score_7": _jsonl(tmp / "score7.jsonl", [{**PAIR, "score": 7.0}] * 20),
         "no_score": _jsonl(tmp / "noscore.jsonl", [{"sentence1": "a", "sentence2": "b"}] * 20),
@@ -251,6 +257,11 @@ RUN_CASES = [
         "a CSV column named twice",
         [str(SMOKE), *_set("data.sts_dev.source={score_twice}")],
         "data.sts_dev.source: {score_twice} has the column 'score' twice",
+    ),
+    (
+        "a JSON key given twice",
+        [str(SMOKE), *_set("data.sts_dev.source={score_twice_json}")],
+        "data.sts_dev.source: {score_twice_json} has an object with the key 'score' twice",
     ),
     ("a gzip file cut short", [str(SMOKE), *_set("data.train.source={cut_gz}")], "cannot read {cut_gz}: EOFError"),
     ("unreadable data file", [str(SMOKE), *_set("data.train.source={binary}")], "data.train"),

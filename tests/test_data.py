@@ -231,3 +231,17 @@ def test_a_link_named_as_a_data_file_is_read_through_its_name_not_its_target(tmp
     null = DataConfig(train=DataSource(source=str(tmp_path / "null.jsonl"))).resolved()
     with pytest.raises(InputError, match=r"null.jsonl is a character device, not a regular file"):
         load_triplets(null.train)
+
+
+def test_a_json_key_given_twice_is_refused_where_the_reader_would_keep_the_last_or_fail_obscurely(tmp_path):
+    rows = [json.dumps(row) for row in TRIPLETS]
+    rows[3] = rows[3][:-1] + ', "anchor": "another"}'
+    (tmp_path / "t.json").write_text("[" + ",".join(rows) + "]")  # the reader kept "another", silently
+    with pytest.raises(InputError, match=r"data.train.source: .*t.json has an object with the key 'anchor' twice"):
+        load_triplets(DataSource(source=str(tmp_path / "t.json")))
+    (tmp_path / "t.jsonl").write_text("\n".join(rows) + "\n")  # the reader said "Trailing data at position 50"
+    with pytest.raises(InputError, match=r"data.train.source: .*t.jsonl line 4 has the key 'anchor' twice"):
+        load_triplets(DataSource(source=str(tmp_path / "t.jsonl")))
+    (tmp_path / "cut.jsonl").write_text("\n".join(rows[:2]) + '\n{"anchor": "b", "positive": \n')
+    with pytest.raises(InputError, match=r"cut.jsonl line 3 is not JSON: Expecting value at column 28"):
+        load_triplets(DataSource(source=str(tmp_path / "cut.jsonl")))

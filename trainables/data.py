@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from trainables.errors import InputError
-from trainables.file_checks import check_file, check_source, local_format
+from trainables.file_checks import check_file, check_json_keys, check_source, diagnose_json_lines, local_format
 from trainables.schema import MAX_INT64, MAX_SEED, Strict
 
 if TYPE_CHECKING:
@@ -130,10 +130,13 @@ def _load(source: DataSource, key: str) -> Dataset:
 
     if source.is_local:
         path = check_file(source.source, key)  # a regular, non-empty, UTF-8 file, each column named once
+        check_json_keys(source.source, key)
         try:
             with _readers_silent():
                 dataset = load_dataset(local_format(source.source), data_files=str(path), split="train")
         except Exception as error:  # the json/csv/parquet readers raise many types for a broken file
+            if local_format(source.source) == "json":
+                diagnose_json_lines(source.source, key)  # names the line where it can
             raise InputError(f"{key}.source: cannot read {source.source}: {_reason(error)}") from None
     else:
         try:

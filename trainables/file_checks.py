@@ -8,6 +8,7 @@ import codecs
 import csv
 import gzip
 import io
+import json
 import stat
 import zlib
 from pathlib import Path
@@ -78,6 +79,55 @@ def check_file(source: str, key: str) -> Path:
         detail = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or type(error).__name__
         raise InputError(f"{key}.source: cannot read {source}: {type(error).__name__}: {detail}") from None
     return path
+
+
+class _KeyTwice(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json's object hook: refuse an object that gives a key twice (json and the readers keep the last)."""
+    seen = {}
+    for name, value in pairs:
+        if name in seen:
+            raise _KeyTwice(name)
+        seen[name] = value
+    return seen
+
+
+def check_json_keys(source: str, key: str) -> None:
+    """For a .json file (one document, which the reader parses with the last of two equal keys winning,
+    silently): refuse an object that gives a key twice."""
+    if not Path(source).name.lower().removesuffix(COMPRESSION).endswith(".json"):
+        return
+    with _open(Path(source).expanduser()) as handle:
+        try:
+            json.load(io.TextIOWrapper(handle, encoding="utf-8"), object_pairs_hook=_unique_keys)
+        except _KeyTwice as twice:
+            raise InputError(f"{key}.source: {source} has an object with the key {twice.key!r} twice") from None
+        except ValueError:  # not JSON at all: the reader says what it makes of it
+            return
+
+
+def diagnose_json_lines(source: str, key: str) -> None:
+    """Where the reader failed on a JSON Lines file: the first line that is not one JSON object, or that
+    gives a key twice (the reader's own error, e.g. "Trailing data at position 50", names neither)."""
+    with _open(Path(source).expanduser()) as handle:
+        for number, raw in enumerate(io.TextIOWrapper(handle, encoding="utf-8"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                row = json.loads(raw.strip(), object_pairs_hook=_unique_keys)
+            except _KeyTwice as twice:
+                raise InputError(f"{key}.source: {source} line {number} has the key {twice.key!r} twice") from None
+            except json.JSONDecodeError as error:  # its own line and column count within this one line
+                raise InputError(
+                    f"{key}.source: {source} line {number} is not JSON: {error.msg} at column {error.colno}"
+                ) from None
+            if not isinstance(row, dict):
+                raise InputError(f"{key}.source: {source} line {number} is not a JSON object (one row per line)")
 
 
 def _kind(path: Path) -> str | None:
