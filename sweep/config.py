@@ -139,7 +139,8 @@ class RetrainConfig(Strict):
             return raw
         if raw.get("arms") is None:
             return {**raw, "arms": list(ARMS) if raw.get("defaults", True) is not False else [BEST, UNTRAINED]}
-        if raw.get("defaults") is False:
+        # A saved config.yaml holds both, the arms as `defaults: false` resolved them: that agrees.
+        if raw.get("defaults") is False and raw["arms"] != [BEST, UNTRAINED]:
             raise ValueError("give retrain.arms or retrain.defaults: false, not both")
         if isinstance(raw["arms"], list) and UNTRAINED not in raw["arms"]:
             return {**raw, "arms": [*raw["arms"], UNTRAINED]}

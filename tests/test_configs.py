@@ -47,6 +47,14 @@ def test_the_retrain_trains_every_arm_unless_told_otherwise():
     assert load_config(SMOKE, ["retrain.arms=[best, plain]"]).retrain.arms == ["best", "plain", "untrained"]
 
 
+def test_a_saved_config_with_the_older_spelling_reads_back(tmp_path):
+    """config.yaml holds `defaults: false` beside the arms it resolved to; reading it back must agree."""
+    from sweep.config import load_config_text, to_yaml
+
+    config = load_config(SMOKE, ["retrain.defaults=false"])
+    assert load_config_text(to_yaml(config), "config.yaml", []).retrain == config.retrain
+
+
 def test_by_default_the_retrain_takes_the_three_seeds_after_the_sweeps():
     assert load_config(SMOKE, ["train.seed=40"]).retrain_seeds == [41, 42, 43, 44, 45]
     assert load_config(SMOKE, ["train.seed=4294967294"]).retrain_seeds == [4294967295, 0, 1, 2, 3]  # numpy's limit
@@ -125,7 +133,7 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["retrain.arms=[plain]"], "retrain.arms: arms must hold best: it is the delivered model"),
         (["retrain.arms=[best, best]"], "retrain.arms: arms repeat"),
         (["retrain.arms=[best, mnrl]"], "retrain.arms.1: Input should be 'best', 'defaults'"),
-        (["retrain.arms=[best]", "retrain.defaults=false"], "give retrain.arms or retrain.defaults: false, not both"),
+        (["retrain.arms=[best, plain]", "retrain.defaults=false"], "give retrain.arms or retrain.defaults: false, not"),
         (["retrain.resample_data=1"], "retrain.resample_data: Input should be a valid boolean"),
         (["model.tiny.heads=3"], "hidden_size 64 must be a multiple of heads 3"),
         (["data.train.limit=0"], "data.train.limit: Input should be greater than or equal to 1"),
