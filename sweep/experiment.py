@@ -18,6 +18,7 @@ from optuna.storages import BaseStorage
 from sweep import interrupts
 from sweep.cluster import check_resources, start_ray
 from sweep.config import ExperimentConfig
+from sweep.disk_faults import check_writable, written
 from sweep.experiment_folder import (
     CONFIG_FILE,
     REPORT_JSON,
@@ -139,7 +140,7 @@ def run_experiment(
     experiment = ExperimentFolder.create(config.results_dir, config.name)
     config = _with_study_name(config, experiment)
     tracker = Tracker(config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
+    with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
         experiment.write_config(config)
         meta = {
             "command": command,
@@ -178,11 +179,12 @@ def resume_experiment(
     if experiment.is_reported():
         log.info("%s is finished already; rewriting its report", experiment)
         return report_experiment(experiment)
+    _check_folder_writable(experiment, "resume")
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     prepared = prepare(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
+    with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
         if experiment.is_swept():
             trials, reports = experiment.saved_results()
         else:
@@ -224,12 +226,13 @@ def retrain_experiment(
     (``trust_tracking_uri`` as for ``resume_experiment``)."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
+    _check_folder_writable(experiment, "retrain")
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
+    with interrupts.resumable(experiment.location), written(experiment.location, "retrain"):
         retrained = _retrain(experiment, prepared, trials, reports, tracker)
         return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
@@ -238,8 +241,10 @@ def report_experiment(location: ExperimentFolder | str | Path) -> ExperimentResu
     """(Re)write the report and its plots from the saved frames and retrain."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
+    _check_folder_writable(experiment, "report")
     trials, reports = experiment.saved_results()
-    return finish(experiment, config, meta, trials, reports, experiment.retrained())
+    with written(experiment.location, "report"):
+        return finish(experiment, config, meta, trials, reports, experiment.retrained())
 
 
 def analyze_experiment(location: str | Path) -> ExperimentResult:
@@ -247,10 +252,12 @@ def analyze_experiment(location: str | Path) -> ExperimentResult:
     too, linking them."""
     experiment = ExperimentFolder(location)
     config = experiment.config()
+    _check_folder_writable(experiment, "analyze")
     trials, reports = experiment.results()
-    if not experiment.has_retrain():
-        return finish(experiment, config, {}, trials, reports, None)
-    return finish(experiment, config, experiment.meta(), trials, reports, experiment.retrained())
+    with written(experiment.location, "analyze"):
+        if not experiment.has_retrain():
+            return finish(experiment, config, {}, trials, reports, None)
+        return finish(experiment, config, experiment.meta(), trials, reports, experiment.retrained())
 
 
 def _retrain(
@@ -328,6 +335,13 @@ def _study_storage(config: ExperimentConfig, experiment: ExperimentFolder) -> Ba
         where = redacted(config.search.storage) if config.search.storage else experiment.study_journal()
         log.info("Optuna study %s in %s", config.search.study_name, where)
     return storage
+
+
+def _check_folder_writable(experiment: ExperimentFolder, command: str) -> None:
+    """Refuse a folder on a disk that cannot be written (read-only) before any work, rather than at its
+    first write; a folder behind a URI says so at its first upload."""
+    if experiment.files.local is not None:
+        check_writable(experiment.files.local, f"`sweep {command} {experiment.location}`")
 
 
 def _connect(config: ExperimentConfig, address: str | None) -> None:
