@@ -152,10 +152,10 @@ def run_experiment(
         }
         experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
+        spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output)
         with _stop_recorded(experiment, meta), interrupts.sweeping():
-            tuner_spec(
-                config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output
-            ).tuner().fit()
+            spec.tuner().fit()
+        spec.record_stalled(experiment.files)
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
         tracker.log_statuses(trials)
@@ -213,6 +213,7 @@ def resume_experiment(
                 )  # fmt: skip
                 with _stop_recorded(experiment, meta), interrupts.sweeping():
                     spec.tuner().fit()
+                spec.record_stalled(experiment.files)
             trials, reports = experiment.save_results(plan.superseded)
             tracker.log_statuses(trials)
         retrained = _retrain(experiment, prepared, trials, reports, tracker)
