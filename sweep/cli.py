@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
-    from sweep.cluster import check_address, is_job_api
+    from sweep.cluster import check_address, given_address, is_job_api
     from sweep.config import load_config
     from sweep.storage import is_uri
 
@@ -197,8 +197,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         for name in (SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT):
             say(f"{args.dir.rstrip('/')}/{name}")
         return 0
-    address = getattr(args, "address", None)
-    check_address(address)
+    # Only the commands that join a cluster follow RAY_ADDRESS: `report` and `trial` never start Ray.
+    address, source = given_address(args.address) if hasattr(args, "address") else (None, "--address")
+    check_address(address, source)
     config = None
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
@@ -213,7 +214,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
                 "give an absolute shared path or a URI",
                 config.results_dir,
             )
-        return submit(address, without_address(argv))
+        return submit(address, without_address(argv), source=source)
 
     from sweep.progress import OutputOptions, quiet_ray
 

@@ -84,6 +84,34 @@ def check_writable(folder: Path | str, then: str, key: str | None = None) -> Non
         raise InputError(f"{said}: cannot write there{inside}: {error.strerror or error}; {fix}, then {then}") from None
 
 
+# The longest path the sweep writes inside an experiment folder, with room to spare: a trial's folder and
+# file (``trial_<id>/progress.csv``), a retrained model's files under a temporary name.
+DEEPEST_INSIDE = 160
+
+
+def check_results_dir(results_dir: str, name: str) -> None:
+    """A new experiment folder ``results_dir/<name>-<timestamp>`` can be made and filled: the folder
+    writable, and every name short enough for its file system (else the sweep would fail after Ray
+    started, at its first write)."""
+    folder = Path(results_dir).absolute() / f"{name}-20260101-000000-99"
+    existing = _nearest_existing(Path(results_dir).absolute())
+    name_max = _limit(existing, "PC_NAME_MAX", 255)
+    for part in folder.parts[1:]:
+        if len(os.fsencode(part)) > name_max:
+            what = f"name: the experiment folder's name ({part})" if part == folder.name else f"results_dir: {part}"
+            raise InputError(
+                f"{what} is {len(os.fsencode(part))} bytes, more than the {name_max} its file system allows; "
+                "give a shorter one"
+            )
+    path_max = _limit(existing, "PC_PATH_MAX", 4096)
+    if len(os.fsencode(str(folder))) + DEEPEST_INSIDE > path_max:
+        raise InputError(
+            f"results_dir: {results_dir} is too deep: the files of a sweep there would pass the {path_max} bytes "
+            f"a path may have; give a shorter path (or a shorter name)"
+        )
+    check_writable(results_dir, "run the command again", key="results_dir")
+
+
 def _nearest_existing(folder: Path) -> Path:
     while not _exists(folder) and folder.parent != folder:
         folder = folder.parent
@@ -95,3 +123,10 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except OSError:  # a name too long for the file system: nothing by that name exists
         return False
+
+
+def _limit(folder: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, name)
+    except (OSError, ValueError):
+        return default

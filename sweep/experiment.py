@@ -16,9 +16,9 @@ import pandas as pd
 from optuna.storages import BaseStorage
 
 from sweep import interrupts
-from sweep.cluster import check_resources, start_ray
+from sweep.cluster import check_local_ray, check_resources, start_ray
 from sweep.config import ExperimentConfig
-from sweep.disk_faults import check_writable, written
+from sweep.disk_faults import check_results_dir, check_writable, written
 from sweep.experiment_folder import (
     CONFIG_FILE,
     REPORT_JSON,
@@ -93,6 +93,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
 def prepare_sweep(config: ExperimentConfig) -> Prepared:
     """``prepare`` for a new sweep, which also needs somewhere to write, something to search, and a grace
     period within the budget."""
+    if Folder(config.results_dir).local is not None:
+        check_results_dir(config.results_dir, config.name)  # read-only, under a file, names too long
     if Folder(config.results_dir).kind() == "file":
         raise InputError(f"results_dir: {config.results_dir} is a file; give a folder")
     if not any(param.searched for param in config.space.values()):
@@ -126,6 +128,7 @@ def run_experiment(
     started = time.monotonic()
     command = redact(command)  # a tracking URI given with --set may carry a password
     digest = config_digest(config)
+    check_local_ray(address)
     prepared = prepare_sweep(config)
     config = prepared.config
     if resume_if_exists:
@@ -180,6 +183,7 @@ def resume_experiment(
         log.info("%s is finished already; rewriting its report", experiment)
         return report_experiment(experiment)
     _check_folder_writable(experiment, "resume")
+    check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     prepared = prepare(config)
     _connect(prepared.config, address)
@@ -228,6 +232,7 @@ def retrain_experiment(
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
     _check_folder_writable(experiment, "retrain")
+    check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
