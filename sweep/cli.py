@@ -203,8 +203,15 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     config = None
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
-        if getattr(args, "results_dir", None):  # a plain string, never read as YAML
-            config = config.model_copy(update={"results_dir": args.results_dir})
+        results_dir = getattr(args, "results_dir", None)
+        if results_dir is not None and not results_dir.strip():
+            # `--results-dir "$OUT"` with OUT unset: the config's folder instead would ignore what was asked for.
+            raise InputError(
+                f"--results-dir {results_dir!r}: empty (an unset shell variable?); give a folder or a URI, or "
+                "leave it out for the config's results_dir"
+            )
+        if results_dir is not None:  # a plain string, never read as YAML
+            config = config.model_copy(update={"results_dir": results_dir})
     if is_job_api(address):
         from sweep.jobs import submit, without_address
 

@@ -49,7 +49,7 @@ def check_address(address: str | None, source: str = "--address") -> None:
     if not address.strip():
         # `--address "$HEAD"` with HEAD unset: running here instead would ignore what was asked for.
         raise InputError(
-            f"{source} '': empty (an unset shell variable?); give auto, HOST:PORT, ray://HOST:PORT or "
+            f"{source} {address!r}: empty (an unset shell variable?); give auto, HOST:PORT, ray://HOST:PORT or "
             "http://HOST:8265, or leave it out to start Ray here"
         )
     match = _HOST_PORT.match(address)

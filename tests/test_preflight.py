@@ -126,3 +126,11 @@ def test_a_ray_address_where_nothing_answers_is_one_line(no_ray_start, capsys, t
     monkeypatch.setenv("RAY_ADDRESS", address)
     assert _run(capsys, "--results-dir", str(tmp_path)).startswith(said)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_results_dir_is_refused_rather_than_the_configs_used(no_ray_start, capsys):
+    line = _run(capsys, "--results-dir", "")
+    assert line == (
+        "--results-dir '': empty (an unset shell variable?); give a folder or a URI, or leave it out for the "
+        "config's results_dir"
+    )
