@@ -35,7 +35,7 @@ _FIXES = {
 class CannotWrite(Exception):
     """A file of an experiment folder could not be written; the folder is kept as it was."""
 
-    def __init__(self, error: OSError, location: str, command: str):
+    def __init__(self, error: OSError, location: str, command: str | None):
         super().__init__(error)
         self.error, self.location, self.command = error, location, command
 
@@ -43,6 +43,8 @@ class CannotWrite(Exception):
         error = self.error
         what = error.strerror or os.strerror(error.errno)
         path = error.filename or self.location
+        if self.command is None:  # nothing in the folder to go on from yet
+            return f"cannot write {path}: {what}; {_FIXES[error.errno]}, then run the command again"
         return (
             f"cannot write {path}: {what}; {self.location} is kept as it was: {_FIXES[error.errno]}, "
             f"then `sweep {self.command} {self.location}` goes on from it"
@@ -50,9 +52,9 @@ class CannotWrite(Exception):
 
 
 @contextlib.contextmanager
-def written(location: str, command: str) -> Iterator[None]:
+def written(location: str, command: str | None) -> Iterator[None]:
     """Around the writes of one experiment folder: a fault of the disk becomes ``CannotWrite`` naming
-    ``sweep COMMAND LOCATION`` as the way on; other errors pass unchanged."""
+    ``sweep COMMAND LOCATION`` as the way on (None: the same command again); other errors pass unchanged."""
     try:
         yield
     except CannotWrite:
@@ -87,12 +89,16 @@ def check_writable(folder: Path | str, then: str, key: str | None = None) -> Non
 # The longest path the sweep writes inside an experiment folder, with room to spare: a trial's folder and
 # file (``trial_<id>/progress.csv``), a retrained model's files under a temporary name.
 DEEPEST_INSIDE = 160
+# Less free space than the smoke recipe's folder takes (about 2 MiB with its model) cannot hold any
+# sweep; refused before Ray starts. Whether a larger sweep fits is not known in advance: a disk that
+# fills up later is one line and exit status 74 (``written``).
+MIN_FREE_BYTES = 4 * 2**20
 
 
 def check_results_dir(results_dir: str, name: str) -> None:
     """A new experiment folder ``results_dir/<name>-<timestamp>`` can be made and filled: the folder
-    writable, and every name short enough for its file system (else the sweep would fail after Ray
-    started, at its first write)."""
+    writable, every name short enough for its file system, some room free (else the sweep would fail
+    after Ray started, at its first write)."""
     folder = Path(results_dir).absolute() / f"{name}-20260101-000000-99"
     existing = _nearest_existing(Path(results_dir).absolute())
     name_max = _limit(existing, "PC_NAME_MAX", 255)
@@ -110,6 +116,16 @@ def check_results_dir(results_dir: str, name: str) -> None:
             f"a path may have; give a shorter path (or a shorter name)"
         )
     check_writable(results_dir, "run the command again", key="results_dir")
+    try:
+        stats = os.statvfs(existing)
+    except OSError:
+        return
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise InputError(
+            f"results_dir: {results_dir}: {free // 1024} KiB free on its file system, less than the smallest "
+            f"sweep writes ({MIN_FREE_BYTES // 2**20} MiB); free some space, then run the command again"
+        )
 
 
 def _nearest_existing(folder: Path) -> Path:

@@ -144,16 +144,17 @@ def run_experiment(
     config = _with_study_name(config, experiment)
     tracker = Tracker(config, experiment.files.name)
     with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
-        experiment.write_config(config)
-        meta = {
-            "command": command,
-            "created": now_stamp(),
-            "n_layers": prepared.plan.n_layers,
-            "max_evaluations": prepared.plan.max_evaluations,
-            "superseded": [],
-            "config_digest": digest,
-        }
-        experiment.write_meta(meta)
+        with written(experiment.location, None):  # until both are written there is nothing to resume
+            experiment.write_config(config)
+            meta = {
+                "command": command,
+                "created": now_stamp(),
+                "n_layers": prepared.plan.n_layers,
+                "max_evaluations": prepared.plan.max_evaluations,
+                "superseded": [],
+                "config_digest": digest,
+            }
+            experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
         spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output)
         with _stop_recorded(experiment, meta), interrupts.sweeping():

@@ -134,3 +134,18 @@ def test_an_empty_results_dir_is_refused_rather_than_the_configs_used(no_ray_sta
         "--results-dir '': empty (an unset shell variable?); give a folder or a URI, or leave it out for the "
         "config's results_dir"
     )
+
+
+def test_a_results_folder_on_a_disk_with_no_room_is_refused(no_ray_start, capsys, tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        line = _run(capsys, "--results-dir", str(disk / "results"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+    assert line == (
+        f"results_dir: {disk}/results: 1024 KiB free on its file system, less than the smallest sweep writes "
+        "(4 MiB); free some space, then run the command again"
+    )
