@@ -28,6 +28,7 @@ from sweep.disk_faults import EXIT_IO_ERROR
 from trainables.hold import HOLD_ENV, TRIAL
 
 from .conftest import ROOT, SMOKE
+from .fault_injection import READ_ONLY_FIX, READ_ONLY_REASON, mount, read_only, small_disk
 
 pytestmark = pytest.mark.timeout(900)
 TRIALS = 3
@@ -36,7 +37,7 @@ OVERRIDES = [
     f"search.num_samples={TRIALS}",
     "search.max_concurrent=1",  # one trial worker: the one to stop is the only one
     "retrain.seeds=[1]",
-    "retrain.defaults=false",
+    "retrain.arms=[best]",  # the winner only (and the untrained model, always scored)
     f"failures.trial_timeout_s={STALL_S}",
 ]
 
@@ -134,22 +135,6 @@ def test_a_trial_whose_worker_stopped_ends_errored_after_the_timeout_and_the_swe
 # one (root in a container), else by making the write fail in-process as the kernel would.
 
 
-def _mount(*args: str) -> bool:
-    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
-
-
-@contextlib.contextmanager
-def _small_disk(where: Path, size_kb: int):
-    """A tmpfs of ``size_kb`` at ``where`` (empty), or skip where this user cannot mount one."""
-    where.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or not _mount("-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)):
-        pytest.skip("mounting a tmpfs needs root")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
 def _used_kb(folder: Path) -> int:
     return sum(path.stat().st_blocks * 512 for path in folder.rglob("*") if path.is_file()) // 1024
 
@@ -165,7 +150,7 @@ def _one_line(err: str) -> str:
 
 
 def test_a_full_disk_during_the_report_is_one_line_74_and_the_report_is_kept(faulted, tmp_path):
-    with _small_disk(tmp_path / "disk", _used_kb(faulted.folder) + 120) as disk:
+    with small_disk(tmp_path / "disk", _used_kb(faulted.folder) + 120) as disk:
         folder = Path(shutil.copytree(faulted.folder, disk / faulted.folder.name))
         kept = {path: path.read_bytes() for path in folder.glob("report.*")}
         # Fill what is left, as another job writing to the same disk would.
@@ -195,7 +180,7 @@ def test_a_full_disk_during_the_retrain_is_one_line_74_and_resume_finishes_it(fa
     shutil.copytree(source, swept, ignore=lambda where, names: [n for n in names if n.startswith(leave_out)])
     # Room for the sweep's files and the retrain's records, not for the kept model.
     model_kb = _used_kb(source / "best_model")
-    with _small_disk(tmp_path / "disk", _used_kb(swept) + model_kb // 3) as disk:
+    with small_disk(tmp_path / "disk", _used_kb(swept) + model_kb // 3) as disk:
         folder = Path(shutil.copytree(swept, disk / source.name))
         done = _sweep("retrain", str(folder))
         assert done.returncode == EXIT_IO_ERROR, done.stderr[-3000:]
@@ -203,7 +188,7 @@ def test_a_full_disk_during_the_retrain_is_one_line_74_and_resume_finishes_it(fa
         assert "No space left on device" in line and line.endswith(f"then `sweep retrain {folder}` goes on from it")
         assert not (folder / "report.json").exists()
         assert not list(folder.rglob(".*.tmp")) and not list(folder.glob(".best_model.*"))
-        assert _mount("-o", f"remount,size={(_used_kb(swept) + 4 * model_kb + 2048)}k", str(disk))
+        assert mount("-o", f"remount,size={(_used_kb(swept) + 4 * model_kb + 2048)}k", str(disk))
         resumed = _sweep("resume", str(folder))
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         assert json.loads((folder / "report.json").read_text())["trials"]["total"] == TRIALS
@@ -231,40 +216,19 @@ def test_a_write_that_fails_with_enospc_in_process_is_one_line_74(faulted, tmp_p
     assert not list(folder.rglob(".*.tmp"))
 
 
-@contextlib.contextmanager
-def _read_only(folder: Path):
-    """``folder`` read-only: a read-only bind mount for root (whom modes do not stop), else its mode."""
-    if os.geteuid() == 0:
-        if not (_mount("--bind", str(folder), str(folder)) and _mount("-o", "remount,ro,bind", str(folder))):
-            subprocess.run(["umount", str(folder)], capture_output=True)
-            pytest.skip("a read-only bind mount needs mount privileges")
-        try:
-            yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], capture_output=True)
-    else:
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
-
-
 @pytest.mark.parametrize("command", ["report", "resume", "retrain"])
 def test_a_read_only_folder_is_refused_with_one_line_before_any_work(faulted, tmp_path, command):
     folder = Path(shutil.copytree(faulted.folder, tmp_path / faulted.folder.name))
     if command == "resume":
         (folder / "report.json").unlink()  # else a resume only re-reports
-    with _read_only(folder):
+    with read_only(folder):
         started = time.monotonic()
         done = _sweep(command, str(folder))
         took = time.monotonic() - started
     assert done.returncode == 2, done.stderr[-3000:]
     assert done.stderr.count("\n") == 1, done.stderr[-3000:]
-    fix = "make its file system writable" if os.geteuid() == 0 else "make it writable for this user"
     assert done.stderr == (
-        f"sweep: error: {folder}: cannot write there: "
-        f"{'Read-only file system' if os.geteuid() == 0 else 'Permission denied'}; {fix}, "
+        f"sweep: error: {folder}: cannot write there: {READ_ONLY_REASON}; {READ_ONLY_FIX}, "
         f"then `sweep {command} {folder}`\n"
     )
     assert took < 30  # no Ray started, no data loaded

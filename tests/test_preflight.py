@@ -5,40 +5,13 @@ where nothing answers). Each is exit status 2 and one line, with no Ray started 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-from pathlib import Path
-
 import pytest
 import ray
 
 from sweep.cli import main
 
 from .conftest import SMOKE
-
-RO_REASON = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
-RO_FIX = "make its file system writable" if os.geteuid() == 0 else "make it writable for this user"
-
-
-@contextlib.contextmanager
-def read_only(folder: Path):
-    """``folder`` read-only: a read-only tmpfs for root (whom modes do not stop), else its mode."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], check=False)
-        if mounted.returncode != 0:
-            pytest.skip("a read-only mount needs mount privileges")
-        try:
-            yield folder
-        finally:
-            subprocess.run(["umount", str(folder)], check=False)
-    else:
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
+from .fault_injection import READ_ONLY_FIX, READ_ONLY_REASON, read_only, small_disk
 
 
 @pytest.fixture
@@ -69,8 +42,8 @@ def test_a_read_only_results_folder_is_refused(no_ray_start, capsys, tmp_path):
     with read_only(tmp_path / "ro") as folder:
         line = _run(capsys, "--results-dir", str(folder / "results"))
     assert line == (
-        f"results_dir: {folder}/results: cannot write there (in {folder}, where it would be made): {RO_REASON}; "
-        f"{RO_FIX}, then run the command again"
+        f"results_dir: {folder}/results: cannot write there (in {folder}, where it would be made): {READ_ONLY_REASON}; "
+        f"{READ_ONLY_FIX}, then run the command again"
     )
 
 
@@ -92,8 +65,9 @@ def test_a_read_only_ray_tmpdir_is_refused(no_ray_start, capsys, tmp_path, monke
     with read_only(tmp_path / "ray-tmp") as folder:
         monkeypatch.setenv("RAY_TMPDIR", str(folder))
         line = _run(capsys, "--results-dir", str(tmp_path / "results"))
-    assert line == f"RAY_TMPDIR: {folder}: cannot write there: {RO_REASON}; {RO_FIX}, then run the command again " + (
-        "(or set RAY_TMPDIR)"
+    assert line == (
+        f"RAY_TMPDIR: {folder}: cannot write there: {READ_ONLY_REASON}; {READ_ONLY_FIX}, "
+        "then run the command again (or set RAY_TMPDIR)"
     )
     assert not (tmp_path / "results").exists()
 
@@ -137,14 +111,8 @@ def test_an_empty_results_dir_is_refused_rather_than_the_configs_used(no_ray_sta
 
 
 def test_a_results_folder_on_a_disk_with_no_room_is_refused(no_ray_start, capsys, tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
-        pytest.skip("mounting a tmpfs needs root")
-    try:
+    with small_disk(tmp_path / "disk", 1024) as disk:
         line = _run(capsys, "--results-dir", str(disk / "results"))
-    finally:
-        subprocess.run(["umount", str(disk)], check=False)
     assert line == (
         f"results_dir: {disk}/results: 1024 KiB free on its file system, less than the smallest sweep writes "
         "(4 MiB); free some space, then run the command again"
