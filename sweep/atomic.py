@@ -23,22 +23,31 @@ def write_bytes(path: Path | str, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _beside(path, ".tmp", _new_file)
+    try:
+        fd, tmp = _beside(path, ".tmp", _new_file)
+    except OSError as error:
+        _name_target(error, path)
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        _name_target(error, path)
         raise
 
 
 def replace_folder(path: Path | str, files: dict[str, bytes]) -> None:
     """Write a folder of files under a temporary name, then swap it in for ``path``."""
     path = Path(path)
-    _, staging = _beside(path, "", _new_folder)
+    try:
+        _, staging = _beside(path, "", _new_folder)
+    except OSError as error:
+        _name_target(error, path)
+        raise
     try:
         for relative, content in files.items():
             target = staging / relative
@@ -47,14 +56,22 @@ def replace_folder(path: Path | str, files: dict[str, bytes]) -> None:
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        _name_target(error, path)
         raise
 
 
 def write_text(path: Path | str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def _name_target(error: BaseException, path: Path) -> None:
+    """Make an OSError name the file being written: a full disk fails a ``write`` or ``fsync``, which name
+    no file, or a temporary name the user never sees."""
+    if isinstance(error, OSError) and (error.filename is None or Path(error.filename).name.startswith(".")):
+        error.filename = str(path)
 
 
 def _new_file(path: Path) -> int:

@@ -1,12 +1,16 @@
 """Command line: ``sweep run|trial|retrain|report|analyze|resume|status``. Parses, calls one function, prints.
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
-Ctrl-C and SIGTERM exit with 130 and 143 and one line naming the folder to resume (``sweep.interrupts``).
+Ctrl-C, SIGTERM and SIGHUP exit with 130, 143 and 129 and one line naming the folder to resume
+(``sweep.interrupts``). A folder that cannot be written during the work (a full disk) exits with 74 and
+one line naming the file and the command that goes on (``sweep.disk_faults``). A closed stdout ends the
+printing only (``sweep.stdout``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweep import interrupts, ray_auth
+from sweep.disk_faults import EXIT_IO_ERROR, CannotWrite
+from sweep.stdout import say, tell
 from trainables.errors import InputError, RunFailed
 
 if TYPE_CHECKING:
@@ -134,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         with interrupts.handled():
             return _dispatch(args, argv)
     except interrupts.Interrupted as stop:
-        print(f"sweep: {stop}", file=sys.stderr)
+        tell(f"sweep: {stop}")
         if argv_given is None:
             # A signal sent to the whole process group (a terminal's Ctrl-C, `timeout`, a job's stop) has
             # taken down the local Ray's own processes too; Ray's exit handler would then wait a minute
@@ -142,21 +148,25 @@ def main(argv: list[str] | None = None) -> int:
             from sweep.cluster import stop_local_ray
 
             stop_local_ray()
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError):  # a pipe or terminal gone with the session
+                    stream.flush()
             os._exit(stop.exit_status)
         return stop.exit_status
     except InputError as error:
-        print(f"sweep: error: {error}", file=sys.stderr)
+        tell(f"sweep: error: {error}")
         return EXIT_BAD_INPUT
     except RunFailed as error:
-        print(f"sweep: error: {error}", file=sys.stderr)
+        tell(f"sweep: error: {error}")
         return EXIT_RUN_FAILED
+    except CannotWrite as error:
+        tell(f"sweep: error: {error}")
+        return EXIT_IO_ERROR
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
-    from sweep.cluster import check_address, is_job_api
+    from sweep.cluster import check_address, given_address, is_job_api
     from sweep.config import load_config
     from sweep.storage import is_uri
 
@@ -164,16 +174,16 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from sweep.status import status_lines, sweep_status
 
         status = sweep_status(args.dir)
-        print(json.dumps(status, indent=2) if args.json else "\n".join(status_lines(status)))
+        say(json.dumps(status, indent=2) if args.json else "\n".join(status_lines(status)))
         return 0
     if args.command == "analyze":
         from sweep.experiment import analyze_experiment
 
         result = analyze_experiment(args.dir)
         for name in result.plots:
-            print(f"{args.dir.rstrip('/')}/{name}")
+            say(f"{args.dir.rstrip('/')}/{name}")
         if result.report is None:
-            print("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
+            say("no retrain yet, so no depth plot and no report; `sweep retrain DIR` adds both")
             return 0
         _print_summary(args.dir, result)
         return 0
@@ -183,17 +193,25 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
         command = shlex.join(["python", "-m", "sweep", *argv])
         simulation = simulate_experiment(args.dir, args.workers, args.overrides, args.bootstrap, args.seed, command)
-        print(simulation.markdown.split("\n![")[0].rstrip())  # the table and notes, without the image link
+        say(simulation.markdown.split("\n![")[0].rstrip())  # the table and notes, without the image link
         for name in (SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT):
-            print(f"{args.dir.rstrip('/')}/{name}")
+            say(f"{args.dir.rstrip('/')}/{name}")
         return 0
-    address = getattr(args, "address", None)
-    check_address(address)
+    # Only the commands that join a cluster follow RAY_ADDRESS: `report` and `trial` never start Ray.
+    address, source = given_address(args.address) if hasattr(args, "address") else (None, "--address")
+    check_address(address, source)
     config = None
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
-        if getattr(args, "results_dir", None):  # a plain string, never read as YAML
-            config = config.model_copy(update={"results_dir": args.results_dir})
+        results_dir = getattr(args, "results_dir", None)
+        if results_dir is not None and not results_dir.strip():
+            # `--results-dir "$OUT"` with OUT unset: the config's folder instead would ignore what was asked for.
+            raise InputError(
+                f"--results-dir {results_dir!r}: empty (an unset shell variable?); give a folder or a URI, or "
+                "leave it out for the config's results_dir"
+            )
+        if results_dir is not None:  # a plain string, never read as YAML
+            config = config.model_copy(update={"results_dir": results_dir})
     if is_job_api(address):
         from sweep.jobs import submit, without_address
 
@@ -203,7 +221,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
                 "give an absolute shared path or a URI",
                 config.results_dir,
             )
-        return submit(address, without_address(argv))
+        return submit(address, without_address(argv), source=source)
 
     from sweep.progress import OutputOptions, quiet_ray
 
@@ -218,8 +236,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     )
 
     if args.command == "trial":
-        result = run_single_trial(config, report=lambda row: print(json.dumps(_rounded(row))))
-        print(
+        result = run_single_trial(config, report=lambda row: say(json.dumps(_rounded(row))))
+        say(
             json.dumps(
                 {
                     "params": result["params"],
@@ -256,36 +274,36 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     report = result.report
     trials = report["trials"]
     default = report["default"]["test"]
-    print(f"experiment: {experiment_dir}")
-    print(
+    say(f"experiment: {experiment_dir}")
+    say(
         f"trials: {trials['total']} ({trials['completed']} completed, {trials['pruned']} pruned, "
         f"{trials['errored']} errored)"
     )
-    print(f"best config: {json.dumps(report['best']['config'])}")
-    print(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
+    say(f"best config: {json.dumps(report['best']['config'])}")
+    say(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
     seeds = report["seeds"]["retrain"]
     line = f"STS-test spearman_cosine ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
     line += f"best {report['test']['spearman_cosine']:.4f}"
     if default:
         line += f", reference defaults {default['spearman_cosine']:.4f}"
     line += f", untrained {report['untrained']['test']['spearman_cosine']:.4f}"
-    print(line)
+    say(line)
     if report.get("retrain_cost"):
-        print(f"retrain: {report['retrain_cost']}")
-    print(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
+        say(f"retrain: {report['retrain_cost']}")
+    say(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
     if "attribution" in report:  # the loss settings' effect first where the search moved a trainer knob
-        print("what caused the difference, STS-test spearman_cosine ×100 (depths: adjusted intervals):")
+        say("what caused the difference, STS-test spearman_cosine ×100 (depths: adjusted intervals):")
         for text in [*attribution_lines(report), *left_out(report)]:
-            print(f"  {text}")
+            say(f"  {text}")
     elif report["verdict"] is not None:  # a report written before the arms existed
-        print("verdict, best config − reference defaults, STS-test spearman_cosine ×100:")
+        say("verdict, best config − reference defaults, STS-test spearman_cosine ×100:")
         for text in verdict_lines(report):
-            print(f"  {text}")
+            say(f"  {text}")
     judged = next((found for found in (report.get("attribution") or {}).values() if found), report["verdict"])
     if judged is not None:
-        print(f"  ({judged['full']['method']})")
+        say(f"  ({judged['full']['method']})")
     if report["seeds"]["seen_by_sweep"]:
-        print(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
+        say(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
 
 
 def _rounded(row: dict) -> dict:

@@ -15,10 +15,12 @@ import os
 import re
 import socket
 import time
+from pathlib import Path
 
 import ray
 
 from sweep import interrupts, ray_auth
+from sweep.disk_faults import check_writable
 from trainables.errors import InputError
 
 log = logging.getLogger("sweep")
@@ -31,23 +33,68 @@ def is_job_api(address: str | None) -> bool:
     return bool(address) and address.startswith(("http://", "https://"))
 
 
-def check_address(address: str | None) -> None:
+def given_address(address: str | None) -> tuple[str | None, str]:
+    """The cluster a command joins, and what named it: ``--address``, else ``RAY_ADDRESS`` (as Ray's own
+    tools read it, ``http://`` naming the job API), else none (a Ray started here)."""
+    if address is not None:
+        return address, "--address"
+    # An empty RAY_ADDRESS is Ray's own "unset".
+    return os.environ.get("RAY_ADDRESS") or None, "RAY_ADDRESS"
+
+
+def check_address(address: str | None, source: str = "--address") -> None:
     """Refuse an address Ray cannot use, and one where nothing answers, before any work starts."""
-    if not address or address == "auto" or is_job_api(address):
+    if address is None or address == "auto" or is_job_api(address):
         return
+    if not address.strip():
+        # `--address "$HEAD"` with HEAD unset: running here instead would ignore what was asked for.
+        raise InputError(
+            f"{source} {address!r}: empty (an unset shell variable?); give auto, HOST:PORT, ray://HOST:PORT or "
+            "http://HOST:8265, or leave it out to start Ray here"
+        )
     match = _HOST_PORT.match(address)
     if not match or not 0 < int(match["port"]) < 65536:
         raise InputError(
-            f"--address {address}: expected auto, HOST:PORT, ray://HOST:PORT or http://HOST:8265 (the job API)"
+            f"{source} {address}: expected auto, HOST:PORT, ray://HOST:PORT or http://HOST:8265 (the job API)"
         )
     host, port = match["host"].strip("[]"), int(match["port"])
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as error:
         raise InputError(
-            f"--address {address}: nothing answers at {host}:{port} ({error.strerror or error}); "
+            f"{source} {address}: nothing answers at {host}:{port} ({error.strerror or error}); "
             "start the head with `ray start --head` or check the address"
         ) from None
+
+
+# Ray's longest socket path inside its temporary folder, which a socket's 107 bytes must hold.
+_RAY_SOCKET = "/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store"
+SOCKET_PATH_MAX = 107
+
+
+def check_local_ray(address: str | None) -> None:
+    """Where this command would start a Ray of its own (no ``--address``, no ``RAY_ADDRESS``), refuse a
+    temporary folder Ray cannot use: read-only, under a file, or so long that its sockets' paths would
+    not fit. Ray fails on each only once it starts, with a traceback, or waits for processes that never
+    came up."""
+    if given_address(address)[0]:
+        return
+    # Ray's own rule (ray._common.utils.get_default_system_temp_dir), repeated here to name the variable.
+    for key in ("RAY_TMPDIR", "TMPDIR"):
+        if os.environ.get(key):
+            tmp = os.environ[key]
+            break
+    else:
+        key, tmp = "Ray's temporary folder", "/tmp"
+    session_root = Path(tmp) / "ray"
+    check_writable(session_root if session_root.is_dir() else tmp, f"run the command again (or set {key})", key=key)
+    longest = len(os.fsencode(tmp)) + len(_RAY_SOCKET)
+    if longest > SOCKET_PATH_MAX:
+        room = SOCKET_PATH_MAX - len(_RAY_SOCKET)
+        raise InputError(
+            f"{key}: {tmp} is too long for Ray's sockets under it ({longest} of the {SOCKET_PATH_MAX} bytes a "
+            f"socket path may have); give a folder path of at most {room} bytes"
+        )
 
 
 def start_ray(address: str | None = None) -> None:
@@ -57,9 +104,9 @@ def start_ray(address: str | None = None) -> None:
     """
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS")
+    address, source = given_address(address)
     if address:
-        check_address(address)
+        check_address(address, source)
         try:
             # The job's own runtime environment (working_dir, pip) is kept as submitted.
             ray.init(address=address, logging_level=logging.WARNING)
@@ -67,7 +114,7 @@ def start_ray(address: str | None = None) -> None:
             raise ray_auth.refusal(address, error) from None
         except (ConnectionError, TimeoutError, RuntimeError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise InputError(f"--address {address}: cannot connect to a Ray cluster ({message})") from None
+            raise InputError(f"{source} {address}: cannot connect to a Ray cluster ({message})") from None
         interrupts.reinstall()
         return
     _this_machine_only()

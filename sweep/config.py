@@ -113,6 +113,11 @@ class FailuresConfig(Strict):
     # Restarts from step 1 before the trial counts as errored; the sweep goes on either way. A trial
     # whose loss turns NaN is not retried: it would fail the same way.
     max_retries: int = Field(2, ge=0, le=100)
+    # A running trial that reports nothing for this long (a hung or stopped worker) is ended as errored,
+    # without a retry, so the sweep goes on (sweep.stall). An hour is many times the longest stretch
+    # between two reports of any recipe here (a model's load and one evaluation interval: minutes), so it
+    # never ends a healthy trial, yet a hang frees its slot within the hour; null: wait forever.
+    trial_timeout_s: float | None = Field(3600.0, gt=0, allow_inf_nan=False)
 
 
 DEFAULT_RETRAIN_SEEDS = 5  # the seeds part of the verdict's interval then has 4 degrees of freedom, not 2

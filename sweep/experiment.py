@@ -16,8 +16,9 @@ import pandas as pd
 from optuna.storages import BaseStorage
 
 from sweep import interrupts
-from sweep.cluster import check_resources, start_ray
+from sweep.cluster import check_local_ray, check_resources, start_ray
 from sweep.config import ExperimentConfig
+from sweep.disk_faults import check_results_dir, check_writable, written
 from sweep.experiment_folder import (
     CONFIG_FILE,
     REPORT_JSON,
@@ -92,6 +93,8 @@ def prepare(config: ExperimentConfig) -> Prepared:
 def prepare_sweep(config: ExperimentConfig) -> Prepared:
     """``prepare`` for a new sweep, which also needs somewhere to write, something to search, and a grace
     period within the budget."""
+    if Folder(config.results_dir).local is not None:
+        check_results_dir(config.results_dir, config.name)  # read-only, under a file, names too long
     if Folder(config.results_dir).kind() == "file":
         raise InputError(f"results_dir: {config.results_dir} is a file; give a folder")
     if not any(param.searched for param in config.space.values()):
@@ -125,6 +128,7 @@ def run_experiment(
     started = time.monotonic()
     command = redact(command)  # a tracking URI given with --set may carry a password
     digest = config_digest(config)
+    check_local_ray(address)
     prepared = prepare_sweep(config)
     config = prepared.config
     if resume_if_exists:
@@ -139,22 +143,23 @@ def run_experiment(
     experiment = ExperimentFolder.create(config.results_dir, config.name)
     config = _with_study_name(config, experiment)
     tracker = Tracker(config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
-        experiment.write_config(config)
-        meta = {
-            "command": command,
-            "created": now_stamp(),
-            "n_layers": prepared.plan.n_layers,
-            "max_evaluations": prepared.plan.max_evaluations,
-            "superseded": [],
-            "config_digest": digest,
-        }
-        experiment.write_meta(meta)
+    with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
+        with written(experiment.location, None):  # until both are written there is nothing to resume
+            experiment.write_config(config)
+            meta = {
+                "command": command,
+                "created": now_stamp(),
+                "n_layers": prepared.plan.n_layers,
+                "max_evaluations": prepared.plan.max_evaluations,
+                "superseded": [],
+                "config_digest": digest,
+            }
+            experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
+        spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output)
         with _stop_recorded(experiment, meta), interrupts.sweeping():
-            tuner_spec(
-                config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output
-            ).tuner().fit()
+            spec.tuner().fit()
+        spec.record_stalled(experiment.files)
         trials, reports = experiment.save_results(meta["superseded"])
         log.info("sweep finished at %.1fs", time.monotonic() - started)
         tracker.log_statuses(trials)
@@ -178,11 +183,13 @@ def resume_experiment(
     if experiment.is_reported():
         log.info("%s is finished already; rewriting its report", experiment)
         return report_experiment(experiment)
+    _check_folder_writable(experiment, "resume")
+    check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     prepared = prepare(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
+    with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
         if experiment.is_swept():
             trials, reports = experiment.saved_results()
         else:
@@ -211,6 +218,7 @@ def resume_experiment(
                 )  # fmt: skip
                 with _stop_recorded(experiment, meta), interrupts.sweeping():
                     spec.tuner().fit()
+                spec.record_stalled(experiment.files)
             trials, reports = experiment.save_results(plan.superseded)
             tracker.log_statuses(trials)
         retrained = _retrain(experiment, prepared, trials, reports, tracker)
@@ -224,12 +232,14 @@ def retrain_experiment(
     (``trust_tracking_uri`` as for ``resume_experiment``)."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
+    _check_folder_writable(experiment, "retrain")
+    check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
-    with interrupts.resumable(experiment.location):
+    with interrupts.resumable(experiment.location), written(experiment.location, "retrain"):
         retrained = _retrain(experiment, prepared, trials, reports, tracker)
         return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
@@ -238,8 +248,10 @@ def report_experiment(location: ExperimentFolder | str | Path) -> ExperimentResu
     """(Re)write the report and its plots from the saved frames and retrain."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
+    _check_folder_writable(experiment, "report")
     trials, reports = experiment.saved_results()
-    return finish(experiment, config, meta, trials, reports, experiment.retrained())
+    with written(experiment.location, "report"):
+        return finish(experiment, config, meta, trials, reports, experiment.retrained())
 
 
 def analyze_experiment(location: str | Path) -> ExperimentResult:
@@ -247,10 +259,12 @@ def analyze_experiment(location: str | Path) -> ExperimentResult:
     too, linking them."""
     experiment = ExperimentFolder(location)
     config = experiment.config()
+    _check_folder_writable(experiment, "analyze")
     trials, reports = experiment.results()
-    if not experiment.has_retrain():
-        return finish(experiment, config, {}, trials, reports, None)
-    return finish(experiment, config, experiment.meta(), trials, reports, experiment.retrained())
+    with written(experiment.location, "analyze"):
+        if not experiment.has_retrain():
+            return finish(experiment, config, {}, trials, reports, None)
+        return finish(experiment, config, experiment.meta(), trials, reports, experiment.retrained())
 
 
 def _retrain(
@@ -328,6 +342,13 @@ def _study_storage(config: ExperimentConfig, experiment: ExperimentFolder) -> Ba
         where = redacted(config.search.storage) if config.search.storage else experiment.study_journal()
         log.info("Optuna study %s in %s", config.search.study_name, where)
     return storage
+
+
+def _check_folder_writable(experiment: ExperimentFolder, command: str) -> None:
+    """Refuse a folder on a disk that cannot be written (read-only) before any work, rather than at its
+    first write; a folder behind a URI says so at its first upload."""
+    if experiment.files.local is not None:
+        check_writable(experiment.files.local, f"`sweep {command} {experiment.location}`")
 
 
 def _connect(config: ExperimentConfig, address: str | None) -> None:

@@ -1,5 +1,5 @@
-"""Ctrl-C (SIGINT) and SIGTERM, as a terminal or a cluster sends them: stop, leave a resumable folder,
-say so in one line and exit with 128 + the signal's number (130, 143).
+"""Ctrl-C (SIGINT), SIGTERM and SIGHUP, as a terminal, a cluster or a closed SSH session sends them: stop,
+leave a resumable folder, say so in one line and exit with 128 + the signal's number (130, 143, 129).
 
 During the sweep the first signal asks Ray Tune for its own graceful stop: the experiment state is
 saved and the trials are stopped, so `sweep resume` reruns only the interrupted ones. Anywhere else
@@ -17,7 +17,10 @@ import os
 import signal
 from collections.abc import Iterator
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal or SSH session the sweep ran in was closed. Its default action kills the driver
+# at once, with no `stopped` record and a local Ray's agents left running; it is a request to stop
+# like SIGTERM, so it gets the same graceful stop.
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # What Tune logs when it stops on a signal, which our one line replaces: it would point at Tuner.restore,
 # which does not retrain or report, rather than at `sweep resume`.
 _TUNE_LOGGER = "ray.tune.tune"
@@ -47,7 +50,7 @@ class Interrupted(BaseException):
 
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
-    """Handle SIGINT and SIGTERM inside (the command line's whole run); the handlers before come back after."""
+    """Handle SIGINT, SIGTERM and SIGHUP inside (the command line's whole run); the handlers before come back after."""
     # Tune's own SIGINT handler would take Ctrl-C from ours; its SIGUSR1 handler is what ours calls.
     saved_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"

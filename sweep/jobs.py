@@ -20,8 +20,9 @@ from trainables.errors import InputError
 POLL_S = 2.0
 
 
-def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
-    """Submit ``python -m sweep ARGV`` to the job API at ``address``, follow its log, return its exit status."""
+def submit(address: str, argv: list[str], working_dir: Path | str = ".", source: str = "--address") -> int:
+    """Submit ``python -m sweep ARGV`` to the job API at ``address`` (named by ``source``: ``--address`` or
+    ``RAY_ADDRESS``), follow its log, return its exit status."""
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobStatus, JobSubmissionClient
 
@@ -31,7 +32,7 @@ def submit(address: str, argv: list[str], working_dir: Path | str = ".") -> int:
         raise ray_auth.refusal(address, error) from None
     except (ConnectionError, RuntimeError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"--address {address}: no Ray job API answers there ({reason})") from None
+        raise InputError(f"{source} {address}: no Ray job API answers there ({reason})") from None
     sent = [redact(arg) for arg in argv]
     entrypoint = shlex.join(["python", "-m", "sweep", *sent])
     if sent != argv:

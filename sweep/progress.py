@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ray.tune import Callback
 
+from sweep.stdout import say
 from sweep.time_left import duration, estimate_left
 from trainables.metrics import FAILURE
 from trainables.selection import Selection
@@ -66,7 +66,7 @@ def quiet_ray(options: OutputOptions) -> None:
 
 def emit(line: str) -> None:
     """One line on stdout, at once: a job's log or a pipe shows it as it happens."""
-    print(PREFIX + line, file=sys.stdout, flush=True)
+    say(PREFIX + line)
 
 
 class SweepProgress(Callback):

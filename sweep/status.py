@@ -31,6 +31,10 @@ from trainables.metrics import OBJECTIVE
 # A driver stopped by a signal says so in experiment.json, which needs no wait; one killed cannot.
 STALE_LOCAL_S = 120.0
 STALE_URI_S = 600.0
+# A time later than this machine's clock by more than this is no sign of life: the clock that wrote it
+# (a shared file system's server, another node) runs ahead, and taking it at its word would show a dead
+# sweep as running until this clock caught up (hours, for a server set to the wrong time zone).
+FUTURE_TOLERANCE_S = 5.0
 LIVE_READ_ATTEMPTS = 5
 T = TypeVar("T")
 
@@ -44,7 +48,9 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     ``config``, ``score`` and ``scores`` of its chosen evaluation, ``step``, ``status``, ``provisional``;
     None before any score), ``running`` (per running trial: ``trial_id``, ``step``, ``total_steps``,
     ``evaluations``, ``last_score``, ``elapsed_s``), ``elapsed_s``, ``remaining_s`` (None when unknown),
-    ``last_change_s`` (seconds since a file of the sweep last changed). Raises InputError when
+    ``last_change_s`` (seconds since a file of the sweep last changed; None when every time it left lies
+    in the future), ``clock_ahead_s`` (how far ahead of this clock the newest such time is; None when
+    none is: times ahead are left out, see FUTURE_TOLERANCE_S). Raises InputError when
     ``location`` is not an experiment folder.
     """
     now = time.time() if now is None else now
@@ -54,11 +60,11 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     meta = experiment.meta(required=False)
     trials, reports = _read_live(experiment.results)
     finished = experiment.is_swept()
-    last_change = _last_change(experiment, reports)
+    last_change, ahead = _last_change(experiment, reports, now)
     stale = STALE_LOCAL_S if files.local is not None else STALE_URI_S
     if finished:
         state = "finished"
-    elif _stopped_since_started(meta) or now - last_change >= stale:
+    elif _stopped_since_started(meta) or last_change is None or now - last_change >= stale:
         state = "crashed"
     else:
         state = "running"
@@ -75,7 +81,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     pending = max(total - sum(counts.values()) - len(running) - interrupted, 0)
 
     running_list = [_running_entry(trial, reports, now) for trial in running]
-    started_at = _created(meta) or last_change
+    started_at = _created(meta) or last_change or now
     ended_at = now if state == "running" else (files.modified(TRIALS_FILE) if finished else last_change)
     done_s = [float(s) for s in trials.loc[trials["status"].isin(list(counts)), "time_s"] if math.isfinite(s)]
     if state == "running":
@@ -100,7 +106,8 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
         "running": running_list,
         "elapsed_s": _seconds(max((ended_at or now) - started_at, 0.0)),
         "remaining_s": _seconds(remaining),
-        "last_change_s": _seconds(max(now - last_change, 0.0)),
+        "last_change_s": _seconds(max(now - last_change, 0.0)) if last_change is not None else None,
+        "clock_ahead_s": _seconds(ahead),
     }
 
 
@@ -113,10 +120,15 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         left = status["remaining_s"]
         when += f", about {duration(left)} left" if left is not None else ", time left known once a trial ends"
     elif state == "crashed":
-        when += (
-            f"; nothing changed for {duration(status['last_change_s'])}: "
-            f"`sweep resume {status['location']}` finishes it"
-        )
+        skew = ""
+        if status.get("clock_ahead_s"):
+            skew = (
+                f" (some of its files are dated {duration(status['clock_ahead_s'])} ahead of this clock, so "
+                "they were not counted: make sure no driver still runs it)"
+            )
+        quiet = status["last_change_s"]
+        since = f"nothing changed for {duration(quiet)}" if quiet is not None else "no change dated before now"
+        when += f"; {since}{skew}: `sweep resume {status['location']}` finishes it"
     elif not status["reported"]:
         when += "; retrain and report not written yet"
     lines = [
@@ -199,15 +211,19 @@ def _running_entry(trial: dict[str, Any], reports: pd.DataFrame, now: float) -> 
     }
 
 
-def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame) -> float:
-    """When the sweep last showed a sign of life: its newest state file or report, or its creation."""
+def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame, now: float) -> tuple[float | None, float | None]:
+    """When the sweep last showed a sign of life (its newest state file or report, or its creation), and
+    by how much the newest time it left lies in the future of ``now`` (None if none does): such times
+    are left out."""
     files = experiment.files
     names = files.names()
     times = [files.modified(name) for name in [*state_files(files, names), META_FILE] if name in names]
     if not reports.empty:
         times.append(float(reports["reported_at"].max()))
     times = [t for t in times if t is not None and math.isfinite(t)]
-    return max(times) if times else 0.0
+    past = [t for t in times if t <= now + FUTURE_TOLERANCE_S]
+    ahead = max(times) - now if len(past) < len(times) else None
+    return (max(past) if past else None), ahead
 
 
 def _created(meta: dict[str, Any]) -> float | None:

@@ -18,6 +18,7 @@ from sweep.progress import OutputOptions, SweepProgress
 from sweep.rungs import Reported, prime
 from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
+from sweep.stall import StallWatch, record_stalled
 from sweep.storage import Folder
 from sweep.tracking import tune_callbacks
 from trainables.adaptive_layer import adaptive_layer_trainable
@@ -83,6 +84,12 @@ class TunerSpec:
     tune_config: tune.TuneConfig
     run_config: tune.RunConfig
 
+    def record_stalled(self, folder: Folder) -> None:
+        """After ``fit()``: the trials the stall rule ended, as errored in Ray's state (``sweep.stall``)."""
+        for callback in self.run_config.callbacks or []:
+            if isinstance(callback, StallWatch):
+                record_stalled(folder, callback.stalled)
+
     def tuner(self) -> tune.Tuner:
         trainable = tune.with_resources(self.trainable, self.resources)
         return tune.Tuner(
@@ -138,6 +145,9 @@ def tuner_spec(
     # its logs in plain text; the trials inherit them anyway (see sweep.credentials).
     credentials.keep_out_of_runtime_envs()
     callbacks = [JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)]
+    if config.failures.trial_timeout_s is not None:
+        # Before the progress lines: it writes why a stalled trial ended where their error line reads it.
+        callbacks.append(StallWatch(config.failures.trial_timeout_s))
     if not output.verbose:
         # One line per trial event and a progress line (sweep.progress) instead of Tune's tables, which
         # `--verbose` brings back.

@@ -1,6 +1,6 @@
 """Faults injected as they happen, for the benchmarks and the tests that measure them: a sweep run as
-its own process (as a shell or a job starts it), and the nodes of a Ray cluster on this machine
-(``ray.cluster_utils.Cluster``) killed whole."""
+its own process (as a shell or a job starts it), the nodes of a Ray cluster on this machine
+(``ray.cluster_utils.Cluster``) killed whole, and folders on a small or read-only file system."""
 
 from __future__ import annotations
 
@@ -125,3 +125,51 @@ def reporting_trial(cluster, pids: set[int]) -> str | None:
         if rows and rows[-1].get("pid") in pids and not rows[-1].get("completed"):
             return rows[-1]["trial_id"]
     return None
+
+
+def mount(*args: str) -> bool:
+    """``mount ARGS``; whether it worked (it needs root, and a container that lets root mount)."""
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def small_disk(where: Path, size_kb: int):
+    """A file system of ``size_kb`` (a tmpfs, empty) at ``where``; the test is skipped where this user
+    cannot mount one."""
+    import pytest
+
+    where.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or not mount("-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(where)):
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """``folder`` read-only, its files kept: a read-only bind mount for root (whom modes do not stop),
+    else its mode; skipped where root may not mount."""
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        if not (mount("--bind", str(folder), str(folder)) and mount("-o", "remount,ro,bind", str(folder))):
+            subprocess.run(["umount", str(folder)], capture_output=True)
+            pytest.skip("a read-only bind mount needs mount privileges")
+        try:
+            yield folder
+        finally:
+            subprocess.run(["umount", str(folder)], capture_output=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+
+
+# What a read-only folder's refusal says, by who runs the tests: root meets the read-only mount.
+READ_ONLY_REASON = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+READ_ONLY_FIX = "make its file system writable" if os.geteuid() == 0 else "make it writable for this user"

@@ -1,17 +1,23 @@
 """A sweep stopped from outside, as a terminal or a cluster stops it: Ctrl-C sent to the whole process
-group (exit 130), SIGTERM (exit 143), a second Ctrl-C (exit at once), and the driver killed with SIGKILL
-during the retrain (here the retrain of the resume that followed the Ctrl-C). Each leaves a folder that
-`sweep resume` finishes, and the retrain runs that had finished are not run again."""
+group (exit 130), SIGTERM (exit 143), a closed terminal (SIGHUP, exit 129), a second Ctrl-C (exit at
+once), and the driver killed with SIGKILL during the retrain (here the retrain of the resume that
+followed the Ctrl-C). Each leaves a folder that `sweep resume` finishes, and the retrain runs that had
+finished are not run again."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,3 +197,59 @@ def test_a_driver_killed_during_the_retrain_resumes_with_the_finished_runs_kept(
     finished_before = {runs[name]["finished"] for name in kept if name in runs}
     assert all(run["finished"] >= max(finished_before, default="") for name, run in runs.items() if name not in kept)
     assert (folder / "best_model").is_dir() and (folder / "report.json").is_file()
+
+
+def test_a_closed_terminal_stops_the_sweep_with_129_a_stopped_record_and_no_process_left(tmp_path):
+    """The sweep runs in a terminal of its own (a pseudo-terminal, its controlling terminal), which is
+    then closed, as a closed SSH session or terminal window closes it: the kernel sends SIGHUP, and
+    from then on every write to the terminal fails (EIO), the stop's own line included."""
+    results = tmp_path / "results"
+    results.mkdir()
+    ray_tmp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    main_fd, terminal_fd = pty.openpty()
+    argv = ["run", str(ROOT / "search_spaces" / "smoke.yaml"), "--results-dir", str(results)]
+    argv += [arg for override in OVERRIDES for arg in ("--set", override)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweep", *argv],
+        cwd=ROOT,
+        stdin=terminal_fd,
+        stdout=terminal_fd,
+        stderr=terminal_fd,
+        start_new_session=True,
+        # The terminal becomes the new session's controlling terminal, as a login shell's is.
+        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        env={**os.environ, "RAY_TMPDIR": str(ray_tmp), "TUNE_GLOBAL_CHECKPOINT_S": "1"},
+    )
+    os.close(terminal_fd)
+    shown: list[bytes] = []
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while chunk := os.read(main_fd, 65536):
+                shown.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    tree: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 400
+        while not _trial_started(results):
+            assert process.poll() is None and time.monotonic() < deadline, b"".join(shown).decode()[-3000:]
+            time.sleep(0.2)
+        tree = psutil.Process(process.pid).children(recursive=True)
+        os.close(main_fd)  # the terminal goes away
+        status = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    output = b"".join(shown).decode(errors="replace")
+    assert status == 129, output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    folder = _folder(results)
+    assert json.loads((folder / "experiment.json").read_text()).get("stopped"), "no stop on record"
+    assert sweep_status(str(folder))["state"] == "crashed"
+    assert not list(folder.rglob(".*.tmp")) and not (folder / "trials.parquet").exists()
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive

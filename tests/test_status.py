@@ -1,6 +1,7 @@
 """`sweep status DIR`: a sweep read while its trials run (the shared smoke run, read by `sweep status
 --json` from outside), once finished (against its report), a copy of its Ray files judged running or
-crashed by their age or by a stop its driver recorded, and a folder that is not a sweep."""
+crashed by their age, by a stop its driver recorded or with its files dated ahead of this clock, and a
+folder that is not a sweep."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from sweep.cli import main
 from sweep.experiment_folder import TIME_FORMAT
-from sweep.status import STALE_LOCAL_S, sweep_status
+from sweep.status import STALE_LOCAL_S, status_lines, sweep_status
 from trainables.errors import InputError
 
 from .conftest import ray_only_copy
@@ -135,3 +136,21 @@ def test_a_folder_that_is_not_a_sweep_is_refused_with_one_line_and_status_2(tmp_
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"sweep: error: {tmp_path}")
+
+
+def test_a_dead_sweep_whose_files_are_dated_ahead_of_this_clock_is_crashed_not_running(smoke_experiment, tmp_path):
+    # A file server whose clock runs an hour ahead dated every file of a driver that has since died;
+    # its reports (stamped by the workers' clocks) are older than Ray ever goes without a state write.
+    copy = ray_only_copy(smoke_experiment, tmp_path / "copy")
+    now = time.time() + STALE_LOCAL_S + 5
+    ahead = now + 3600
+    for path in copy.rglob("*"):
+        if path.is_file():
+            os.utime(path, (ahead, ahead))
+    status = sweep_status(str(copy), now=now)
+    _adds_up(status)
+    assert status["state"] == "crashed" and status["trials"]["running"] == 0
+    assert status["clock_ahead_s"] == pytest.approx(3600, abs=1)
+    (line,) = [line for line in status_lines(status) if line.startswith("state: ")]
+    assert "ahead of this clock, so they were not counted: make sure no driver still runs it" in line
+    assert line.endswith(f"`sweep resume {copy}` finishes it")
