@@ -159,7 +159,8 @@ def _params(config: dict[str, Any], key: str) -> dict[str, Any]:
 class RetrainRecord(Record):
     """retrain.json: every arm's per-seed runs (None: not retrained), the untrained model and the configs
     (``sweep.retrain._assemble``). ``arms`` and ``resampled_data`` are only in records written since the
-    arms exist; an older record has the best config, the defaults and the untrained model."""
+    arms exist (``cost`` since the retrain's cost is said); an older record has the best config, the defaults
+    and the untrained model."""
 
     best: list[SeedRun] = Field(min_length=1)
     default: list[SeedRun] | None
@@ -171,6 +172,7 @@ class RetrainRecord(Record):
     default_config: dict[str, Any]
     arms: dict[ArmName, Arm] | None = None
     resampled_data: str | None = None
+    cost: str | None = None  # what the retrain cost, in words; only in records written since it is said
 
     @model_validator(mode="after")
     def _consistent(self) -> RetrainRecord:
