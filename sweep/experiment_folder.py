@@ -236,12 +236,24 @@ class ExperimentFolder:
         """experiment.json's run facts; with ``required`` False, none ({}) where the file is missing."""
         if not required and not self.files.is_file(META_FILE):
             return {}
-        return self._fit(ExperimentMeta, self.files.read_json(self._required(META_FILE)), META_FILE)
+        return self._record(ExperimentMeta, self._required(META_FILE))
 
-    def _fit(self, schema: type[Record], data: Any, name: str) -> dict[str, Any]:
-        """``data`` read from ``name`` through its schema, as the plain JSON-ready values it holds (the keys
-        the file had, and no others)."""
-        return fit(schema, data, f"{self}/{name}", self.remedy(name)).model_dump(exclude_unset=True)
+    def _record(self, schema: type[Record], name: str) -> dict[str, Any]:
+        """The JSON file ``name`` read through its schema, as the plain JSON-ready values it holds (the keys
+        the file had, and no others); InputError, saying what rebuilds it, where it is damaged."""
+        remedy = self.remedy(name)
+        try:
+            data = self.files.read_json(name)
+        except InputError as error:  # not JSON at all
+            raise InputError(f"{error}; {remedy}") from None
+        return fit(schema, data, f"{self}/{name}", remedy).model_dump(exclude_unset=True)
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        """The Parquet file ``name``; InputError, saying what rebuilds it, where it is not Parquet."""
+        try:
+            return self.files.read_parquet(name)
+        except InputError as error:
+            raise InputError(f"{error}; {self.remedy(name)}") from None
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.files.write_json(META_FILE, meta)
@@ -275,8 +287,8 @@ class ExperimentFolder:
         or a frame lacks a column the code reads or holds another type there."""
         if not self.is_swept() and (self._has_ray() or self.files.is_file(META_FILE)):
             raise InputError(f"{self}: not finished: the sweep did not end; `sweep resume {self}` finishes it")
-        trials = self.files.read_parquet(self._required(TRIALS_FILE))
-        reports = self.files.read_parquet(self._required(REPORTS_FILE))
+        trials = self._frame(self._required(TRIALS_FILE))
+        reports = self._frame(self._required(REPORTS_FILE))
         n_layers = self.meta(required=False).get("n_layers") or reported_depth([reports])
         where = f"{self}/{TRIALS_FILE}"
         check_frame(trials, trial_dtypes(n_layers), where, self.remedy(TRIALS_FILE), {"status": STATUSES})
@@ -304,11 +316,11 @@ class ExperimentFolder:
         finished, or either file does not fit its schema or the other."""
         if not self.has_retrain() and self.is_swept():
             raise InputError(f"{self}: not finished: the retrain did not end; `sweep resume {self}` finishes it")
-        record = self._fit(RetrainRecord, self.files.read_json(self._required(RETRAIN_FILE)), RETRAIN_FILE)
+        record = self._record(RetrainRecord, self._required(RETRAIN_FILE))
         if not self.files.is_file(SIMILARITIES_FILE):
             raise InputError(f"{self}: no {SIMILARITIES_FILE} beside {RETRAIN_FILE}; rerun `sweep retrain {self}`")
         where, remedy = f"{self}/{SIMILARITIES_FILE}", self.remedy(SIMILARITIES_FILE)
-        frame = self.files.read_parquet(SIMILARITIES_FILE)
+        frame = self._frame(SIMILARITIES_FILE)
         check_frame(frame, SIMILARITY_DTYPES, where, remedy, {"run": SIMILARITY_RUNS})
         # The verdicts pair each run's similarities with its record: every run of the record must have them.
         held = set(zip(frame["run"], frame["seed"], strict=True))
@@ -335,7 +347,7 @@ class ExperimentFolder:
                     raise InputError(f"{self}/{path}: a folder where a file belongs; {self.remedy(path)}")
                 run = name.removesuffix(".json")
                 schema = UntrainedRun if run == SIMILARITY_RUNS[-1] else TrainedRun
-                runs[run] = self._fit(schema, self.files.read_json(path), path)
+                runs[run] = self._record(schema, path)
         return runs
 
     def write_retrain_run(self, name: str, record: dict[str, Any]) -> None:
@@ -369,7 +381,7 @@ class ExperimentFolder:
 
     def report(self) -> dict[str, Any]:
         """report.json's contents."""
-        return self._fit(ReportRecord, self.files.read_json(self._required(REPORT_JSON)), REPORT_JSON)
+        return self._record(ReportRecord, self._required(REPORT_JSON))
 
     def write_report(self, report: dict[str, Any], markdown: str) -> None:
         self.files.write_json(REPORT_JSON, report)

@@ -98,9 +98,11 @@ def _trials_in(folder: Folder, name: str) -> list[tuple[RayTrial, RayRuntime]]:
     """Each trial's state and runtime in one of Ray's experiment state files, read through their schemas."""
     where = f"{folder}/{name}"
     found = []
-    for i, (state_json, runtime_json) in enumerate(
-        fit(RayState, folder.read_json(name), where, STATE_REMEDY).trial_data
-    ):
+    try:
+        data = folder.read_json(name)
+    except InputError as error:  # not JSON: half-written while a sweep runs, or damaged
+        raise InputError(f"{error}; {STATE_REMEDY}") from None
+    for i, (state_json, runtime_json) in enumerate(fit(RayState, data, where, STATE_REMEDY).trial_data):
         try:
             state, runtime = json.loads(state_json), json.loads(runtime_json)
         except ValueError:
