@@ -217,18 +217,21 @@ def _failures_as_text(folder: Path) -> Path:
 
 
 def _outside_error(relative_logdir: str, error_filename: str) -> Callable[[Path], Path]:
-    """A trial recorded as ERROR whose error file Ray's state names outside the folder, beside it a secret."""
+    """One more trial in Ray's state, ended in ERROR, whose error file the state names outside the folder,
+    where a secret lies (read as it was, its text would be the trial's error in trials.parquet)."""
 
     def damage(folder: Path) -> Path:
         (folder.parent / "secret").mkdir(exist_ok=True)
         (folder.parent / "secret" / "error.txt").write_text("SECRET-TEXT\n")
         (folder.parent / "error.txt").write_text("SECRET-TEXT\n")
-
-        def change(trial: dict, runtime: dict) -> None:
-            trial.update(status="ERROR", relative_logdir=relative_logdir)
-            runtime.update(error_filename=error_filename)
-
-        return _trial_state(folder, change)
+        state = _state_file(folder)
+        record = json.loads(state.read_text())
+        trial, runtime = (json.loads(part) for part in record["trial_data"][0])
+        trial.update(trial_id="outside", status="ERROR", relative_logdir=relative_logdir)
+        runtime.update(error_filename=error_filename)
+        record["trial_data"].append([json.dumps(trial), json.dumps(runtime)])
+        state.write_text(json.dumps(record))
+        return state
 
     return damage
 
