@@ -180,7 +180,9 @@ def resume_experiment(
     it is not the one configured here."""
     experiment = ExperimentFolder(location)
     config, meta = experiment.config(), experiment.meta()
-    if experiment.is_reported():
+    # Finished: only its report is rewritten. Without its frames or its retrain (removed as damaged, say),
+    # the steps that write them run again, from Ray's state and the retrain runs kept.
+    if experiment.is_reported() and experiment.is_swept() and experiment.has_retrain():
         log.info("%s is finished already; rewriting its report", experiment)
         return report_experiment(experiment)
     _check_folder_writable(experiment, "resume")

@@ -32,9 +32,21 @@ from typing import Any
 import pandas as pd
 
 from sweep.config import ExperimentConfig, load_config_text, to_yaml
-from sweep.results import read_results
+from sweep.folder_records import (
+    SIMILARITY_DTYPES,
+    SIMILARITY_RUNS,
+    ExperimentMeta,
+    Record,
+    ReportRecord,
+    RetrainRecord,
+    TrainedRun,
+    UntrainedRun,
+    check_frame,
+    fit,
+)
+from sweep.results import STATUSES, read_results, report_dtypes, reported_depth, trial_dtypes
 from sweep.storage import Folder
-from sweep.tune_state import state_files
+from sweep.tune_state import STATE_PATTERN, state_files
 from trainables.errors import InputError
 
 # The times of run facts (experiment.json's created, resumed and stopped; a retrain run's start and end).
@@ -69,6 +81,24 @@ PLOT_TITLES = {
 }
 SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT = "simulate.json", "simulate.md", "simulate.png"
 _AXIS_PREFIX, _AXIS_SUFFIX = "plot_axis_", ".png"
+_PLOT_PREFIX = "plot_"
+# Entries that are files, and those that are folders: anything else under one of these names (a folder
+# report.json, a file best_model) could be neither read nor replaced, so it is refused before any work.
+FILES = (
+    CONFIG_FILE,
+    META_FILE,
+    STUDY_FILE,
+    REPORTS_FILE,
+    TRIALS_FILE,
+    SIMILARITIES_FILE,
+    RETRAIN_FILE,
+    REPORT_JSON,
+    REPORT_MD,
+    SIMULATE_PLOT,
+    SIMULATE_MD,
+    SIMULATE_JSON,
+)
+FOLDERS = (MODEL_DIR, RETRAIN_RUNS_DIR)
 
 
 def axis_plot(key: str) -> str:
@@ -144,12 +174,58 @@ class ExperimentFolder:
             raise InputError(f"{self}: no {name}; is this an experiment folder of `sweep run`?")
         return name
 
+    def remedy(self, name: str) -> str:
+        """What rebuilds the folder's file ``name``, or what to do where nothing does: the end of the line
+        that refuses a damaged one."""
+        if name in (TRIALS_FILE, REPORTS_FILE):
+            if not self._has_ray():
+                return "no Ray Tune experiment here to rebuild it from; restore it from a copy of the folder"
+            return (
+                f"`sweep resume {self}` rebuilds {TRIALS_FILE} and {REPORTS_FILE} from Ray Tune's state once both "
+                "are removed"
+            )
+        if name in (RETRAIN_FILE, SIMILARITIES_FILE, MODEL_DIR, RETRAIN_RUNS_DIR):
+            return f"`sweep retrain {self}` rebuilds it (the runs kept in {RETRAIN_RUNS_DIR}/ are not run again)"
+        if name.startswith(f"{RETRAIN_RUNS_DIR}/"):
+            return f"remove it: `sweep retrain {self}` runs that run again"
+        if name in (SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT):
+            return f"`sweep simulate {self}` rewrites it"
+        if name in (REPORT_JSON, REPORT_MD, MODEL_CARD) or name.startswith(_PLOT_PREFIX):
+            return f"`sweep report {self}` rewrites it"
+        return "`sweep run` writes it once and nothing rebuilds it; restore it from a copy of the folder"
+
+    def _has_ray(self) -> bool:
+        """Whether the folder holds a Ray Tune experiment (its state, or a trial's folder)."""
+        names = self.files.names()
+        return bool(state_files(self.files, names)) or any(name.startswith("trial_") for name in names)
+
+    def _check_kinds(self) -> None:
+        """InputError where one of the folder's names holds the wrong kind of entry."""
+        for name in self.files.names():
+            if name in FOLDERS:
+                wanted = "folder"
+            elif name in FILES or STATE_PATTERN.match(name) or name.startswith(_PLOT_PREFIX):
+                wanted = "file"
+            else:
+                continue
+            found = self.files.kind(name)
+            if found != wanted:
+                raise InputError(
+                    f"{self}/{name}: a {found} where a {wanted} belongs; move it out of the folder: {self.remedy(name)}"
+                )
+        if self.files.kind(MODEL_CARD) == "folder":
+            raise InputError(
+                f"{self}/{MODEL_CARD}: a folder where a file belongs; move it out of the folder: "
+                f"{self.remedy(MODEL_CARD)}"
+            )
+
     # The config and the meta, written when the run starts.
     def config(self, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
         """The resolved config the run saved, with ``key=value`` overrides; InputError when this is not an
         experiment folder or an override is refused."""
         if self.files.kind() != "folder":
             raise InputError(f"{self}: not a folder")
+        self._check_kinds()
         text = self.files.read_text(self._required(CONFIG_FILE))
         return load_config_text(text, f"{self}/{CONFIG_FILE}", overrides)
 
@@ -160,10 +236,24 @@ class ExperimentFolder:
         """experiment.json's run facts; with ``required`` False, none ({}) where the file is missing."""
         if not required and not self.files.is_file(META_FILE):
             return {}
-        meta = self.files.read_json(self._required(META_FILE))
-        if not isinstance(meta, dict):
-            raise InputError(f"{self.files}/{META_FILE}: damaged, a JSON {type(meta).__name__} where an object belongs")
-        return meta
+        return self._record(ExperimentMeta, self._required(META_FILE))
+
+    def _record(self, schema: type[Record], name: str) -> dict[str, Any]:
+        """The JSON file ``name`` read through its schema, as the plain JSON-ready values it holds (the keys
+        the file had, and no others); InputError, saying what rebuilds it, where it is damaged."""
+        remedy = self.remedy(name)
+        try:
+            data = self.files.read_json(name)
+        except InputError as error:  # not JSON at all
+            raise InputError(f"{error}; {remedy}") from None
+        return fit(schema, data, f"{self}/{name}", remedy).model_dump(exclude_unset=True)
+
+    def _frame(self, name: str) -> pd.DataFrame:
+        """The Parquet file ``name``; InputError, saying what rebuilds it, where it is not Parquet."""
+        try:
+            return self.files.read_parquet(name)
+        except InputError as error:
+            raise InputError(f"{error}; {self.remedy(name)}") from None
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.files.write_json(META_FILE, meta)
@@ -183,8 +273,7 @@ class ExperimentFolder:
         """(trials, reports) read from the Ray Tune experiment inside, so also of a running or crashed
         sweep; trials a resume superseded (by default those experiment.json lists) are left out. A copy
         of the results only (no Ray files) reads the saved frames."""
-        names = self.files.names()
-        has_ray = bool(state_files(self.files, names)) or any(name.startswith("trial_") for name in names)
+        has_ray = self._has_ray()
         meta = self.meta(required=False)
         if not has_ray and self.is_swept():
             return self.saved_results()
@@ -194,9 +283,17 @@ class ExperimentFolder:
         return read_results(self.files, skip, meta.get("n_layers"))
 
     def saved_results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(trials, reports) as the finished sweep saved them."""
-        trials = self.files.read_parquet(self._required(TRIALS_FILE))
-        return trials, self.files.read_parquet(self._required(REPORTS_FILE))
+        """(trials, reports) as the finished sweep saved them; InputError where the sweep has not finished,
+        or a frame lacks a column the code reads or holds another type there."""
+        if not self.is_swept() and (self._has_ray() or self.files.is_file(META_FILE)):
+            raise InputError(f"{self}: not finished: the sweep did not end; `sweep resume {self}` finishes it")
+        trials = self._frame(self._required(TRIALS_FILE))
+        reports = self._frame(self._required(REPORTS_FILE))
+        n_layers = self.meta(required=False).get("n_layers") or reported_depth([reports])
+        where = f"{self}/{TRIALS_FILE}"
+        check_frame(trials, trial_dtypes(n_layers), where, self.remedy(TRIALS_FILE), {"status": STATUSES})
+        check_frame(reports, report_dtypes(n_layers), f"{self}/{REPORTS_FILE}", self.remedy(REPORTS_FILE))
+        return trials, reports
 
     def results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The saved frames once the sweep finished (what its winner was picked from), else the live ones."""
@@ -215,10 +312,25 @@ class ExperimentFolder:
         return self.files.is_file(RETRAIN_FILE)
 
     def retrained(self) -> Retrained:
-        record = self.files.read_json(self._required(RETRAIN_FILE))
+        """retrain.json's record and the similarities beside it; InputError where the retrain has not
+        finished, or either file does not fit its schema or the other."""
+        if not self.has_retrain() and self.is_swept():
+            raise InputError(f"{self}: not finished: the retrain did not end; `sweep resume {self}` finishes it")
+        record = self._record(RetrainRecord, self._required(RETRAIN_FILE))
         if not self.files.is_file(SIMILARITIES_FILE):
             raise InputError(f"{self}: no {SIMILARITIES_FILE} beside {RETRAIN_FILE}; rerun `sweep retrain {self}`")
-        return Retrained(record, self.files.read_parquet(SIMILARITIES_FILE))
+        where, remedy = f"{self}/{SIMILARITIES_FILE}", self.remedy(SIMILARITIES_FILE)
+        frame = self._frame(SIMILARITIES_FILE)
+        check_frame(frame, SIMILARITY_DTYPES, where, remedy, {"run": SIMILARITY_RUNS})
+        # The verdicts pair each run's similarities with its record: every run of the record must have them.
+        held = set(zip(frame["run"], frame["seed"], strict=True))
+        wanted = [(name, run["seed"]) for name in SIMILARITY_RUNS[:-1] for run in record.get(name) or []]
+        missing = [pair for pair in [*wanted, (SIMILARITY_RUNS[-1], -1)] if pair not in held]
+        if missing:
+            raise InputError(
+                f"{where}: damaged (no similarities of run {missing[0][0]}, seed {missing[0][1]}); {remedy}"
+            )
+        return Retrained(record, frame)
 
     def write_retrain(self, retrained: Retrained) -> None:
         self.files.write_parquet(SIMILARITIES_FILE, retrained.similarities)
@@ -230,7 +342,12 @@ class ExperimentFolder:
         runs = {}
         for name in self.files.names(RETRAIN_RUNS_DIR):
             if name.endswith(".json"):
-                runs[name.removesuffix(".json")] = self.files.read_json(f"{RETRAIN_RUNS_DIR}/{name}")
+                path = f"{RETRAIN_RUNS_DIR}/{name}"
+                if self.files.kind(path) != "file":
+                    raise InputError(f"{self}/{path}: a folder where a file belongs; {self.remedy(path)}")
+                run = name.removesuffix(".json")
+                schema = UntrainedRun if run == SIMILARITY_RUNS[-1] else TrainedRun
+                runs[run] = self._record(schema, path)
         return runs
 
     def write_retrain_run(self, name: str, record: dict[str, Any]) -> None:
@@ -264,7 +381,7 @@ class ExperimentFolder:
 
     def report(self) -> dict[str, Any]:
         """report.json's contents."""
-        return self.files.read_json(self._required(REPORT_JSON))
+        return self._record(ReportRecord, self._required(REPORT_JSON))
 
     def write_report(self, report: dict[str, Any], markdown: str) -> None:
         self.files.write_json(REPORT_JSON, report)

@@ -13,7 +13,7 @@ import pandas as pd
 from sweep.arms import ATTRIBUTION, BEST, DEFAULTS, RUN_NAMES, UNTRAINED, headline_order, searched_trainer_knobs
 from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import MODEL_DIR, RETRAIN_FILE
+from sweep.experiment_folder import MODEL_DIR, REPORTS_FILE, RETRAIN_FILE, TRIALS_FILE
 from sweep.importance import importances
 from sweep.objective import CHOSEN_STEP, pareto_front, summary
 from sweep.results import STATUSES, params_of, plain
@@ -78,10 +78,21 @@ def build_report(
     """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
     first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's."""
     objective = config.objective
+    if standings.empty:  # the retrain had a winner to train, so the frames were not what it was picked from
+        raise InputError(
+            f"{TRIALS_FILE} has no trial that can win, yet {RETRAIN_FILE} retrained one; remove {TRIALS_FILE} "
+            f"and {REPORTS_FILE}: `sweep resume DIR` rebuilds both from Ray Tune's state"
+        )
     best = standings.iloc[0]  # what select_best returns, and what the retrain trained
     best_config = params_of(best)
     if best_config != retrained["best_config"]:
         raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
+    seeds = [run["seed"] for run in retrained["best"]]
+    if seeds != config.retrain_seeds:  # config.yaml edited since: the similarities are of other seeds
+        raise InputError(
+            f"{RETRAIN_FILE} holds seeds {seeds}, config.yaml's retrain.seeds are {config.retrain_seeds}; "
+            "rerun `sweep retrain DIR`"
+        )
     default = retrained["default_config"]
     counts = trials["status"].value_counts()
     attribution = _attribution(retrained, similarities, config, meta["n_layers"])

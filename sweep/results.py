@@ -77,7 +77,7 @@ def read_results(
     skip = set(superseded)
     records = [record for record in read_records(folder) if record.trial_id not in skip]
     histories = [last_attempt(read_history(folder, record)) for record in records]
-    n_layers = int(n_layers) if n_layers is not None else _n_layers(histories)
+    n_layers = int(n_layers) if n_layers is not None else reported_depth(histories)
     reports = _reports_frame(records, histories, n_layers)
     trials = pd.DataFrame(
         [
@@ -86,7 +86,7 @@ def read_results(
         ],
         columns=trial_columns(n_layers),
     )
-    return trials.astype(_trial_dtypes(n_layers)), reports
+    return trials.astype(trial_dtypes(n_layers)), reports
 
 
 def scored_trials(trials: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -102,8 +102,9 @@ def last_attempt(history: pd.DataFrame) -> pd.DataFrame:
     return history.iloc[restarts[-1] :] if len(restarts) else history
 
 
-def _n_layers(histories: list[pd.DataFrame]) -> int:
-    """The model's depth from the reported columns, for a folder without experiment.json."""
+def reported_depth(histories: list[pd.DataFrame]) -> int:
+    """The model's depth from the reported columns (of trial histories or a reports frame), for a folder
+    without experiment.json."""
     depths = [int(m.group(1)) for history in histories for key in history.columns if (m := _DEPTH.match(key))]
     return max(depths, default=0)
 
@@ -121,10 +122,16 @@ def _reports_frame(records: list[TrialRecord], histories: list[pd.DataFrame], n_
                 row[FAILURE] = None  # NaN where the frame had failures on other rows
             rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
-    dtypes = dict.fromkeys(columns, "float64")
+    fills = {"training_iteration": 0, "timestamp": 0, "epoch": float("nan")}
+    return frame.fillna(fills).astype(report_dtypes(n_layers))
+
+
+def report_dtypes(n_layers: int) -> dict[str, str]:
+    """The type of each column of ``load_reports`` (also what reports.parquet must hold)."""
+    dtypes = dict.fromkeys(report_columns(n_layers), "float64")
     dtypes.update(trial_index="int64", trial_id="str", training_iteration="int64", step="int64", total_steps="int64")
     dtypes.update(completed="bool", timestamp="int64", **{FAILURE: "object"})
-    return frame.fillna({"training_iteration": 0, "timestamp": 0, "epoch": float("nan")}).astype(dtypes)
+    return dtypes
 
 
 def _trial_row(
@@ -178,7 +185,8 @@ def _best(history: pd.DataFrame, column: str) -> float:
     return float(history[column].max()) if not history.empty else float("nan")
 
 
-def _trial_dtypes(n_layers: int) -> dict[str, str]:
+def trial_dtypes(n_layers: int) -> dict[str, str]:
+    """The type of each column of ``load_trials`` (also what trials.parquet must hold)."""
     dtypes = dict.fromkeys(trial_columns(n_layers), "float64")
     for key, rule in RULES.items():
         dtypes[key] = "str" if rule.type is str else ("int64" if rule.type is int else "float64")

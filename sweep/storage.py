@@ -61,6 +61,10 @@ class Folder:
         return self.location.rstrip("/").rsplit("/", 1)[0]
 
     def _path(self, name: str) -> str:
+        # Names come from the folder's own files too (Ray's state names each trial's folder): none may
+        # lead out of it, so that no file elsewhere is read into a result or written over.
+        if name.startswith("/") or ".." in name.split("/"):
+            raise InputError(f"{self}/{name}: outside the folder; a damaged file of the folder names it")
         return posixpath.join(self.root, name) if name else self.root
 
     def kind(self, name: str = "") -> str:
@@ -91,7 +95,10 @@ class Folder:
         self.fs.create_dir(self.root, recursive=True)
 
     def read_bytes(self, name: str) -> bytes:
-        with self.fs.open_input_stream(self._path(name)) as handle:
+        path = self._path(name)
+        if self.local is not None and not Path(path).resolve().is_relative_to(self.local):
+            raise InputError(f"{self}/{name}: a link out of the folder; replace it with the file itself")
+        with self.fs.open_input_stream(path) as handle:
             return handle.read()
 
     def read_text(self, name: str) -> str:

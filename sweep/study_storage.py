@@ -101,7 +101,15 @@ def open_storage(storage: str) -> BaseStorage:
                 pass
         except OSError as error:
             raise InputError(f"search.storage: cannot write the journal {shown} ({error.strerror or error})") from None
-        return JournalStorage(JournalFileBackend(str(path)))
+        try:
+            return JournalStorage(JournalFileBackend(str(path)))
+        # A line that is not one of Optuna's: it replays the journal as it opens it, and asserts on an
+        # operation it does not know.
+        except (ValueError, KeyError, TypeError, IndexError, AssertionError) as error:
+            raise InputError(
+                f"{shown}: damaged, not an Optuna journal ({error.__class__.__name__}: {error}); nothing rebuilds "
+                "it: move it away, and `sweep resume` tells a fresh study the finished trials"
+            ) from None
     try:
         return RDBStorage(storage)
     except ImportError as error:

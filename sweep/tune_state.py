@@ -15,12 +15,24 @@ from typing import Any
 
 import pandas as pd
 
+from sweep.folder_records import Params, RayRuntime, RayState, RayTrial, ResultRow, fit
 from sweep.storage import Folder
+from trainables.errors import InputError
 
 STATE_PATTERN = re.compile(r"^experiment_state-.*\.json$")
 FINISHED = ("TERMINATED", "ERROR")  # Ray's statuses of a trial that will not run again
 # Ray's bookkeeping in each result row; the parameters live in the trial's config instead.
 _DROPPED = ("config", "checkpoint_dir_name", "done", "trial_id", "date", "pid", "hostname", "node_ip")
+# What to do about a damaged file of Ray's: nothing rebuilds one, but the sweep can go on without it.
+STATE_REMEDY = (
+    "Ray Tune wrote it and nothing rebuilds it; move it out of the folder, and the trials are read from "
+    "their own folders (`sweep resume` reruns those that had not finished)"
+)
+PARAMS_REMEDY = (
+    "Ray Tune wrote it and nothing rebuilds it; move the trial's folder out of the experiment folder, and "
+    "`sweep resume` runs a trial in its place"
+)
+ROW_REMEDY = "Ray Tune wrote it and nothing rebuilds it; delete that line, and the trial ends at the line before"
 
 
 @dataclass(frozen=True)
@@ -52,21 +64,20 @@ def read_records(folder: Folder) -> list[TrialRecord]:
     states = state_files(folder, names)
     records: dict[str, TrialRecord] = {}
     for run, name in enumerate(states):
-        for position, (state_json, runtime_json) in enumerate(folder.read_json(name)["trial_data"]):
-            state, runtime = json.loads(state_json), json.loads(runtime_json)
-            trial_id = state["trial_id"]
+        for position, (state, runtime) in enumerate(_trials_in(folder, name)):
+            trial_id = state.trial_id
             first = records.get(trial_id)
-            logdir = state.get("relative_logdir") or f"trial_{trial_id}"
-            error = _error_text(folder, logdir, runtime.get("error_filename")) if state["status"] == "ERROR" else None
+            logdir = state.relative_logdir or f"trial_{trial_id}"
+            error = _error_text(folder, logdir, runtime.error_filename) if state.status == "ERROR" else None
             records[trial_id] = TrialRecord(
                 trial_id=trial_id,
-                status=state["status"],
-                config=_plain_config(state.get("config") or {}),
+                status=state.status,
+                config=_plain_config(state.config or {}),
                 logdir=logdir,
-                num_failures=int(runtime.get("num_failures") or 0),
+                num_failures=runtime.num_failures or 0,
                 error=error,
                 run=first.run if first else run,
-                order=first.order if first else _tag_number(state.get("experiment_tag"), position),
+                order=first.order if first else _tag_number(state.experiment_tag, position),
             )
     known = {record.logdir for record in records.values()}
     newer = [name for name in names if name.startswith("trial_") and name not in known]
@@ -83,12 +94,32 @@ def read_records(folder: Folder) -> list[TrialRecord]:
     return sorted(records.values(), key=lambda record: (record.run, record.order))
 
 
+def _trials_in(folder: Folder, name: str) -> list[tuple[RayTrial, RayRuntime]]:
+    """Each trial's state and runtime in one of Ray's experiment state files, read through their schemas."""
+    where = f"{folder}/{name}"
+    found = []
+    try:
+        data = folder.read_json(name)
+    except InputError as error:  # not JSON: half-written while a sweep runs, or damaged
+        raise InputError(f"{error}; {STATE_REMEDY}") from None
+    for i, (state_json, runtime_json) in enumerate(fit(RayState, data, where, STATE_REMEDY).trial_data):
+        try:
+            state, runtime = json.loads(state_json), json.loads(runtime_json)
+        except ValueError:
+            raise InputError(f"{where}: damaged (trial_data.{i}: not JSON); {STATE_REMEDY}") from None
+        at = f"trial_data.{i}"
+        found.append((fit(RayTrial, state, where, STATE_REMEDY, at), fit(RayRuntime, runtime, where, STATE_REMEDY, at)))
+    return found
+
+
 def _params(folder: Folder, logdir: str) -> dict[str, Any] | None:
     """The trial's parameters from params.json; None while Ray has not written it yet."""
+    name = f"{logdir}/params.json"
     try:
-        return _plain_config(json.loads(folder.read_text(f"{logdir}/params.json")))
-    except (OSError, ValueError):
+        params = json.loads(folder.read_text(name))
+    except (OSError, ValueError):  # ValueError: half-written, or not text at all
         return None
+    return _plain_config(fit(Params, params, f"{folder}/{name}", PARAMS_REMEDY).model_dump())
 
 
 def _reported_last_step(folder: Folder, record: TrialRecord) -> bool:
@@ -102,12 +133,14 @@ def read_history(folder: Folder, record: TrialRecord) -> pd.DataFrame:
     if not folder.is_file(name):
         return pd.DataFrame()
     rows = []
-    for line in folder.read_text(name).splitlines():
+    text = folder.read_bytes(name).decode("utf-8", errors="replace")  # a damaged byte spoils its line only
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line cut short by a crash mid-write
+            fit(ResultRow, row, f"{folder}/{name}", ROW_REMEDY, f"line {number}")
             rows.append({key: value for key, value in row.items() if key not in _DROPPED})
     return pd.DataFrame(rows)
 
@@ -122,7 +155,8 @@ def _tag_number(tag: str | None, fallback: int) -> int:
 
 
 def _error_text(folder: Folder, logdir: str, filename: str | None) -> str:
+    """The trial's last error, from its own folder (the state's names are checked to lead nowhere else)."""
     name = f"{logdir}/{filename if filename and filename.endswith('.txt') else 'error.txt'}"
     if not folder.is_file(name):
         return "the trial raised; Ray kept no readable error text"
-    return folder.read_text(name)
+    return folder.read_bytes(name).decode("utf-8", errors="replace")

@@ -127,7 +127,7 @@ def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_
     # Damaged entries are no times: the files' age decides. A file damaged whole is refused.
     assert state(stopped={"at": stamp(now)}, resumed=7) == "running"
     meta_file.write_text("[1, 2]")
-    with pytest.raises(InputError, match="experiment.json: damaged, a JSON list"):
+    with pytest.raises(InputError, match=r"experiment.json: damaged \(a JSON list where an object belongs\)"):
         sweep_status(str(copy), now=now + 5)
 
 
