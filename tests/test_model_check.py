@@ -158,7 +158,7 @@ def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
     _without_tokenizer(folder)
     experiment = ExperimentFolder(tmp_path / "smoke-20260101-000000")  # a sweep whose driver died at once
     experiment.write_config(load_config(SMOKE, ["model.tiny=null", f"model.name={folder}"]))
-    experiment.write_meta({"command": "python -m sweep run search_spaces/smoke.yaml"})
+    experiment.write_meta({"command": "python -m sweep run search_spaces/smoke.yaml", "n_layers": 4})
     trial = _run_argv(folder, tmp_path / "results")[:-2]
     for argv in (["trial", *trial[1:]], ["resume", experiment.location]):
         code = main(argv)  # trial: trains in this process where the check lets it through

@@ -238,7 +238,7 @@ def handed_folder(tmp_path):
     folder = tmp_path / "smoke-20260101-000000"
     folder.mkdir()
     (folder / "config.yaml").write_text(to_yaml(load_config(SMOKE, [f"tracking.mlflow.tracking_uri={uri}"])))
-    (folder / "experiment.json").write_text("{}")
+    (folder / "experiment.json").write_text(json.dumps({"command": "python -m sweep run smoke.yaml", "n_layers": 4}))
     try:
         yield folder, uri
     finally:
