@@ -42,7 +42,13 @@ def tracked(ray_session, mlflow_server, tmp_path_factory):
         patch.setenv("WANDB_DIR", str(wandb_dir))
         patch.setenv("WANDB_MODE", "offline")
         # One trial at a time: one trial worker to start (and to import the trackers), not two.
-        sets = ["search.num_samples=3", "search.max_concurrent=1", "retrain.seeds=[13]", "tracking.tensorboard=true"]
+        sets = [
+            "search.num_samples=3",
+            "search.max_concurrent=1",
+            "retrain.seeds=[13]",
+            "retrain.arms=[best, defaults]",
+            "tracking.tensorboard=true",
+        ]
         sets += [f"tracking.mlflow.tracking_uri={uri}", "tracking.wandb.mode=offline"]
         argv = ["run", str(SMOKE), "--results-dir", str(results)]
         assert main([*argv, *[arg for key in sets for arg in ("--set", key)]]) == 0
