@@ -22,7 +22,7 @@ install: $(BIN)/sweep  ## create .venv with torch (CPU by default) and the proje
 smoke: install  ## the smoke sweep end to end: tiny model, bundled data, ~2 minutes on 2 CPU cores
 	$(BIN)/python -m sweep run search_spaces/smoke.yaml
 
-test: install  ## the default test suite (about 15 minutes on 2 CPU cores, two test workers)
+test: install  ## the default test suite (about 16 minutes on 2 CPU cores, two test workers)
 	$(BIN)/python -m pytest
 
 test-full: install  ## every test, the slow ones on real data and the real model included
