@@ -214,8 +214,15 @@ def _run(
     train, score = ray.remote(retrain_one).options(**options), ray.remote(score_untrained).options(**options)
     shared_test = ray.put(sts_test)
     # Once per seed: every arm of a seed trains on the same rows, whichever they are.
-    per_seed = {seed: ray.put(rows) for seed, rows in training_data(config, data, _seeds(todo)).items()}
-    shared_data = per_seed.get(None) or ray.put(data)
+    # Each distinct set of rows goes to the object store once: without per-seed samples, every seed shares
+    # the sweep's rows, and putting them once per seed would hold that many copies.
+    stored: dict[int, ray.ObjectRef] = {}
+    per_seed: dict[int | None, ray.ObjectRef] = {}
+    for seed, rows in training_data(config, data, _seeds(todo)).items():
+        if id(rows) not in stored:
+            stored[id(rows)] = ray.put(rows)
+        per_seed[seed] = stored[id(rows)]
+    shared_data = per_seed[None]
     threads = config.resources.threads
     pending = {}
     for run in todo:
