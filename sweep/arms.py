@@ -46,6 +46,14 @@ ATTRIBUTION = {
     "trainer": (DEFAULTS_AT_BEST_TRAINER, DEFAULTS),
     "adaptive": (BEST, PLAIN),
 }
+# Short names for table columns and plot legends.
+LABELS = {
+    "best": "best config",
+    "defaults": "reference defaults",
+    "defaults_at_best_trainer": "loss defaults, winner's trainer",
+    "plain": "plain MNRL, winner's trainer",
+    "untrained": "untrained",
+}
 COMPARISON_WORDS = {
     "loss": "loss settings (best − the loss's defaults at the winner's trainer settings)",
     "trainer": "trainer settings (the loss's defaults at the winner's trainer settings − the reference defaults)",

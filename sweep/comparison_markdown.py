@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweep.arms import ATTRIBUTION, COMPARISON_WORDS, WORDS
+from sweep.arms import ATTRIBUTION, COMPARISON_WORDS, LABELS, WORDS
 from sweep.experiment_folder import DEPTH_PLOT
 from sweep.markdown import embedded, fmt, layers, pm, spread, table
 from trainables.metrics import METRIC_NAMES
@@ -121,24 +121,15 @@ def _seed_span(entry: dict[str, Any]) -> str:
     return f"{100 * low:+.2f}..{100 * high:+.2f}"
 
 
-ARM_LABELS = {
-    "best": "best config",
-    "defaults": "reference defaults",
-    "defaults_at_best_trainer": "loss defaults, winner's trainer",
-    "plain": "plain MNRL, winner's trainer",
-    "untrained": "untrained",
-}
-
-
 def arm_columns(report: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
     """Each retrained arm's STS-test summary, labelled, in arm order; reports written before the arms
     existed have the best config, the reference defaults (None when not retrained) and the untrained model."""
     if "arms" in report:
-        return [(ARM_LABELS[name], arm["test"]) for name, arm in report["arms"].items()]
+        return [(LABELS[name], arm["test"]) for name, arm in report["arms"].items()]
     return [
-        (ARM_LABELS["best"], report["test"]),
-        (ARM_LABELS["defaults"], report["default"]["test"]),
-        (ARM_LABELS["untrained"], report["untrained"]["test"]),
+        (LABELS["best"], report["test"]),
+        (LABELS["defaults"], report["default"]["test"]),
+        (LABELS["untrained"], report["untrained"]["test"]),
     ]
 
 

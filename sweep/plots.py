@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from sweep.arms import LABELS
 from sweep.search_space import Param
 
 SPEARMAN = "Spearman ρ (cosine similarity)"
@@ -170,10 +171,10 @@ def depth(report: dict[str, Any]) -> Figure:
     arms = report.get("arms", {})
     if "defaults_at_best_trainer" in arms and arms["defaults_at_best_trainer"]["runs_of"] == "defaults_at_best_trainer":
         curves.append(
-            ("loss defaults, winner's trainer", arms["defaults_at_best_trainer"]["test"], "tab:blue", "D", 0.02)
+            (LABELS["defaults_at_best_trainer"], arms["defaults_at_best_trainer"]["test"], "tab:blue", "D", 0.02)
         )
     if "plain" in arms:
-        curves.append(("plain MNRL, winner's trainer", arms["plain"]["test"], "tab:orange", "v", -0.02))
+        curves.append((LABELS["plain"], arms["plain"]["test"], "tab:orange", "v", -0.02))
     curves.append(("base model, untrained", report["untrained"]["test"], UNTRAINED_COLOR, "^", 0.0))
     for label, test, color, marker, shift in curves:
         layers = np.array(report["depths"]) + shift  # side by side, so the error bars do not overlap
