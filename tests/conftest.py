@@ -66,6 +66,18 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)  # stable: within a group, the order of collection
 
 
+# A line the session's Ray relays from one of its processes: "(name pid=N)", "(name pid=N, ip=...)",
+# "(raylet)" or "(autoscaler ...)", coloured or not, then what that process printed.
+RAY_RELAYED = re.compile(r"^(?:\x1b\[[\d;]*m)?\((?:[^()\n]* pid=\d+|raylet|autoscaler)[^()\n]*\).*\n?", re.MULTILINE)
+
+
+def own_output(capsys):
+    """What the command under test printed, without the lines the session's Ray relays from its workers: a
+    worker Ray retires can print as it exits, into whichever test is capturing on that test worker."""
+    captured = capsys.readouterr()
+    return type(captured)(RAY_RELAYED.sub("", captured.out), RAY_RELAYED.sub("", captured.err))
+
+
 @pytest.fixture(autouse=True)
 def _repo_root(monkeypatch):
     """Recipes use paths relative to the repository root, as the README runs them."""

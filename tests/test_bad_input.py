@@ -16,7 +16,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from sweep.cli import main
 
-from .conftest import SMOKE
+from .conftest import SMOKE, own_output
 
 
 def _write(path: Path, text: str) -> str:
@@ -314,7 +314,7 @@ def test_bad_input_to_run_exits_2_with_one_line_and_writes_nothing(ray_session, 
     if "--results-dir" not in argv:
         argv += ["--results-dir", str(results)]
     code = main(["run", *argv])
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
     assert _fill(message, files) in err, err
@@ -325,7 +325,7 @@ def test_bad_input_to_run_exits_2_with_one_line_and_writes_nothing(ray_session, 
 def test_bad_folders_exit_2_with_one_line(capsys, tmp_path, case, argv, message):
     files = _files(tmp_path)
     code = main([_fill(arg, files) for arg in argv])
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert code == 2, err
     assert err.count("\n") == 1 and message in err, err
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from sweep.cli import main
-from tests.conftest import ray_only_copy
+from tests.conftest import own_output, ray_only_copy
 
 Damage = Callable[[Path], None]
 
@@ -155,9 +155,9 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
 def _refused(folder: Path, command: str, capsys) -> str:
     """The line ``sweep COMMAND FOLDER`` printed, once it has exited with 2 and left every file as it was."""
     before = _snapshot(folder)
-    capsys.readouterr()
+    own_output(capsys)
     assert main([command, str(folder)]) == 2
-    captured = capsys.readouterr()
+    captured = own_output(capsys)
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("sweep: error: ")
     assert "Traceback" not in captured.err

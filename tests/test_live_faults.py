@@ -27,7 +27,7 @@ from sweep.cli import main
 from sweep.disk_faults import EXIT_IO_ERROR
 from trainables.hold import HOLD_ENV, TRIAL
 
-from .conftest import ROOT, SMOKE
+from .conftest import ROOT, SMOKE, own_output
 from .fault_injection import READ_ONLY_FIX, READ_ONLY_REASON, mount, read_only, small_disk
 
 pytestmark = pytest.mark.timeout(900)
@@ -209,7 +209,7 @@ def test_a_write_that_fails_with_enospc_in_process_is_one_line_74(faulted, tmp_p
 
     monkeypatch.setattr(atomic.os, "fsync", fsync)
     assert main(["report", str(folder)]) == EXIT_IO_ERROR
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert err.count("\n") == 1 and err.startswith(f"sweep: error: cannot write {folder}/"), err
     assert err.rstrip().endswith(f"then `sweep report {folder}` goes on from it"), err
     assert {path: path.read_bytes() for path in folder.glob("report.*")} == kept

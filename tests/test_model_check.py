@@ -18,7 +18,7 @@ import pytest
 
 from sweep.cli import main
 
-from .conftest import ROOT, SMOKE
+from .conftest import ROOT, SMOKE, own_output
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
@@ -136,7 +136,7 @@ def test_a_broken_model_folder_exits_2_with_one_line_naming_the_file_before_ray_
     results = tmp_path / "results"
     results.mkdir()
     code = main(_run_argv(folder, results, *sets))  # RayWouldStart here: the model went through
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
     assert message.format(dir=folder) in err, err
@@ -147,7 +147,7 @@ def test_a_good_model_folder_goes_through_to_ray(minilm, tmp_path, capsys, no_ra
     folder = _copy(minilm, tmp_path / "model")
     with pytest.raises(RayWouldStart):
         main(_run_argv(folder, tmp_path / "results"))
-    assert "error" not in capsys.readouterr().err
+    assert "error" not in own_output(capsys).err
 
 
 def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
@@ -162,7 +162,7 @@ def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
     trial = _run_argv(folder, tmp_path / "results")[:-2]
     for argv in (["trial", *trial[1:]], ["resume", experiment.location]):
         code = main(argv)  # trial: trains in this process where the check lets it through
-        err = capsys.readouterr().err
+        err = own_output(capsys).err
         assert code == 2 and err.count("\n") == 1 and f"model: {folder} has no real tokenizer" in err, (argv, err)
 
 

@@ -10,7 +10,7 @@ import ray
 
 from sweep.cli import main
 
-from .conftest import SMOKE
+from .conftest import SMOKE, own_output
 from .fault_injection import READ_ONLY_FIX, READ_ONLY_REASON, read_only, small_disk
 
 
@@ -27,7 +27,7 @@ def no_ray_start(monkeypatch):
 
 def _run(capsys, *argv: str) -> str:
     code = main(["run", str(SMOKE), *argv])
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("sweep: error: "), err
     return err.removeprefix("sweep: error: ").rstrip("\n")

@@ -11,6 +11,8 @@ import pytest
 from sweep import yaml12
 from sweep.cli import main
 
+from .conftest import own_output
+
 ARM_RUNS = ("best", "default", "defaults_at_best_trainer", "plain")  # the smoke recipe searches the learning rate
 
 
@@ -69,7 +71,7 @@ def test_a_retrain_without_its_similarities_asks_for_a_new_retrain(smoke_experim
     shutil.copytree(smoke_experiment, folder)
     (folder / "test_similarities.parquet").unlink()  # as a retrain written before the verdict existed left it
     assert main(["report", str(folder)]) == 2
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert err.count("\n") == 1 and "no test_similarities.parquet beside retrain.json; rerun `sweep retrain" in err
 
 
@@ -80,7 +82,7 @@ def test_a_damaged_result_file_is_one_line_and_exit_2(smoke_experiment, tmp_path
     path = folder / damaged
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # cut short, as a full disk leaves it
     assert main(["report", str(folder)]) == 2
-    err = capsys.readouterr().err
+    err = own_output(capsys).err
     assert err.count("\n") == 1 and f"{damaged}: damaged" in err
 
 
@@ -187,5 +189,5 @@ def test_a_retrain_written_before_the_arms_existed_still_reports(smoke_experimen
     assert list(report["arms"]) == ["best", "defaults", "untrained"]
     assert report["attribution"]["total"] == before["attribution"]["total"] and report["verdict"] == before["verdict"]
     assert report["attribution"]["loss"] is None and report["attribution"]["adaptive"] is None
-    out = capsys.readouterr().out
+    out = own_output(capsys).out
     assert "loss: not judged, no defaults_at_best_trainer runs" in out and "`sweep retrain DIR` adds them" in out

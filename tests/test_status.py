@@ -16,7 +16,7 @@ from sweep.experiment_folder import TIME_FORMAT
 from sweep.status import STALE_LOCAL_S, status_lines, sweep_status
 from trainables.errors import InputError
 
-from .conftest import ray_only_copy
+from .conftest import own_output, ray_only_copy
 
 COUNTS = ("completed", "pruned", "errored", "running", "pending", "interrupted")
 
@@ -52,7 +52,7 @@ def test_a_running_sweep_shows_its_running_trials_and_counts_that_add_up(smoke_r
 def test_a_finished_sweep_shows_the_counts_and_the_winner_of_its_report(smoke_experiment, capsys):
     report = json.loads((smoke_experiment / "report.json").read_text())
     assert main(["status", str(smoke_experiment), "--json"]) == 0
-    status = json.loads(capsys.readouterr().out)
+    status = json.loads(own_output(capsys).out)
     assert {key: status["trials"][key] for key in ("total", "completed", "pruned", "errored")} == {
         key: report["trials"][key] for key in ("total", "completed", "pruned", "errored")
     }
@@ -63,7 +63,7 @@ def test_a_finished_sweep_shows_the_counts_and_the_winner_of_its_report(smoke_ex
     assert status["best"]["score"] == pytest.approx(report["best"]["sts_dev_spearman"])
     assert status["best"]["config"] == pytest.approx(report["best"]["config"])
     assert main(["status", str(smoke_experiment)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines = own_output(capsys).out.splitlines()
     assert lines[1].startswith("state: finished sweep, ")
     counts = "{completed} completed, {pruned} pruned, 0 errored".format(**report["trials"])
     assert lines[2] == f"trials: 8 planned: {counts}, 0 running, 0 pending"
@@ -133,7 +133,7 @@ def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_
 
 def test_a_folder_that_is_not_a_sweep_is_refused_with_one_line_and_status_2(tmp_path, capsys):
     assert main(["status", str(tmp_path)]) == 2
-    captured = capsys.readouterr()
+    captured = own_output(capsys)
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith(f"sweep: error: {tmp_path}")
 
