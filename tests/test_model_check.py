@@ -109,6 +109,19 @@ BROKEN = [
         ["model.max_seq_length=600"],
         "model.max_seq_length: 600 exceeds the 512 positions of {dir}/config.json (max_position_embeddings 512)",
     ),
+    (
+        "more layers kept than the model has",
+        lambda folder: None,
+        ["model.keep_layers=7"],
+        "model.keep_layers: 7 is more than the 6 layers of {dir}; use 1..6",
+    ),
+    ("no layers kept", lambda folder: None, ["model.keep_layers=0"], "model.keep_layers: "),
+    (
+        "layers kept of a model whose layers cannot be cut",
+        lambda folder: _edit_config(folder, model_type="funnel"),
+        ["model.keep_layers=2"],
+        "model.keep_layers: {dir} is a 'funnel' model, whose layers the sweep cannot cut",
+    ),
 ]
 
 
@@ -221,3 +234,25 @@ def test_sweep_run_on_a_folder_without_tokenizer_files_never_starts_ray(minilm, 
         assert list(ray_tmp.iterdir()) == [] and list(results.iterdir()) == []
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_a_model_cut_to_its_first_layers_has_that_depth_and_scores_what_those_depths_score(minilm, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from trainables.data import DataSource, load_sts
+    from trainables.evaluation import evaluate_sts
+    from trainables.model import ModelConfig, build_model, model_depth
+
+    pairs = load_sts(DataSource(source=str(ROOT / "data" / "smoke" / "sts_dev.jsonl")), "data.sts_dev")
+    whole = build_model(ModelConfig(name=str(minilm), normalize=False), device="cpu")
+    cut_config = ModelConfig(name=str(minilm), keep_layers=2, normalize=False)
+    cut = build_model(cut_config, device="cpu")
+    assert model_depth(cut_config) == 2 and len(cut[0].auto_model.encoder.layer) == 2
+    assert [type(module).__name__ for module in cut] == ["Transformer", "Pooling"]  # the Normalize left out
+    assert "Normalize" in [type(module).__name__ for module in build_model(ModelConfig(name=str(minilm)))]
+    scores = evaluate_sts(cut, pairs)["per_depth"]
+    assert scores == pytest.approx(evaluate_sts(whole, pairs)["per_depth"][:2], abs=1e-6)
+    cut.save(str(tmp_path / "saved"))  # what a retrain delivers: the cut model, loadable anywhere
+    reloaded = SentenceTransformer(str(tmp_path / "saved"), device="cpu")
+    assert reloaded[0].auto_model.config.num_hidden_layers == 2
+    assert evaluate_sts(reloaded, pairs)["per_depth"] == pytest.approx(scores, abs=1e-6)

