@@ -275,7 +275,7 @@ def _retrain(
     """Retrain the winner and the reference defaults, and keep what they left in the folder; each run
     goes to the trackers as it finishes."""
     config = prepared.config
-    best = params_of(select_best(trials, reports, config.objective))
+    best = params_of(select_best(trials, reports, config.objective, config.reference))
     default = trial_params(config.space, config.reference)
     retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment, tracker.log_retrain_run)
     experiment.write_retrain(retrained)

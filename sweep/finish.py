@@ -37,7 +37,7 @@ def finish(
 ) -> ExperimentResult:
     """Report, plots and the report's files from the frames and the retrain already in memory; without a
     retrain (a running or crashed sweep) the plots only."""
-    ranking = standings(trials, reports, config.objective)
+    ranking = standings(trials, reports, config.objective, config.reference)
     report = None
     if retrained is not None:
         report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta)

@@ -15,7 +15,7 @@ from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import MODEL_DIR, REPORTS_FILE, RETRAIN_FILE, TRIALS_FILE
 from sweep.importance import importances
-from sweep.objective import CHOSEN_STEP, pareto_front, summary
+from sweep.objective import CHOSEN_STEP, FEASIBLE, FULL_DEPTH, pareto_front, summary
 from sweep.results import STATUSES, params_of, plain
 from sweep.retrain import gold_scores, similarity_arrays
 from sweep.search_space import RULES
@@ -119,6 +119,7 @@ def build_report(
             "status": str(best["status"]),
         },
         "leaderboard": _leaderboard(config, standings),
+        "constraint": _constraint(standings),
         "pareto": _pareto(standings, config, str(best["trial_id"])) if objective.target == "pareto" else None,
         "importance": importances(config, standings),
         "boundary_warnings": boundary_warnings(config.space, best_config),
@@ -214,7 +215,13 @@ def _attribution(
         minuend_scores, subtrahend_scores = scores(minuend), scores(subtrahend)
         paired_draws = (draws[plan[minuend]["runs_of"]], draws[plan[subtrahend]["runs_of"]])
         judged = verdicts(
-            gold, minuend_scores, subtrahend_scores, weights=weights, margin=config.verdict.margin, draws=paired_draws
+            gold,
+            minuend_scores,
+            subtrahend_scores,
+            weights=weights,
+            margin=config.verdict.margin,
+            draws=paired_draws,
+            full_depth_margin=config.objective.full_depth_margin,
         )
         judged["objective"]["label"] = config.objective.describe_on_test()
         found[key] = {
@@ -267,9 +274,28 @@ def _leaderboard(config: ExperimentConfig, candidates: pd.DataFrame) -> list[dic
             **{metric: float(row[metric]) for metric in config.objective.metrics},
             "steps": int(row["steps"]),
             "params": {key: plain(row[key]) for key in searched},
+            "feasible": bool(row[FEASIBLE]),
         }
         for _, row in candidates.head(LEADERBOARD_SIZE).iterrows()
     ]
+
+
+def _constraint(candidates: pd.DataFrame) -> dict[str, Any] | None:
+    """objective.full_depth_margin as measured (None without one): the threshold, how many completed trials
+    met it, and each one's full-depth STS-dev at its chosen evaluation and whether it is feasible."""
+    limit = candidates.attrs.get("constraint")
+    if limit is None:
+        return None
+    feasible = candidates[FEASIBLE].astype(bool)
+    return {
+        **limit.summary(),
+        "completed": len(candidates),
+        "feasible": int(feasible.sum()),
+        "trials": {
+            str(row["trial_id"]): {"full_depth": plain(row[FULL_DEPTH]), "feasible": bool(row[FEASIBLE])}
+            for _, row in candidates.iterrows()
+        },
+    }
 
 
 def _pareto(candidates: pd.DataFrame, config: ExperimentConfig, picked: str) -> dict[str, Any]:

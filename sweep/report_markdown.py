@@ -111,6 +111,9 @@ def _trials(report: dict[str, Any]) -> str:
         + " and ".join(report["objective"]["pickable"])
         + " trials may win.",
         "",
+    ]
+    lines += _constraint(report.get("constraint"))
+    lines += [
         "Leaderboard (the top trials by that rule, ×100):",
         "",
     ]
@@ -122,6 +125,21 @@ def _trials(report: dict[str, Any]) -> str:
     ]
     lines += table(["trial", "status", "at step", *columns, "steps trained", *searched], rows)
     return "\n".join(lines)
+
+
+def _constraint(constraint: dict[str, Any] | None) -> list[str]:
+    """How many completed trials met objective.full_depth_margin, and against what."""
+    if constraint is None:
+        return []
+    return [
+        f"Constraint (`objective.full_depth_margin` {constraint['full_depth_margin']:g}, "
+        f"{fmt(constraint['full_depth_margin'])} ×100): a trial is feasible when its full-depth STS-dev at its "
+        f"chosen evaluation is at least {fmt(constraint['threshold'])}, the reference "
+        f"defaults' trial `{constraint['reference_trial']}` ({fmt(constraint['reference_full_depth'])} at step "
+        f"{constraint['reference_step']}) minus the margin; **{constraint['feasible']} of {constraint['completed']} "
+        "completed trials were feasible**, and only a feasible trial may win.",
+        "",
+    ]
 
 
 def _counts_table(counts: dict[str, Any]) -> list[str]:

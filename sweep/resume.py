@@ -18,10 +18,11 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from sweep.config import ExperimentConfig
-from sweep.objective import search_metric
+from sweep.objective import same_value, search_metric
 from sweep.results import last_attempt
 from sweep.rungs import Reported
-from sweep.searcher import Told, Warmstart, told
+from sweep.search_space import first_point
+from sweep.searcher import Told, Warmstart, shortfall, told
 from sweep.storage import Folder
 from sweep.study_storage import RAY_TRIAL_ID
 from sweep.tune_state import TrialRecord, read_history, read_records
@@ -50,10 +51,13 @@ def plan_resume(folder: Folder, config: ExperimentConfig, superseded: list[str],
     warmstart = None
     if left > 0 and records:
         evaluated = [] if stored else [_evaluated_point(r, histories[r.trial_id], searched, config) for r in finished]
+        reference = _reference_reports(finished, histories, config)
         warmstart = Warmstart(
             evaluated=evaluated,
             rerun=[{key: record.config[key] for key in searched} for record in interrupted][:left],
             num_samples=left,
+            reference_reports=reference,
+            constraints=[] if stored else [_shortfall(histories[r.trial_id], reference, config) for r in finished],
         )
     rerun = [*superseded, *(r.trial_id for r in interrupted)]
     earlier = [
@@ -78,6 +82,26 @@ def settle_interrupted(study: optuna.Study, outcomes: dict[str, Told]) -> list[i
             study.tell(trial.number, state=TrialState.FAIL)
             failed.append(trial.number)
     return failed
+
+
+def _reference_reports(
+    finished: list[TrialRecord], histories: dict[str, pd.DataFrame], config: ExperimentConfig
+) -> list[dict[str, Any]]:
+    """The reports of the finished trial run at the reference defaults (what objective.full_depth_margin is
+    measured from), or none."""
+    reference = first_point(config.space, config.reference)
+    for record in finished:
+        if reference and all(same_value(record.config.get(key), value) for key, value in reference.items()):
+            return histories[record.trial_id].to_dict("records")
+    return []
+
+
+def _shortfall(history: pd.DataFrame, reference: list[dict[str, Any]], config: ExperimentConfig) -> float | None:
+    """A replayed trial's constraint value, as the sweep set it when the trial ended; None without a margin."""
+    margin = config.objective.full_depth_margin
+    if margin is None:
+        return None
+    return shortfall(history.to_dict("records"), reference, margin, config.objective.selection)
 
 
 def _outcome(record: TrialRecord, history: pd.DataFrame, config: ExperimentConfig) -> Told:

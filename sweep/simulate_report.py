@@ -17,7 +17,7 @@ import pandas as pd
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
-from sweep.objective import select_best
+from sweep.objective import NoFeasibleTrialError, select_best
 from sweep.results import NoResultsError
 from sweep.simulate import (
     CURVE_ENDS,
@@ -33,8 +33,9 @@ from sweep.tuner import build_scheduler
 from trainables.errors import InputError
 from trainables.train_config import MAX_SEED
 
-# What a replay can change: the decisions. Anything else would need curves that were never recorded.
-CHANGEABLE = ("scheduler.", "search.max_concurrent")
+# What a replay can change: the decisions, and what picks the winner (every depth is recorded, so any
+# objective can be read off the recorded evaluations). Anything else would need curves never recorded.
+CHANGEABLE = ("scheduler.", "search.max_concurrent", "objective.")
 RESAMPLED = "resampled curves: recorded trials drawn again with replacement, not new searches"
 
 
@@ -74,7 +75,9 @@ def check_overrides(overrides: list[str] | tuple[str, ...]) -> None:
     """InputError for an override a replay cannot make: it can change the decisions, not the curves."""
     for override in overrides:
         if not override.partition("=")[0].startswith(CHANGEABLE):
-            raise InputError(f"--set {override}: a replay can only change scheduler.* and search.max_concurrent")
+            raise InputError(
+                f"--set {override}: a replay can only change scheduler.*, objective.* and search.max_concurrent"
+            )
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ def simulate_experiment(
     check = replay(recording.curves, recorded_config, recording.concurrency, recording.max_t)
     matched, total, differences = decisions_matched(recording.curves, check)
     recorded_winner = recorded.winner(recording.curves, None, recorded_config)
+    # The recorded trials, as the recorded scheduler left them, judged by the objective asked for.
+    objective_winner = recorded.winner(recording.curves, None, config)
     settings, outcomes = [], [check]
     for n in workers or [recording.concurrency]:
         concurrency = min(n, config.search.max_concurrent)
@@ -155,6 +160,15 @@ def simulate_experiment(
             "winner": recorded_winner["trial_id"],
             "winner_sts_dev": recorded_winner["score"],
         },
+        "objective": {
+            "recorded": {**recorded_config.objective.model_dump(mode="json"), "description": _said(recorded_config)},
+            "replayed": {**config.objective.model_dump(mode="json"), "description": _said(config)},
+            "changed": config.objective != recorded_config.objective,
+            # Among the recorded trials (the recorded decisions): what the replayed objective would have picked.
+            "winner": objective_winner["trial_id"],
+            "winner_score": objective_winner["score"],
+            "feasible": objective_winner.get("feasible"),
+        },
         "settings": settings,
         "replay_check": {
             "decisions_matched": matched,
@@ -169,6 +183,13 @@ def simulate_experiment(
     markdown = render_markdown(record)
     folder.write_simulation(record, markdown, _plot(record))
     return Simulation(record, markdown)
+
+
+def _said(config: ExperimentConfig) -> str:
+    """The objective in words, with its constraint where it has one."""
+    margin = config.objective.full_depth_margin
+    limit = "" if margin is None else f", full depth at least the reference defaults' minus {margin:g}"
+    return config.objective.describe() + limit
 
 
 def _count(outcome: Outcome, status: str) -> int:
@@ -194,7 +215,9 @@ def winner(
         seen_trials = pd.DataFrame(rows, columns=trials.columns)
         seen_reports = pd.DataFrame(evaluations, columns=reports.columns)
     try:
-        best = select_best(seen_trials, seen_reports, config.objective)
+        best = select_best(seen_trials, seen_reports, config.objective, config.reference)
+    except NoFeasibleTrialError:
+        return {"trial_id": None, "score": None, "feasible": 0}
     except NoResultsError:
         return {"trial_id": None, "score": None}
     return {"trial_id": str(best["trial_id"]).split("#")[0], "score": float(best[config.objective.metrics[0]])}
@@ -252,6 +275,20 @@ def render_markdown(record: dict[str, Any]) -> str:
         "A trial the real run stopped early has no curve after its last report: where a setting lets it go on, "
         "it ends there (*curve ends*) and cannot win, so such settings understate compute and may miss a winner.",
     ]
+    objective = record.get("objective")
+    if objective and objective["changed"]:
+        picked = (
+            f"`{objective['winner']}` ({objective['winner_score']:.4f})"
+            if objective["winner"]
+            else ("no trial: none is feasible" if objective["feasible"] == 0 else "no trial: none completed")
+        )
+        lines += [
+            "",
+            f"Objective replayed: {objective['replayed']['description']} (recorded: "
+            f"{objective['recorded']['description']}). Among the recorded trials, with the recorded decisions, "
+            f"it picks {picked}; the recorded winner is "
+            + (f"`{recorded['winner']}`." if recorded["winner"] else "none."),
+        ]
     if record["bootstrap"]:
         b = record["bootstrap"]
         lines += ["", f"**{b['trials']} trials of {b['note']}** (seed {b['seed']})."]

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import pandas as pd
 
 from sweep.experiment_folder import META_FILE, TIME_FORMAT, TRIALS_FILE, ExperimentFolder
-from sweep.objective import PICKABLE, points, ranked, standings
+from sweep.objective import FEASIBLE, PICKABLE, points, ranked, standings
 from sweep.results import params_of
 from sweep.time_left import duration, estimate_left
 from sweep.tune_state import read_records, state_files
@@ -101,7 +101,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
             "pending": pending,
             "interrupted": interrupted,
         },
-        "best": _best(trials, reports, config.objective, unfinished="running" if state == "running" else "interrupted"),
+        "best": _best(trials, reports, config, unfinished="running" if state == "running" else "interrupted"),
         "objective": config.objective.describe(),
         "running": running_list,
         "elapsed_s": _seconds(max((ended_at or now) - started_at, 0.0)),
@@ -145,6 +145,8 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         lines.append("best: no score yet")
     else:
         note = " (provisional: no trial has completed yet)" if best["provisional"] else ""
+        if not best["feasible"]:
+            note += " (not feasible: below objective.full_depth_margin at full depth, as every trial so far)"
         lines.append(
             f"best: trial {best['trial_id']} ({best['status']}), {status['objective']} "
             f"{' / '.join(f'{v:.4f}' for v in best['scores'].values())} at step {best['step']}{note}"
@@ -160,15 +162,17 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any, unfinished: str) -> dict[str, Any] | None:
+def _best(trials: pd.DataFrame, reports: pd.DataFrame, config: Any, unfinished: str) -> dict[str, Any] | None:
     """The report's winner so far; else (none completed yet) the best evaluation of any trial that has not
-    errored, marked provisional (its status ``unfinished``: running, or interrupted by a crash)."""
-    ranking = standings(trials, reports, objective)
+    errored, marked provisional (its status ``unfinished``: running, or interrupted by a crash). Under
+    ``objective.full_depth_margin`` it says whether that trial is feasible."""
+    objective = config.objective
+    ranking = standings(trials, reports, objective, config.reference)
     provisional = ranking.empty
     if provisional:
         # The same points and order, with every unerrored trial let in as if it were pickable.
         hopefuls = trials[trials["status"] != "errored"].assign(status=PICKABLE[0])
-        ranking = ranked(points(hopefuls, reports, objective), objective)
+        ranking = ranked(points(hopefuls, reports, objective, config.reference), objective)
         if ranking.empty:
             return None
     row = ranking.iloc[0]
@@ -182,6 +186,7 @@ def _best(trials: pd.DataFrame, reports: pd.DataFrame, objective: Any, unfinishe
         "step": int(row["chosen_step"]),
         "status": unfinished if status == "unfinished" else str(status),
         "provisional": provisional,
+        "feasible": bool(row[FEASIBLE]),
     }
 
 

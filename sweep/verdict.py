@@ -222,11 +222,13 @@ def verdicts(
     weights: list[float] | None = None,
     margin: float = MARGIN,
     draws: tuple[np.ndarray, np.ndarray] | None = None,
+    full_depth_margin: float | None = None,
 ) -> dict[str, Any]:
     """``{"objective": ..., "full": ..., "per_depth": [...], "margin": ...}`` from (seeds, depths, pairs)
     similarity arrays. The objective (``weights`` on depths 1..L; full depth by default) is the primary
     comparison, judged on its own 95% interval; each depth is judged as one of the L together. Full depth is
-    the last depth (the model with every layer). ``draws``: both sides' ``resampled_spearman``, if known."""
+    the last depth (the model with every layer). ``draws``: both sides' ``resampled_spearman``, if known.
+    ``full_depth_margin`` (the sweep's constraint) adds a non-inferiority judgement to full depth."""
     depths = best.shape[1]
     best_draws, default_draws = (
         draws if draws is not None else (resampled_spearman(gold, best), resampled_spearman(gold, default))
@@ -247,4 +249,21 @@ def verdicts(
     ]
     weights = np.asarray(weights if weights is not None else [0.0] * (depths - 1) + [1.0])
     objective = compare(gold, best, default, margin=margin, weights=weights, draws=(best_draws, default_draws))
+    if full_depth_margin is not None:
+        per_depth[-1]["non_inferiority"] = non_inferiority(per_depth[-1], full_depth_margin)
+        per_depth[-1]["text"] += "; " + per_depth[-1]["non_inferiority"]["text"]
     return {"objective": objective, "full": per_depth[-1], "per_depth": per_depth, "margin": margin}
+
+
+def non_inferiority(verdict: dict[str, Any], margin: float) -> dict[str, Any]:
+    """Under ``objective.full_depth_margin``: whether the difference is shown to be no worse than ``-margin``,
+    read off the lower end of the (adjusted) interval."""
+    low = verdict["adjusted_interval"][0]
+    holds = bool(low > -margin)
+    limit = f"{100 * margin:.2f}"
+    text = (
+        f"not worse by more than {limit} (lower end {100 * low:+.2f})"
+        if holds
+        else f"not shown to be within {limit} of it (lower end {100 * low:+.2f})"
+    )
+    return {"margin": margin, "holds": holds, "text": text}
