@@ -40,7 +40,7 @@ def finish(
     ranking = standings(trials, reports, config.objective, config.reference)
     report = None
     if retrained is not None:
-        report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta)
+        report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta, reports)
     plots = draw_plots(experiment, config, trials, reports, ranking, report)
     if report is not None:
         report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]

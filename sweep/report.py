@@ -15,6 +15,7 @@ from sweep.boundaries import boundary_warnings
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import MODEL_DIR, REPORTS_FILE, RETRAIN_FILE, TRIALS_FILE
 from sweep.importance import importances
+from sweep.noise import noise_summary
 from sweep.objective import CHOSEN_STEP, FEASIBLE, FULL_DEPTH, pareto_front, summary
 from sweep.results import STATUSES, params_of, plain
 from sweep.retrain import gold_scores, similarity_arrays
@@ -74,6 +75,7 @@ def build_report(
     retrained: dict[str, Any],
     similarities: pd.DataFrame,
     meta: dict[str, Any],
+    reports: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
     first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's."""
@@ -120,6 +122,7 @@ def build_report(
         },
         "leaderboard": _leaderboard(config, standings),
         "constraint": _constraint(standings),
+        "noise": None if reports is None else noise_summary(retrained, standings, reports, objective),
         "pareto": _pareto(standings, config, str(best["trial_id"])) if objective.target == "pareto" else None,
         "importance": importances(config, standings),
         "boundary_warnings": boundary_warnings(config.space, best_config),

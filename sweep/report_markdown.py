@@ -19,6 +19,7 @@ from sweep.experiment_folder import (
     TRIALS_FILE,
 )
 from sweep.markdown import embedded, fmt, short, table
+from sweep.noise import noise_lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -113,6 +114,7 @@ def _trials(report: dict[str, Any]) -> str:
         "",
     ]
     lines += _constraint(report.get("constraint"))
+    lines += noise_lines(report.get("noise"))
     lines += [
         "Leaderboard (the top trials by that rule, ×100):",
         "",

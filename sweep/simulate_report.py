@@ -17,8 +17,7 @@ import pandas as pd
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
-from sweep.objective import NoFeasibleTrialError, select_best
-from sweep.results import NoResultsError
+from sweep.objective import FEASIBLE, standings
 from sweep.simulate import (
     CURVE_ENDS,
     Curve,
@@ -167,7 +166,8 @@ def simulate_experiment(
             # Among the recorded trials (the recorded decisions): what the replayed objective would have picked.
             "winner": objective_winner["trial_id"],
             "winner_score": objective_winner["score"],
-            "feasible": objective_winner.get("feasible"),
+            "recorded_winner": recorded_winner["trial_id"],
+            "feasible": objective_winner["feasible"],
         },
         "settings": settings,
         "replay_check": {
@@ -214,13 +214,17 @@ def winner(
             evaluations += [{**row, "trial_id": curve.trial_id} for row in reached]
         seen_trials = pd.DataFrame(rows, columns=trials.columns)
         seen_reports = pd.DataFrame(evaluations, columns=reports.columns)
-    try:
-        best = select_best(seen_trials, seen_reports, config.objective, config.reference)
-    except NoFeasibleTrialError:
-        return {"trial_id": None, "score": None, "feasible": 0}
-    except NoResultsError:
-        return {"trial_id": None, "score": None}
-    return {"trial_id": str(best["trial_id"]).split("#")[0], "score": float(best[config.objective.metrics[0]])}
+    ranking = standings(seen_trials, seen_reports, config.objective, config.reference)
+    # How many completed trials meet objective.full_depth_margin; None without one.
+    feasible = None if config.objective.full_depth_margin is None else int(ranking[FEASIBLE].sum())
+    if ranking.empty or not bool(ranking.iloc[0][FEASIBLE]):
+        return {"trial_id": None, "score": None, "feasible": feasible}
+    best = ranking.iloc[0]  # what select_best picks
+    return {
+        "trial_id": str(best["trial_id"]).split("#")[0],
+        "score": float(best[config.objective.metrics[0]]),
+        "feasible": feasible,
+    }
 
 
 def _duration(seconds: float) -> str:
@@ -282,11 +286,14 @@ def render_markdown(record: dict[str, Any]) -> str:
             if objective["winner"]
             else ("no trial: none is feasible" if objective["feasible"] == 0 else "no trial: none completed")
         )
+        counted = (
+            "" if objective["feasible"] is None else f" ({objective['feasible']} of the completed trials feasible)"
+        )
         lines += [
             "",
             f"Objective replayed: {objective['replayed']['description']} (recorded: "
             f"{objective['recorded']['description']}). Among the recorded trials, with the recorded decisions, "
-            f"it picks {picked}; the recorded winner is "
+            f"it picks {picked}{counted}; the recorded winner is "
             + (f"`{recorded['winner']}`." if recorded["winner"] else "none."),
         ]
     if record["bootstrap"]:
