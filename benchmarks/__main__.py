@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 # Benchmarks by name, in the order they run: those reading the shared `sweep run` first, so that it
 # runs before this process starts a Ray of its own.
@@ -29,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(NAMES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="shrunk runs: the whole set in about 25 minutes")
+    parser.add_argument(
+        "--experiment",
+        metavar="DIR",
+        type=Path,
+        help="read this finished `sweep run` of a recipe (e.g. search_spaces/minilm_cut_cpu.yaml) where a benchmark "
+        "reads the recipe's sweep, instead of running minilm_cpu.yaml",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(NAMES))
     if unknown:
@@ -41,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.record import append_row, load_average, print_outcome
     from benchmarks.session import Session
 
-    session = Session(quick=args.quick)
+    session = Session(quick=args.quick, experiment=args.experiment)
     command = shlex.join(["python", "-m", "benchmarks", *argv])
     selected = [name for name in NAMES if not args.names or name in args.names]
     started = time.monotonic()

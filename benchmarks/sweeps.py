@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,18 @@ def cold_sweep(config: ExperimentConfig, overrides: list[str], label: str) -> Sw
     saved = ExperimentFolder(experiment)
     trials, reports = saved.saved_results()
     return SweepRun(launched_at, trials, reports, slots_for(config), experiment, report=saved.report())
+
+
+def finished_sweep(folder: Path) -> SweepRun:
+    """A finished `sweep run` read from its folder (any recipe: its config.yaml says which), as ``cold_sweep``
+    returns one; launched when its experiment.json was created."""
+    saved = ExperimentFolder(folder)
+    report = saved.report()
+    if report is None:
+        raise RuntimeError(f"{folder} has no report.json: finish it first (`sweep resume {folder}`)")
+    trials, reports = saved.saved_results()
+    created = datetime.strptime(saved.meta()["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    return SweepRun(created, trials, reports, slots_for(saved.config()), Path(folder), report=report)
 
 
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:

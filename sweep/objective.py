@@ -332,6 +332,7 @@ def summary(objective: ObjectiveConfig) -> dict[str, Any]:
         "description": objective.describe(),
         "pickable": list(PICKABLE),
         "selection": describe_selection(objective),
+        "full_depth_margin": objective.full_depth_margin,
     }
 
 
