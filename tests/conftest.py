@@ -96,6 +96,16 @@ def ray_session():
     ray.shutdown()
 
 
+def smoke_in_process(results: Path, overrides: list[str]) -> Path:
+    """`sweep run` of the smoke recipe with ``overrides``, in this process on the session's Ray; its folder."""
+    from sweep.cli import main
+
+    argv = ["run", str(SMOKE), "--results-dir", str(results)]
+    assert main([*argv, *(f"--set={override}" for override in overrides)]) == 0
+    (folder,) = results.iterdir()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def _tiny_model():
     from trainables.model import ModelConfig, TinyModel, build_model

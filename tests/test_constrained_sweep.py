@@ -10,12 +10,11 @@ import json
 import optuna
 import pytest
 
-from sweep.cli import main
 from sweep.experiment_folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
 from sweep.study_storage import RAY_TRIAL_ID, open_storage
 from trainables.metrics import OBJECTIVE, depth_metric
 
-from .conftest import SMOKE
+from .conftest import smoke_in_process
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +29,7 @@ def constrained_experiment(ray_session, tmp_path_factory):
         "retrain.arms=[best]",
         "retrain.seeds=[13]",
     ]
-    argv = ["run", str(SMOKE), "--results-dir", str(results)]
-    assert main([*argv, *(f"--set={o}" for o in overrides)]) == 0
-    (folder,) = results.iterdir()
-    return folder
+    return smoke_in_process(results, overrides)
 
 
 def _chosen(reports, trial_id: str) -> dict:

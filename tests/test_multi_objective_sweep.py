@@ -7,10 +7,9 @@ import json
 import pytest
 
 from sweep import load_reports, load_trials
-from sweep.cli import main
 from trainables.metrics import OBJECTIVE, depth_metric
 
-from .conftest import SMOKE
+from .conftest import smoke_in_process
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +23,7 @@ def pareto_experiment(ray_session, tmp_path_factory):
         "retrain.defaults=false",
         "retrain.seeds=[13]",
     ]
-    argv = ["run", str(SMOKE), "--results-dir", str(results)]
-    assert main([*argv, *(f"--set={o}" for o in overrides)]) == 0
-    (folder,) = results.iterdir()
-    return folder
+    return smoke_in_process(results, overrides)
 
 
 def test_every_front_point_is_one_evaluation_of_a_completed_trial(pareto_experiment):
