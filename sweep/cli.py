@@ -279,8 +279,20 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
         f"trials: {trials['total']} ({trials['completed']} completed, {trials['pruned']} pruned, "
         f"{trials['errored']} errored)"
     )
+    constraint = report.get("constraint")
+    if constraint:
+        say(
+            f"feasible: {constraint['feasible']} of {constraint['completed']} completed trials reached full-depth "
+            f"STS-dev {constraint['threshold']:.4f} (the defaults' trial's minus {constraint['full_depth_margin']:g})"
+        )
     say(f"best config: {json.dumps(report['best']['config'])}")
     say(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
+    lead = (report.get("noise") or {}).get("lead")
+    if lead and lead["tie"]:
+        say(
+            f"  a tie within seed noise: it leads {lead['runner_up']} by {100 * lead['lead']:.2f} ×100 on the "
+            f"objective, less than two single runs differ by ({100 * lead['noise']:.2f})"
+        )
     seeds = report["seeds"]["retrain"]
     line = f"STS-test spearman_cosine ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
     line += f"best {report['test']['spearman_cosine']:.4f}"
