@@ -21,6 +21,7 @@ RECORDED = Path(__file__).parent / "data" / "simulate_smoke"  # a 12-trial smoke
 # The CPU recipe (search_spaces/minilm_cpu.yaml) as recorded on 2 cores: 20 trials of MiniLM, one at a time,
 # ASHA with reduction factor 3 (its data paths made relative to the repository, as the recipe gives them).
 RECORDED_CPU_RECIPE = Path(__file__).parent / "data" / "simulate_minilm_cpu"
+RECORDED_CUT_RECIPE = Path(__file__).parent / "data" / "simulate_minilm_cut_cpu"  # STS-dev every 20 steps
 FOLDER_FILES = ("reports.parquet", "trials.parquet", "config.yaml", "experiment.json")
 OUTPUTS = ("simulate.json", "simulate.md", "simulate.png")
 
@@ -60,8 +61,9 @@ def test_the_committed_recording_replays_every_decision_and_its_wall_time_and_wr
     assert "34 of 34" in out and "decisions in" in out and "per second" in out
 
 
-def test_the_committed_cpu_recipe_recording_replays_every_decision_and_its_wall_time(tmp_path):
-    folder = _copy(RECORDED_CPU_RECIPE, tmp_path / "sweep")
+@pytest.mark.parametrize("recorded", [RECORDED_CPU_RECIPE, RECORDED_CUT_RECIPE], ids=["minilm_cpu", "minilm_cut_cpu"])
+def test_the_committed_cpu_recipe_recordings_replay_every_decision_and_their_wall_time(tmp_path, recorded):
+    folder = _copy(recorded, tmp_path / "sweep")
     record = _simulate(folder)
     _assert_replays_reality(record, pd.read_parquet(folder / "reports.parquet"))
     (setting,) = record["settings"]
