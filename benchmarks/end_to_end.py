@@ -22,20 +22,32 @@ SHALLOW = (1, 2, 3)  # the depths the target speaks of (those below full depth, 
 GAIN = 0.02  # two STS-test points
 
 
-def verdict_table(report: dict) -> pd.DataFrame:
-    """One row per depth: the three models, the difference with its interval, the per-seed differences."""
-    best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
+def judged(report: dict) -> tuple[str, dict]:
+    """The difference the target is judged on: best − defaults (``total``), or where the retrain left the
+    defaults out (``retrain.arms``), the first one it has in the report's order."""
+    for key in ("total", *report["attribution_order"]):
+        if report["attribution"].get(key):
+            return key, report["attribution"][key]
+    raise RuntimeError("the report has no comparison between two arms: retrain.arms left them out")
+
+
+def verdict_table(report: dict, found: dict) -> pd.DataFrame:
+    """One row per depth: the two arms compared and the untrained model, the difference with its interval,
+    the per-seed differences."""
+    minuend, subtrahend = found["arms"]
+    first, second = report["arms"][minuend]["test"], report["arms"][subtrahend]["test"]
+    untrained = report["untrained"]["test"]
     rows = []
-    for i, entry in enumerate(report["verdict"]["per_depth"]):
+    for i, entry in enumerate(found["per_depth"]):
         rows.append(
             {
                 "depth": entry["depth"],
-                "best": best["per_layer"][i],
-                "best_std": best["per_layer_std"][i],
-                "defaults": default["per_layer"][i],
-                "defaults_std": default["per_layer_std"][i],
+                minuend: first["per_layer"][i],
+                f"{minuend}_std": first["per_layer_std"][i],
+                subtrahend: second["per_layer"][i],
+                f"{subtrahend}_std": second["per_layer_std"][i],
                 "untrained": untrained["per_layer"][i],
-                "best_minus_defaults": entry["delta"],
+                "difference": entry["delta"],
                 "low": entry["interval"][0],
                 "high": entry["interval"][1],
                 "says": entry["says"],
@@ -73,31 +85,32 @@ def attribution_table(report: dict) -> pd.DataFrame:
 def run(session: Session) -> Outcome:
     sweep = session.recipe_sweep()
     report = sweep.report
-    table = verdict_table(report)
+    key, found = judged(report)
+    table = verdict_table(report, found)
     arms = pd.DataFrame(
-        {name: arm["test"]["per_layer"] for name, arm in report["arms"].items()}, index=report["depths"]
+        {name: arm["test"]["per_layer"] for name, arm in report["arms"].items() if arm["test"]}, index=report["depths"]
     ).rename_axis("depth")
-    verdict = report["verdict"]
-    depths = len(verdict["per_depth"])
-    shallow = [verdict["per_depth"][d - 1] for d in SHALLOW if d < depths]
-    full = verdict["full"]
+    depths = len(found["per_depth"])
+    shallow = [found["per_depth"][d - 1] for d in SHALLOW if d < depths]
+    full = found["full"]
     gains = all(v["says"] == "better" and v["delta"] >= GAIN for v in shallow)
     # Under objective.full_depth_margin full depth is judged for non-inferiority; else "not worse".
     margin = report["objective"].get("full_depth_margin")
     held = full.get("non_inferiority", {}).get("holds") if margin is not None else full["says"] != "worse"
-    loss = report["attribution"].get("loss")
+    loss = report["attribution"].get("loss") if key != "loss" else None
     loss_shallow = [loss["per_depth"][d - 1] for d in SHALLOW if d < depths] if loss else []
     seeds = report["seeds"]["retrain"]
     steps = [
         f"{name} seed {run['seed']}: step {run['chosen_step']} of {run['steps']}"
-        for name, summary in (("best", report["test"]), ("defaults", report["default"]["test"]))
-        for run in summary["per_seed"]
+        for name in found["arms"]
+        for run in report["arms"][name]["test"]["per_seed"]
     ]
     return Outcome(
         name="6. best config vs defaults",
         table=table,
         measured=(
-            f"STS-test spearman_cosine, best − defaults ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
+            f"STS-test spearman_cosine, {' − '.join(found['arms'])} ({key}; "
+            f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
             f"full depth {full['text']}; "
             + "; ".join(f"depth {v['depth']} {v['text']}" for v in shallow)
             + f"; untrained full depth {report['untrained']['test']['spearman_cosine']:.4f}"
@@ -110,10 +123,10 @@ def run(session: Session) -> Outcome:
             )
             + "; on the objective, "
             + ", ".join(
-                f"{key} {found['objective']['says']} {100 * found['objective']['delta']:+.2f} "
-                "({:+.2f}..{:+.2f})".format(*(100 * x for x in found["objective"]["interval"]))
-                for key in report["attribution_order"]
-                if (found := report["attribution"][key])
+                f"{name} {other['objective']['says']} {100 * other['objective']['delta']:+.2f} "
+                "({:+.2f}..{:+.2f})".format(*(100 * x for x in other["objective"]["interval"]))
+                for name in report["attribution_order"]
+                if (other := report["attribution"][name])
             )
         ),
         target=f"≥ {100 * GAIN:.0f} points better at depths 1–3 below full depth (interval above 0), full depth "
