@@ -38,6 +38,8 @@ def attribution_lines(report: dict[str, Any]) -> list[str]:
         objective = found.get("objective")
         lines.append(f"{COMPARISON_WORDS[key]}: {objective['text'] if objective else found['full']['text']}")
         lines.append(f"  by depth, adjusted over {len(found['per_depth'])}: " + ", ".join(_depth_words(report, found)))
+        if found["per_depth"][-1].get("non_inferiority"):  # under objective.full_depth_margin
+            lines.append(f"  full depth: {found['per_depth'][-1]['non_inferiority']['text']}")
     return lines
 
 

@@ -264,6 +264,6 @@ def non_inferiority(verdict: dict[str, Any], margin: float) -> dict[str, Any]:
     text = (
         f"not worse by more than {limit} (lower end {100 * low:+.2f})"
         if holds
-        else f"not shown to be within {limit} of it (lower end {100 * low:+.2f})"
+        else f"may be worse by more than {limit} (lower end {100 * low:+.2f})"
     )
     return {"margin": margin, "holds": holds, "text": text}
