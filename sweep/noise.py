@@ -44,8 +44,8 @@ def lead(standings: pd.DataFrame, objective: ObjectiveConfig, pooled: float | No
     """The winner's lead over the runner-up on the objective (the runner-up among the feasible trials when the
     winner is feasible), and whether it is a tie within seed noise; None with fewer than two trials."""
     metric = objective.metrics[0]
-    if "feasible" in standings:
-        standings = standings[standings["feasible"] == standings["feasible"].iloc[0]] if len(standings) else standings
+    if len(standings) and "feasible" in standings:  # the winner's own kind: feasible ranks before infeasible
+        standings = standings[standings["feasible"] == standings["feasible"].iloc[0]]
     if len(standings) < 2:
         return None
     first, second = standings.iloc[0], standings.iloc[1]

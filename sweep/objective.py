@@ -182,15 +182,20 @@ class Constraint:
 def reference_trial(trials: pd.DataFrame, reference: Mapping[str, Any]) -> str | None:
     """The id of the earliest trial whose parameters are all the reference defaults' (the sweep evaluates
     that point first), or None."""
-    keys = [key for key in reference if key in trials.columns]
+    known = {key: value for key, value in reference.items() if key in trials.columns}
     ordered = trials.sort_values("trial_index", kind="stable") if "trial_index" in trials else trials
     for row in ordered.to_dict("records"):
-        if keys and all(same_value(row[key], reference[key]) for key in keys):
+        if is_reference(row, known):
             return str(row["trial_id"])
     return None
 
 
-def same_value(a: Any, b: Any) -> bool:
+def is_reference(params: Mapping[str, Any], reference: Mapping[str, Any]) -> bool:
+    """Whether ``params`` hold every value of ``reference`` (a non-empty set of the reference defaults)."""
+    return bool(reference) and all(_same_value(params.get(key), value) for key, value in reference.items())
+
+
+def _same_value(a: Any, b: Any) -> bool:
     """Equal parameter values: strings exactly, numbers to rounding (a frame's float32, JSON's digits)."""
     if isinstance(a, str) or isinstance(b, str):
         return a == b
@@ -280,9 +285,7 @@ def standings(
 ) -> pd.DataFrame:
     """``points`` ranked best first: what the winner, the leaderboard, the front and fANOVA all read. Its
     ``attrs["constraint"]`` is the ``Constraint`` (None without one)."""
-    ranking = ranked(points(trials, reports, objective, reference), objective)
-    ranking.attrs = dict(ranking.attrs)  # iloc keeps attrs; said here so that a reader can count on it
-    return ranking
+    return ranked(points(trials, reports, objective, reference), objective)  # iloc keeps the frame's attrs
 
 
 def select_best(

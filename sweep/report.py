@@ -75,10 +75,11 @@ def build_report(
     retrained: dict[str, Any],
     similarities: pd.DataFrame,
     meta: dict[str, Any],
-    reports: pd.DataFrame | None = None,
+    reports: pd.DataFrame,
 ) -> dict[str, Any]:
     """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
-    first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's."""
+    first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's,
+    ``reports`` every STS-dev evaluation (for the noise section)."""
     objective = config.objective
     if standings.empty:  # the retrain had a winner to train, so the frames were not what it was picked from
         raise InputError(
@@ -122,7 +123,7 @@ def build_report(
         },
         "leaderboard": _leaderboard(config, standings),
         "constraint": _constraint(standings),
-        "noise": None if reports is None else noise_summary(retrained, standings, reports, objective),
+        "noise": noise_summary(retrained, standings, reports, objective),
         "pareto": _pareto(standings, config, str(best["trial_id"])) if objective.target == "pareto" else None,
         "importance": importances(config, standings),
         "boundary_warnings": boundary_warnings(config.space, best_config),

@@ -18,7 +18,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from sweep.config import ExperimentConfig
-from sweep.objective import same_value, search_metric
+from sweep.objective import is_reference, search_metric
 from sweep.results import last_attempt
 from sweep.rungs import Reported
 from sweep.search_space import first_point
@@ -91,7 +91,7 @@ def _reference_reports(
     measured from), or none."""
     reference = first_point(config.space, config.reference)
     for record in finished:
-        if reference and all(same_value(record.config.get(key), value) for key, value in reference.items()):
+        if is_reference(record.config, reference):
             return histories[record.trial_id].to_dict("records")
     return []
 

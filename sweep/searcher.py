@@ -33,8 +33,7 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from sweep.config import ExperimentConfig
-from sweep.objective import same_value as _same
-from sweep.objective import search_metric
+from sweep.objective import is_reference, search_metric
 from sweep.search_space import first_point
 from sweep.study_storage import RAY_TRIAL_ID
 from trainables.metrics import FAILURE, OBJECTIVE
@@ -143,16 +142,15 @@ class SweepSearch(OptunaSearch):
         first, so TPE's first proposal already knows them."""
         ready = super().set_search_properties(metric, mode, config, **spec)
         if ready:
-            for point, shortfall in zip(
-                self._evaluated, self._constraints or [None] * len(self._evaluated), strict=True
-            ):
-                self._replay(point, shortfall)
+            study = self.study() if self._constraints else None  # loaded once: a resume may replay thousands
+            for point, value in zip(self._evaluated, self._constraints or [None] * len(self._evaluated), strict=True):
+                self._replay(point, value, study)
         return ready
 
-    def _replay(self, point: dict[str, Any], shortfall: float | None) -> None:
+    def _replay(self, point: dict[str, Any], constraint: float | None, study: optuna.Study | None) -> None:
         """Add a trial finished before the resume; under a margin with its constraint, which a finished
         trial cannot be given afterwards, so the trial is built here as ``add_evaluated_point`` builds it."""
-        if shortfall is None:
+        if constraint is None or study is None:
             self.add_evaluated_point(**point)
             return
         state = TrialState.FAIL if point["error"] else TrialState.PRUNED if point["pruned"] else TrialState.COMPLETE
@@ -165,9 +163,9 @@ class SweepSearch(OptunaSearch):
             params=point["parameters"],
             distributions=self._space,  # Ray-private: the Optuna distributions OptunaSearch built from the space
             intermediate_values=intermediate,
-            system_attrs={CONSTRAINT_ATTR: shortfall},
+            system_attrs={CONSTRAINT_ATTR: constraint},
         )
-        self.study().add_trial(trial)
+        study.add_trial(trial)
 
     def study(self) -> optuna.Study:
         """The Optuna study behind the searcher (after Tune handed it the search space)."""
@@ -186,9 +184,9 @@ class SweepSearch(OptunaSearch):
         return config
 
     def _is_reference(self, config: Mapping[str, Any] | None) -> bool:
-        if not isinstance(config, Mapping) or not self._reference or self._reference_reports:
+        if not isinstance(config, Mapping) or self._reference_reports:
             return False  # a resumed sweep whose reference trial finished before has its reports already
-        return all(_same(config.get(key), value) for key, value in self._reference.items())
+        return is_reference(config, self._reference)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._keep(trial_id, result)

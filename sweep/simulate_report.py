@@ -17,7 +17,7 @@ import pandas as pd
 from sweep.config import ExperimentConfig
 from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
-from sweep.objective import FEASIBLE, standings
+from sweep.objective import FEASIBLE, check_objective_depth, standings
 from sweep.simulate import (
     CURVE_ENDS,
     Curve,
@@ -53,6 +53,7 @@ class Recorded:
         grace period beyond the recorded budget)."""
         check_overrides(overrides)
         config = self.folder.config(overrides)
+        check_objective_depth(config.objective, self.folder.meta()["n_layers"])  # a depth the model has
         build_scheduler(config, self.recording.max_t)
         return config
 

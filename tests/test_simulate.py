@@ -183,6 +183,8 @@ def test_a_stopped_trial_that_a_setting_lets_go_on_ends_with_its_curve():
         ("whole", ["--bootstrap", "0"], "--bootstrap"),
         ("whole", ["--bootstrap", "5", "--seed", "-1"], "--seed: -1"),
         ("whole", ["--set", "scheduler.reduction_factor=.inf"], "scheduler.reduction_factor"),
+        ("whole", ["--set", "objective.target=depth", "--set", "objective.depth=9"], "objective.depth: 9 exceeds"),
+        ("whole", ["--set", "objective.full_depth_margin=-1"], "objective.full_depth_margin"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, setup, args, needle):
