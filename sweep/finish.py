@@ -4,6 +4,7 @@ delivered model's card brought up to date with them."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,11 +12,13 @@ import pandas as pd
 
 from sweep.analysis import draw_plots
 from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder, Retrained, plot_title
+from sweep.experiment_folder import MODEL_DIR, ExperimentFolder, Retrained, plot_title
 from sweep.model_card import render_card
 from sweep.objective import standings
 from sweep.report import build_report
 from sweep.report_markdown import render_markdown
+
+log = logging.getLogger("sweep")
 
 
 @dataclass(frozen=True)
@@ -47,4 +50,12 @@ def finish(
         experiment.write_report(report, render_markdown(report))
         if experiment.has_model():
             experiment.write_model_card(render_card(experiment.model_card(), report))
+        else:  # removed or never copied: the report still stands, but what it delivers is gone
+            log.warning(
+                "%s/%s is missing: the report names a model the folder lacks; `sweep retrain %s` trains it again "
+                "(its one run; the other runs are kept)",
+                experiment.location,
+                MODEL_DIR,
+                experiment.location,
+            )
     return ExperimentResult(experiment.location, report, plots)

@@ -354,3 +354,17 @@ def test_a_damaged_optuna_journal_is_refused_before_the_resume_goes_on(smoke_exp
     line = _refused(folder, "resume", capsys)
     assert f"{folder}/optuna.journal: damaged, not an Optuna journal (" in line
     assert "move it away, and `sweep resume` tells a fresh study the finished trials" in line
+
+
+def test_a_report_without_the_delivered_model_says_so_and_what_trains_it_again(smoke_experiment, tmp_path, caplog):
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    shutil.rmtree(folder / "best_model")
+    with caplog.at_level("WARNING", logger="sweep"):
+        assert main(["report", str(folder)]) == 0
+    said = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert said == [
+        f"{folder}/best_model is missing: the report names a model the folder lacks; `sweep retrain {folder}` "
+        "trains it again (its one run; the other runs are kept)"
+    ]
+    assert not (folder / "best_model").exists()  # a report never makes up a model
