@@ -8,7 +8,7 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
 from sweep.arms import ARMS, BEST, UNTRAINED
 from sweep.objective import ObjectiveConfig
@@ -53,13 +53,26 @@ class SearchConfig(Strict):
         return self.model_copy(update={"storage": resolved_storage(self.storage)})
 
 
-class SchedulerConfig(Strict):
-    """Early stopping of trials, in units of STS-dev evaluations (one report per evaluation): ASHA stops
-    the weak ones, and ``patience`` lets a trial end itself once it stops improving."""
+SCHEDULERS = ("asha", "hyperband", "median", "pasha", "none")
+# The keys only some schedulers read: given with another type they would do nothing, so they are refused.
+ONLY_FOR = {"brackets": "hyperband", "min_samples_required": "median"}
 
-    type: Literal["asha", "none"] = "asha"
+
+class SchedulerConfig(Strict):
+    """Early stopping of trials, in units of STS-dev evaluations (one report per evaluation). ``type``:
+    ``asha`` stops the weak ones at rungs; ``hyperband`` is ASHA over several brackets of grace periods;
+    ``median`` stops a trial whose best is below the median of the others' running means; ``pasha`` is
+    ASHA whose top rung grows only while the ranking of the two top rungs changes (``sweep.pasha``); ``none``
+    runs every trial its budget. ``patience`` lets a trial end itself once it stops improving."""
+
+    type: Literal["asha", "hyperband", "median", "pasha", "none"] = "asha"
     grace_period: int = Field(1, ge=1, le=MAX_INT64)  # evaluations a trial gets before it can be stopped
-    reduction_factor: float = Field(2.0, gt=1, allow_inf_nan=False)  # keep the best 1/reduction_factor at each rung
+    # keep the best 1/reduction_factor at each rung (asha, hyperband, pasha)
+    reduction_factor: float = Field(2.0, gt=1, allow_inf_nan=False)
+    # hyperband: brackets of grace periods grace_period × reduction_factor**k, k < brackets (null: 3)
+    brackets: int | None = Field(None, ge=1, le=100)
+    # median: the other trials' running means needed before a trial can be stopped (null: 3)
+    min_samples_required: int | None = Field(None, ge=1, le=100_000)
     # A trial ends after this many evaluations in a row without a new best (on objective.prune_on), and
     # counts as completed: trials are ranked by their best report, which such a trial already made, so
     # the steps after a peak can only change its rank if the curve turns up again. 1 by default: on every
@@ -67,6 +80,22 @@ class SchedulerConfig(Strict):
     # and cut the trial phase by 1.6% (smoke) to 24%. Null: trials run on past their peak, for curves that dip and rise.
     # Independent of `type`: a sweep without any early stopping sets `type: none` and `patience: null`.
     patience: int | None = Field(1, ge=1, le=MAX_INT64)
+
+    @field_validator("brackets", "min_samples_required")
+    @classmethod
+    def _read_by_its_type(cls, value: int | None, info: ValidationInfo) -> int | None:
+        owner, given = ONLY_FOR[info.field_name], info.data.get("type")
+        if value is not None and given != owner:
+            raise ValueError(f"read by type {owner} only (type is {given}); set it to null")
+        return value
+
+    @property
+    def bracket_count(self) -> int:
+        return self.brackets if self.brackets is not None else 3
+
+    @property
+    def median_samples(self) -> int:
+        return self.min_samples_required if self.min_samples_required is not None else 3
 
 
 # Ray's own rules for a request (ray._common.ray_option_utils, ray._raylet): an amount is kept in units of

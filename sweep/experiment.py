@@ -34,13 +34,14 @@ from sweep.progress import OutputOptions
 from sweep.results import params_of
 from sweep.resume import plan_resume, settle_interrupted
 from sweep.retrain import retrain
+from sweep.schedulers import build_scheduler
 from sweep.search_space import check_depth, check_reference_inside, trial_params
 from sweep.storage import Folder
 from sweep.study_storage import open_storage, redacted, study_exists, study_storage
 from sweep.tracker import Tracker
 from sweep.tracking import check_stored_uri, check_tracking
 from sweep.tracking_config import redact
-from sweep.tuner import SweepPlan, build_scheduler, max_evaluations, smallest_batch, tuner_spec
+from sweep.tuner import SweepPlan, max_evaluations, smallest_batch, tuner_spec
 from trainables.data import StsPairs, TrialData, load_sts, load_triplets
 from trainables.errors import InputError
 from trainables.model import model_depth

@@ -15,6 +15,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from sweep.pasha import RANKED, RANKED_HOW
 from sweep.stdout import say
 from sweep.time_left import duration, estimate_left
 from trainables.metrics import FAILURE
@@ -128,9 +129,10 @@ class SweepProgress(Callback):
             self._end(trial, "errored", f"errored at step {_steps(result)}: {result[FAILURE]}")
         else:
             outcome = "completed" if result.get("completed") else "pruned"
-            # Before its last step, a completed trial ended itself on scheduler.patience.
+            # Before its last step, a completed trial ended itself on scheduler.patience, or the scheduler
+            # ranked it at its top rung (sweep.schedulers.MarkRanked says which).
             early = outcome == "completed" and result.get("step", 0) < result.get("total_steps", 0)
-            how = " (no new best: ended itself)" if early else ""
+            how = (RANKED_HOW if result.get(RANKED) else " (no new best: ended itself)") if early else ""
             self._end(trial, outcome, f"{outcome} at step {_steps(result)}{how}, {self._trial_best(trial.trial_id)}")
         self._progress(trials)
 

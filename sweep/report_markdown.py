@@ -58,10 +58,17 @@ def describe_pruning(report: dict[str, Any]) -> str:
     """How trials were stopped early, in one sentence, from report.json's scheduler and objective."""
     scheduler, metric = report["scheduler"], report["objective"]["prune_on"]
     stops = []
-    if scheduler["type"] != "none":
+    kind, grace, factor = scheduler["type"], scheduler["grace_period"], scheduler.get("reduction_factor", 2)
+    rungs = f"grace period {grace} evaluation(s), reduction factor {factor:g}"
+    if kind in ("asha", "hyperband", "pasha"):
+        who = {"asha": "ASHA", "hyperband": f"Hyperband ({scheduler.get('brackets') or 3} brackets)"}.get(kind, "PASHA")
+        stops.append(f"{who} stopped weak trials on `{metric}` ({rungs})")
+    if kind == "pasha":
+        stops.append("a trial that reached PASHA's top rung was ranked there, completed at that budget")
+    if kind == "median":
         stops.append(
-            f"ASHA stopped weak trials on `{metric}` (grace period {scheduler['grace_period']} "
-            f"evaluation(s), reduction factor {scheduler['reduction_factor']:g})"
+            f"the median stopping rule stopped trials on `{metric}` below the others' running means (grace period "
+            f"{grace} evaluation(s), at least {scheduler.get('min_samples_required') or 3} others)"
         )
     if scheduler.get("patience"):
         stops.append(f"a trial ended itself after {scheduler['patience']} evaluation(s) in a row without a new best")

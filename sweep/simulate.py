@@ -1,10 +1,12 @@
 """Replays a recorded sweep through the sweep's own scheduler in virtual time.
 
-The decision makers are the objects the sweep builds (``build_scheduler``: Ray Tune's ASHA, or FIFO with
-``scheduler.type: none``; ``build_plateau``: the trials' own patience rule), driven through Ray Tune's
-public scheduler interface (``on_trial_add``, ``on_trial_result``, ``on_trial_complete``,
-``on_trial_error``) in the order Tune's controller calls them. ASHA reads nothing of a trial but its
-``trial_id``, so a trial here is a small object holding only that; no Ray is started.
+The decision makers are the objects the sweep builds (``sweep.schedulers.build_scheduler``: ASHA,
+Hyperband, the median rule, PASHA, or FIFO with ``scheduler.type: none``; ``build_plateau``: the trials' own
+patience rule), driven through Ray Tune's public scheduler interface (``on_trial_add``,
+``on_trial_result``, ``on_trial_complete``, ``on_trial_error``) in the order Tune's controller calls them.
+The schedulers read nothing of a trial but its ``trial_id`` (the median rule also hashes it), so a trial
+here is a small object holding only that; no Ray is started. A trial PASHA ranks at its top rung ends
+there completed, as the sweep marks it (``sweep.schedulers.MarkRanked``).
 
 Timing model, all of it taken from the recording (``reports.parquet``), per trial:
 
@@ -40,7 +42,8 @@ from ray.tune.schedulers import TrialScheduler
 
 from sweep.config import ExperimentConfig
 from sweep.rungs import ReplayedTrial, Reported, prime
-from sweep.tuner import build_plateau, build_scheduler
+from sweep.schedulers import build_scheduler, ranked
+from sweep.tuner import build_plateau
 from trainables.errors import InputError
 
 CONTINUE, STOP, COMPLETE = "continue", "stop", "complete"  # the fate of one report
@@ -200,6 +203,8 @@ def replay(
         decision = scheduler.on_trial_result(None, trials[i], row)
         outcome.calls += 1
         fate = COMPLETE if ended else STOP if decision == TrialScheduler.STOP else CONTINUE
+        if fate == STOP and curve.trial_id in ranked(scheduler):
+            fate = COMPLETE  # ended at the top rung: completed at that budget (sweep.pasha)
         outcome.decisions.setdefault(curve.trial_id, []).append(fate)
         last = k == len(curve.rows) - 1
         if fate == CONTINUE and not last:

@@ -18,6 +18,7 @@ from sweep.config import ExperimentConfig
 from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
 from sweep.objective import FEASIBLE, check_objective_depth, standings
+from sweep.schedulers import build_scheduler
 from sweep.simulate import (
     CURVE_ENDS,
     Curve,
@@ -28,7 +29,6 @@ from sweep.simulate import (
     read_recording,
     replay,
 )
-from sweep.tuner import build_scheduler
 from trainables.errors import InputError
 from trainables.train_config import MAX_SEED
 

@@ -1,4 +1,5 @@
-"""Builds the ``tune.Tuner``: the adaptive-layer trainable, Optuna (TPE) search, ASHA scheduling."""
+"""Builds the ``tune.Tuner``: the adaptive-layer trainable, Optuna (TPE) search, early stopping by the
+scheduler of ``scheduler.type`` (``sweep.schedulers``)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 from optuna.storages import BaseStorage
 from ray import tune
 from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from sweep import credentials
 from sweep.config import ExperimentConfig
 from sweep.progress import OutputOptions, SweepProgress
 from sweep.rungs import Reported, prime
+from sweep.schedulers import MarkRanked, build_scheduler
 from sweep.search_space import param_space
 from sweep.searcher import Warmstart, build_searcher
 from sweep.stall import StallWatch, record_stalled
@@ -23,8 +24,6 @@ from sweep.storage import Folder
 from sweep.tracking import tune_callbacks
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
-from trainables.errors import InputError
-from trainables.metrics import MODE
 from trainables.plateau import Plateau
 
 
@@ -45,26 +44,6 @@ def smallest_batch(config: ExperimentConfig) -> int:
 def max_evaluations(config: ExperimentConfig, n_rows: int) -> int:
     """Reports of the longest possible run."""
     return config.train.evaluations(n_rows, smallest_batch(config))
-
-
-def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
-    """ASHA on the number of STS-dev evaluations, so rungs fall on evaluations (one report each), judging
-    one metric (``objective.prune_on``) even when Optuna optimises two."""
-    if config.scheduler.type == "none":
-        return FIFOScheduler()
-    if config.scheduler.grace_period > max_t:
-        raise InputError(
-            f"scheduler.grace_period: {config.scheduler.grace_period} exceeds the {max_t} STS-dev evaluations "
-            f"of a full run; use 1..{max_t} or lower train.eval_steps"
-        )
-    return ASHAScheduler(
-        time_attr="training_iteration",
-        metric=config.objective.prune_metric,
-        mode=MODE,
-        max_t=max_t,
-        grace_period=config.scheduler.grace_period,
-        reduction_factor=config.scheduler.reduction_factor,
-    )
 
 
 def build_plateau(config: ExperimentConfig) -> Plateau | None:
@@ -144,7 +123,8 @@ def tuner_spec(
     # Tune would copy this process's AWS keys into each trial's runtime environment, which Ray writes to
     # its logs in plain text; the trials inherit them anyway (see sweep.credentials).
     credentials.keep_out_of_runtime_envs()
-    callbacks = [JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)]
+    # MarkRanked first: it changes a report in place before the loggers write it.
+    callbacks = [MarkRanked(scheduler), JsonLoggerCallback(), CSVLoggerCallback(), *tune_callbacks(config, folder.name)]
     if config.failures.trial_timeout_s is not None:
         # Before the progress lines: it writes why a stalled trial ended where their error line reads it.
         callbacks.append(StallWatch(config.failures.trial_timeout_s))

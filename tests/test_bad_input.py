@@ -156,7 +156,15 @@ RUN_CASES = [
     ),
     ("unknown weighting", [str(SMOKE), *_set("search_space.layer_weighting={choice: [uniform, cubic]}")], "cubic"),
     ("grace period above max", [str(SMOKE), *_set("scheduler.grace_period=50")], "scheduler.grace_period: 50 exceeds"),
-    ("unknown scheduler", [str(SMOKE), *_set("scheduler.type=hyperband")], "scheduler.type"),
+    ("unknown scheduler", [str(SMOKE), *_set("scheduler.type=bohb")], "scheduler.type"),
+    ("brackets for ASHA", [str(SMOKE), *_set("scheduler.brackets=2")], "scheduler.brackets: read by type hyperband"),
+    (
+        "samples for PASHA",
+        [str(SMOKE), *_set("scheduler.type=pasha", "scheduler.min_samples_required=3")],
+        "scheduler.min_samples_required: read by type median only (type is pasha)",
+    ),
+    ("zero brackets", [str(SMOKE), *_set("scheduler.type=hyperband", "scheduler.brackets=0")], "scheduler.brackets"),
+    ("PASHA by 1", [str(SMOKE), *_set("scheduler.type=pasha", "scheduler.reduction_factor=1")], "reduction_factor"),
     ("reduction factor 1", [str(SMOKE), *_set("scheduler.reduction_factor=1")], "scheduler.reduction_factor"),
     ("an endless reduction factor", [str(SMOKE), *_set("scheduler.reduction_factor=.inf")], "reduction_factor"),
     (

@@ -124,7 +124,7 @@ def test_the_name_defaults_to_the_file_stem(tmp_path):
         (["search_space.kl_temperature=[0.1, 0.2]"], "a list is ambiguous"),
         (["search.num_samples=0"], "search.num_samples: Input should be greater than or equal to 1"),
         (["scheduler.reduction_factor=1"], "scheduler.reduction_factor: Input should be greater than 1"),
-        (["scheduler.type=hyperband"], "scheduler.type: Input should be 'asha' or 'none'"),
+        (["scheduler.type=bohb"], "scheduler.type: Input should be 'asha', 'hyperband', 'median', 'pasha' or 'none'"),
         (["resources.gpu=1.5"], "resources.gpu: a fraction of a GPU must be below 1"),
         (["resources.cpu=0"], "resources.cpu: Input should be greater than or equal to 0.0001"),
         (["retrain.seeds=[]"], "retrain.seeds: List should have at least 1 item"),
