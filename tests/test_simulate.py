@@ -215,8 +215,13 @@ def test_a_sweep_that_crashed_before_any_trial_completed_replays_without_a_winne
     assert "no winner (no trial completed)" in (folder / "simulate.md").read_text()
 
 
+@pytest.mark.parametrize(
+    "scheduler",
+    [(), ("scheduler.type=pasha",), ("scheduler.type=median",), ("scheduler.type=hyperband", "scheduler.brackets=2")],
+    ids=["as_recorded", "pasha", "median", "hyperband"],
+)
 @pytest.mark.parametrize("recorded", [RECORDED, RECORDED_CPU_RECIPE], ids=["smoke", "cpu_recipe"])
-def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(recorded):
+def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(recorded, scheduler):
     """The recorded sweep replayed one trial at a time, and the same sweep crashed after k trials: the
     resumed scheduler is told the k finished trials (as `sweep resume` tells its new ASHA) and then judges
     the rest. Its decisions must be the uninterrupted sweep's, report by report; a scheduler that is not
@@ -224,7 +229,7 @@ def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(rec
     from sweep.experiment_folder import load_reports, load_trials
     from sweep.simulate import read_recording
 
-    config = load_config(recorded / "config.yaml", [])
+    config = load_config(recorded / "config.yaml", list(scheduler))
     meta = json.loads((recorded / "experiment.json").read_text())
     recording = read_recording(load_trials(recorded), load_reports(recorded), config, meta.get("max_evaluations"))
     curves, max_t = recording.curves, recording.max_t
@@ -238,4 +243,4 @@ def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(rec
             assert resumed.decisions[curve.trial_id] == uninterrupted.decisions[curve.trial_id], (k, curve.trial_id)
         fresh = replay(curves[k:], config, concurrency=1, max_t=max_t)
         forgetful += any(fresh.decisions[c.trial_id] != uninterrupted.decisions[c.trial_id] for c in curves[k:])
-    assert forgetful > 0  # without the earlier trials, ASHA's rungs differ and so do its decisions
+    assert forgetful > 0  # without the earlier trials, the scheduler's state differs and so do its decisions
