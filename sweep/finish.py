@@ -48,8 +48,15 @@ def finish(
     if report is not None:
         report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]
         experiment.write_report(report, render_markdown(report))
-        if report["model_path"] is not None:  # else no trial was feasible: nothing is delivered, so no card
+        if report["model_path"] is not None:
             _update_card(experiment, report)
+        elif experiment.has_model():  # no trial is feasible now, yet an earlier retrain (another margin) kept one
+            log.warning(
+                "%s/%s is left from an earlier retrain: no trial is feasible now, so this report delivers no model; "
+                "remove it, so that nothing picks it up",
+                experiment.location,
+                MODEL_DIR,
+            )
     return ExperimentResult(experiment.location, report, plots)
 
 

@@ -19,6 +19,7 @@ import pytest
 from sweep.cli import main
 from sweep.experiment_folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
 from sweep.study_storage import RAY_TRIAL_ID, open_storage
+from sweep.tracker import report_metrics
 from trainables.metrics import OBJECTIVE, depth_metric
 
 from .conftest import smoke_in_process
@@ -184,3 +185,30 @@ def test_sweep_report_rewrites_the_same_report_and_exits_0_and_sweep_resume_exit
     status, said = _sweep("status", "--json", str(infeasible_folder))
     assert status == 0 and json.loads(said)["best"]["feasible"] is False
     assert not (infeasible_folder / "best_model").exists()
+
+
+def test_with_no_feasible_trial_the_trackers_get_the_defaults_and_the_untrained_models_figures(
+    infeasible_folder, infeasible_retrain
+):
+    report = json.loads((infeasible_folder / "report.json").read_text())
+    metrics = report_metrics(report)
+    assert "test_spearman_cosine" not in metrics and "best_sts_dev_spearman" not in metrics
+    assert metrics["default_test_spearman_cosine"] == report["default"]["test"]["spearman_cosine"]
+    assert metrics["untrained_test_spearman_cosine_depth_1"] == report["untrained"]["test"]["per_layer"][0]
+
+
+def test_a_model_left_by_an_earlier_retrain_is_named_in_one_warning_and_not_delivered(
+    infeasible_folder, infeasible_retrain, constrained_experiment, tmp_path
+):
+    folder = tmp_path / infeasible_folder.name
+    shutil.copytree(infeasible_folder, folder)
+    shutil.copytree(constrained_experiment / "best_model", folder / "best_model")  # as a retrain at margin 0 left it
+    status, said = _sweep("report", str(folder))
+    assert status == 0
+    assert (
+        f"sweep: {folder}/best_model is left from an earlier retrain: no trial is feasible now, so this report "
+        "delivers no model; remove it, so that nothing picks it up\n"
+    ) in said
+    assert json.loads((folder / "report.json").read_text())["model_path"] is None
+    card = (folder / "best_model" / "README.md").read_bytes()
+    assert card == (constrained_experiment / "best_model" / "README.md").read_bytes()  # no card for it either
