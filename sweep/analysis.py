@@ -22,7 +22,7 @@ from sweep.experiment_folder import (
     axis_plot,
 )
 from sweep.importance import importances
-from sweep.objective import pareto_front
+from sweep.objective import none_feasible, pareto_front
 from sweep.results import scored_trials
 
 
@@ -53,7 +53,8 @@ def draw_plots(
         keep(DEPTH_PLOT, plots.depth(report))
     if trials.empty:
         return written
-    best = standings.iloc[0] if not standings.empty else None
+    # The winner, starred in the plots; none where no trial is feasible (feasible ones rank first).
+    best = standings.iloc[0] if not standings.empty and not none_feasible(standings) else None
     keep(HISTORY_PLOT, plots.history(trials, scored_trials(trials, [column]), column, label))
     if not reports.empty:
         best_id = str(best["trial_id"]) if best is not None else ""
@@ -66,8 +67,8 @@ def draw_plots(
     results = report["importance"] if report is not None else importances(config, standings)
     if any(r["values"] for r in results):
         keep(IMPORTANCE_PLOT, plots.importance(results, objective.metrics))
-    if best is not None:
-        warned = {w["param"]: w["text"] for w in boundary_warnings(config.space, best)}
+    if not standings.empty:
+        warned = {w["param"]: w["text"] for w in boundary_warnings(config.space, best)} if best is not None else {}
         scored = scored_trials(trials, objective.columns)
         for key, param in config.space.items():
             if param.searched:

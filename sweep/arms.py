@@ -80,17 +80,19 @@ class Arm:
     note: str | None = None
 
 
-def plan_arms(config: ExperimentConfig, best: dict[str, Any], default: dict[str, Any]) -> list[Arm]:
-    """The arms ``retrain.arms`` asks for, in ``ARMS`` order, each with its config."""
+def plan_arms(config: ExperimentConfig, best: dict[str, Any] | None, default: dict[str, Any]) -> list[Arm]:
+    """The arms ``retrain.arms`` asks for, in ``ARMS`` order, each with its config. Without a winner
+    (``best`` None: no trial was feasible) only the arms that need none: the defaults and the untrained model."""
     moved = searched_trainer_knobs(config.space)
-    configs = {
-        BEST: best,
-        DEFAULTS: default,
-        DEFAULTS_AT_BEST_TRAINER: {**default, **{key: best[key] for key in moved}},
-        PLAIN: {**{key: best.get(key, default[key]) for key in TRAINER_KNOBS}, ADAPTIVE: False},
-    }
+    configs: dict[str, dict[str, Any]] = {DEFAULTS: default}
+    if best is not None:
+        configs |= {
+            BEST: best,
+            DEFAULTS_AT_BEST_TRAINER: {**default, **{key: best[key] for key in moved}},
+            PLAIN: {**{key: best.get(key, default[key]) for key in TRAINER_KNOBS}, ADAPTIVE: False},
+        }
     arms: list[Arm] = []
-    for name in (arm for arm in ARMS if arm in config.retrain.arms):
+    for name in (arm for arm in ARMS if arm in config.retrain.arms and (arm in configs or arm == UNTRAINED)):
         if name == UNTRAINED:
             arms.append(Arm(name, None, name))
             continue

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sweep")
 EXIT_BAD_INPUT = 2
-EXIT_RUN_FAILED = 1  # a loss that turned NaN, no trial with a score, a retrain that raised
+EXIT_RUN_FAILED = 1  # a loss that turned NaN, no trial with a score, none feasible, a retrain that raised
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -255,15 +255,23 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         command = shlex.join(["python", "-m", "sweep", *argv])
         result = run_experiment(config, command, address=address, resume_if_exists=args.resume_if_exists, output=output)
         _print_summary(result.location, result)
-        return 0
+        return _delivered_status(result)
     if args.command == "resume":
         result = resume_experiment(args.dir, address=address, output=output, trust_tracking_uri=args.trust_tracking_uri)
     elif args.command == "retrain":
         result = retrain_experiment(args.dir, address=address, trust_tracking_uri=args.trust_tracking_uri)
     else:
         result = report_experiment(args.dir)
+        _print_summary(args.dir, result)
+        return 0  # the report was asked for and written, whether or not the sweep delivers a model
     _print_summary(args.dir, result)
-    return 0
+    return _delivered_status(result)
+
+
+def _delivered_status(result: ExperimentResult) -> int:
+    """0 where the run delivered a model; 1 where no trial was feasible, after the report is written: a script
+    that goes on to pick up best_model/ must not take the run for a success."""
+    return EXIT_RUN_FAILED if result.report is not None and result.report.get("no_feasible") else 0
 
 
 def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
@@ -285,6 +293,9 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
             f"feasible: {constraint['feasible']} of {constraint['completed']} completed trials reached full-depth "
             f"STS-dev {constraint['threshold']:.4f} (the defaults' trial's minus {constraint['full_depth_margin']:g})"
         )
+    if report["best"] is None:  # no trial was feasible
+        _print_nothing_delivered(experiment_dir, report)
+        return
     say(f"best config: {json.dumps(report['best']['config'])}")
     say(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
     lead = (report.get("noise") or {}).get("lead")
@@ -316,6 +327,24 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
         say(f"  ({judged['full']['method']})")
     if report["seeds"]["seen_by_sweep"]:
         say(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
+
+
+def _print_nothing_delivered(experiment_dir: str, report: dict) -> None:
+    """The end of the summary where no trial was feasible: the models that need no winner, then what
+    report.md opens with, last."""
+    from sweep.comparison_markdown import nothing_delivered
+    from sweep.experiment_folder import REPORT_MD
+
+    seeds = report["seeds"]["retrain"]
+    default = report["default"]["test"]
+    line = f"STS-test spearman_cosine ({len(seeds)} seed{'s' if len(seeds) > 1 else ''}): "
+    line += f"reference defaults {default['spearman_cosine']:.4f}, " if default else ""
+    say(line + f"untrained {report['untrained']['test']['spearman_cosine']:.4f}")
+    if report.get("retrain_cost"):
+        say(f"retrain: {report['retrain_cost']}")
+    say(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
+    say(nothing_delivered(report))
+    say("  `sweep simulate DIR --set objective.full_depth_margin=...` says what a looser margin would pick")
 
 
 def _rounded(row: dict) -> dict:

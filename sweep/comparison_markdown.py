@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from sweep.arms import ATTRIBUTION, COMPARISON_WORDS, LABELS, WORDS
-from sweep.experiment_folder import DEPTH_PLOT
+from sweep.experiment_folder import DEPTH_PLOT, MODEL_DIR
 from sweep.markdown import embedded, fmt, layers, pm, spread, table
 from trainables.metrics import METRIC_NAMES
 
@@ -76,8 +76,41 @@ def left_out(report: dict[str, Any]) -> list[str]:
     return notes
 
 
+def nothing_delivered(report: dict[str, Any]) -> str | None:
+    """Where no trial was feasible, the one sentence report.md opens with and the CLI ends with; else None."""
+    found = report.get("no_feasible")
+    if not found:
+        return None
+    completed = found["completed"]
+    return (
+        f"No trial was feasible, so nothing is delivered (no best config, no {MODEL_DIR}/): of {completed} "
+        f"completed trial{'s' if completed != 1 else ''}, {found['reason']}."
+    )
+
+
+def no_winner_headline(report: dict[str, Any]) -> list[str]:
+    """The top of report.md where no trial was feasible: that sentence, what a looser margin would pick,
+    and the STS-test figures of the models that need no winner."""
+    default, untrained = report["default"]["test"], report["untrained"]["test"]
+    seeds = report["seeds"]["retrain"]
+    line = f"STS-test spearman_cosine (×100, {spread(seeds)}): "
+    line += f"reference defaults **{pm(default['spearman_cosine'], _sd(default))}**; " if default else ""
+    line += f"the base model before training {fmt(untrained['spearman_cosine'])}."
+    return [
+        f"**{nothing_delivered(report)}**",
+        "",
+        "`sweep simulate DIR --set objective.full_depth_margin=...` says what a looser margin would pick.",
+        "",
+        line,
+        "",
+        _seeds_note(report),
+    ]
+
+
 def headline(report: dict[str, Any]) -> list[str]:
     """The top of report.md: the verdict in words, then the STS-test figures of all three models."""
+    if report.get("no_feasible"):
+        return no_winner_headline(report)
     best, default, untrained = report["test"], report["default"]["test"], report["untrained"]["test"]
     seeds = report["seeds"]["retrain"]
     line = f"STS-test spearman_cosine (×100, {spread(seeds)}): best config **{pm(best['spearman_cosine'], _sd(best))}**"

@@ -29,7 +29,7 @@ from sweep.experiment_folder import (
     now_stamp,
 )
 from sweep.finish import ExperimentResult, finish
-from sweep.objective import check_objective_depth, select_best
+from sweep.objective import NoFeasibleTrialError, check_objective_depth, select_best
 from sweep.progress import OutputOptions
 from sweep.results import params_of
 from sweep.resume import plan_resume, settle_interrupted
@@ -274,9 +274,14 @@ def _retrain(
     experiment: ExperimentFolder, prepared: Prepared, trials: pd.DataFrame, reports: pd.DataFrame, tracker: Tracker
 ) -> Retrained:
     """Retrain the winner and the reference defaults, and keep what they left in the folder; each run
-    goes to the trackers as it finishes."""
+    goes to the trackers as it finishes. Where no trial is feasible it says so in one line and retrains
+    only the arms that need no winner: the report still gives the defaults and the untrained model."""
     config = prepared.config
-    best = params_of(select_best(trials, reports, config.objective, config.reference))
+    try:
+        best: dict[str, Any] | None = params_of(select_best(trials, reports, config.objective, config.reference))
+    except NoFeasibleTrialError as nothing:
+        log.warning("%s", nothing)
+        best = None
     default = trial_params(config.space, config.reference)
     retrained = retrain(config, prepared.data, prepared.sts_test, best, default, experiment, tracker.log_retrain_run)
     experiment.write_retrain(retrained)

@@ -48,14 +48,27 @@ def finish(
     if report is not None:
         report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]
         experiment.write_report(report, render_markdown(report))
-        if experiment.has_model():
-            experiment.write_model_card(render_card(experiment.model_card(), report))
-        else:  # removed or never copied: the report still stands, but what it delivers is gone
+        if report["model_path"] is not None:
+            _update_card(experiment, report)
+        elif experiment.has_model():  # no trial is feasible now, yet an earlier retrain (another margin) kept one
             log.warning(
-                "%s/%s is missing: the report names a model the folder lacks; `sweep retrain %s` trains it again "
-                "(its one run; the other runs are kept)",
+                "%s/%s is left from an earlier retrain: no trial is feasible now, so this report delivers no model; "
+                "remove it, so that nothing picks it up",
                 experiment.location,
                 MODEL_DIR,
-                experiment.location,
             )
     return ExperimentResult(experiment.location, report, plots)
+
+
+def _update_card(experiment: ExperimentFolder, report: dict[str, Any]) -> None:
+    """The delivered model's card brought up to date with the report; a warning where the model is gone."""
+    if experiment.has_model():
+        experiment.write_model_card(render_card(experiment.model_card(), report))
+    else:  # removed or never copied: the report still stands, but what it delivers is gone
+        log.warning(
+            "%s/%s is missing: the report names a model the folder lacks; `sweep retrain %s` trains it again "
+            "(its one run; the other runs are kept)",
+            experiment.location,
+            MODEL_DIR,
+            experiment.location,
+        )

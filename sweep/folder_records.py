@@ -160,15 +160,16 @@ class RetrainRecord(Record):
     """retrain.json: every arm's per-seed runs (None: not retrained), the untrained model and the configs
     (``sweep.retrain._assemble``). ``arms`` and ``resampled_data`` are only in records written since the
     arms exist (``cost`` since the retrain's cost is said); an older record has the best config, the defaults
-    and the untrained model."""
+    and the untrained model. ``best`` and ``best_config`` are both None where no trial was feasible: there
+    was no winner to retrain."""
 
-    best: list[SeedRun] = Field(min_length=1)
+    best: Annotated[list[SeedRun], Field(min_length=1)] | None
     default: list[SeedRun] | None
     defaults_at_best_trainer: list[SeedRun] | None = None
     plain: list[SeedRun] | None = None
     default_is_best: bool
     untrained: Untrained
-    best_config: dict[str, Any]
+    best_config: dict[str, Any] | None
     default_config: dict[str, Any]
     arms: dict[ArmName, Arm] | None = None
     resampled_data: str | None = None
@@ -176,7 +177,10 @@ class RetrainRecord(Record):
 
     @model_validator(mode="after")
     def _consistent(self) -> RetrainRecord:
-        _params(self.best_config, "best_config")
+        if (self.best is None) != (self.best_config is None):  # no winner: neither; a winner: both
+            raise ValueError("best and best_config: one is null, the other not")
+        if self.best_config is not None:
+            _params(self.best_config, "best_config")
         _params(self.default_config, "default_config")
         for name, arm in (self.arms or {}).items():
             if name != UNTRAINED and arm.runs_of != UNTRAINED and not getattr(self, RUN_NAMES[arm.runs_of]):
@@ -227,15 +231,30 @@ class ReportDefault(Record):
     test: ReportTest | None
 
 
+class ReportNoFeasible(Record):
+    text: str  # the one line the run said
+    completed: int
+
+
 class ReportRecord(Record):
-    """report.json: the keys the README promises (``sweep.report.build_report`` writes many more)."""
+    """report.json: the keys the README promises (``sweep.report.build_report`` writes many more). Where no
+    trial was feasible, ``no_feasible`` says so and nothing is delivered: ``best``, ``test`` and
+    ``model_path`` are null."""
 
     trials: ReportTrials
-    best: ReportBest
-    test: ReportTest
+    best: ReportBest | None
+    test: ReportTest | None
     default: ReportDefault
-    model_path: str
+    model_path: str | None
     command: str
+    no_feasible: ReportNoFeasible | None = None  # only in reports written since a sweep may end without one
+
+    @model_validator(mode="after")
+    def _delivered_or_not(self) -> ReportRecord:
+        delivered = [self.best is not None, self.test is not None, self.model_path is not None]
+        if any(delivered) == (self.no_feasible is not None) or len(set(delivered)) > 1:
+            raise ValueError("best, test and model_path are all null exactly where no_feasible says why")
+        return self
 
 
 # The saved frames.

@@ -299,26 +299,34 @@ def select_best(
     ranking = standings(trials, reports, objective, reference)
     if ranking.empty:
         raise NoResultsError("no trial completed with an STS-dev score; see the status and error of each trial")
-    if not bool(ranking.iloc[0][FEASIBLE]):
+    if none_feasible(ranking):
         raise NoFeasibleTrialError(infeasible_line(ranking.attrs["constraint"], len(ranking)))
     return ranking.iloc[0]
 
 
-def infeasible_line(limit: Constraint, completed: int) -> str:
-    """What a sweep with no feasible trial says, in one line."""
+def none_feasible(ranking: pd.DataFrame) -> bool:
+    """Whether ``standings`` has completed trials but no winner: feasible ones rank first, so the first is not."""
+    return not ranking.empty and not bool(ranking.iloc[0][FEASIBLE])
+
+
+def infeasible_reason(limit: Constraint) -> str:
+    """Why no completed trial is feasible, in words: ``none reached full-depth STS-dev 0.8400 (…)``."""
     if limit.threshold is None:
-        why = (
+        return (
             "the reference defaults' trial has no full-depth STS-dev to compare with"
             if limit.reference_trial is not None
             else "no trial ran at the reference defaults, which the margin is measured from"
         )
-    else:
-        why = (
-            f"none reached full-depth STS-dev {limit.threshold:.4f} (the reference defaults' "
-            f"{limit.reference_full_depth:.4f} minus objective.full_depth_margin {limit.margin:g})"
-        )
     return (
-        f"no feasible trial: of {completed} completed, {why}; no config to deliver "
+        f"none reached full-depth STS-dev {limit.threshold:.4f} (the reference defaults' "
+        f"{limit.reference_full_depth:.4f} minus objective.full_depth_margin {limit.margin:g})"
+    )
+
+
+def infeasible_line(limit: Constraint, completed: int) -> str:
+    """What a sweep with no feasible trial says, in one line."""
+    return (
+        f"no feasible trial: of {completed} completed, {infeasible_reason(limit)}; no config to deliver "
         "(`sweep simulate DIR --set objective.full_depth_margin=...` says what a looser margin would pick)"
     )
 

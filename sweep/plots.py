@@ -105,9 +105,11 @@ def learning_curves(trials: pd.DataFrame, reports: pd.DataFrame, metric: str, la
     return figure
 
 
-def axis(scored: pd.DataFrame, key: str, param: Param, column: str, best: pd.Series, warning: str | None) -> Figure:
-    """One swept parameter: its value against each scored trial's best score; the searched range drawn as
-    dashed lines."""
+def axis(
+    scored: pd.DataFrame, key: str, param: Param, column: str, best: pd.Series | None, warning: str | None
+) -> Figure:
+    """One swept parameter: its value against each scored trial's best score, the retrained trial starred
+    (``best`` None: no trial was feasible, none retrained); the searched range drawn as dashed lines."""
     title = f"{key}: value vs best STS-dev" + (f"\n⚠ {warning}" if warning else "")
     figure, axes = _figure(title, f"{key} (searched: {param.describe()})", f"best STS-dev {SPEARMAN}", size=(7, 4.5))
     if warning:
@@ -122,8 +124,9 @@ def axis(scored: pd.DataFrame, key: str, param: Param, column: str, best: pd.Ser
         part = scored[scored["status"] == status]
         if not part.empty:
             axes.scatter(where(part[key]), part[column], s=45, alpha=0.8, **style, zorder=3)
-    best_x = position.get(best[key], np.nan) if categorical else best[key]
-    axes.scatter([best_x], [best[column]], marker="*", s=260, color=BEST_COLOR, label="retrained trial", zorder=4)
+    if best is not None:
+        best_x = position.get(best[key], np.nan) if categorical else best[key]
+        axes.scatter([best_x], [best[column]], marker="*", s=260, color=BEST_COLOR, label="retrained trial", zorder=4)
     if categorical:
         # -1 is n_layers_per_step's "all layers"; say so on the axis.
         axes.set_xticks(range(len(param.values)), ["-1 (all)" if v == -1 else str(v) for v in param.values])
@@ -165,7 +168,7 @@ def depth(report: dict[str, Any]) -> Figure:
     spread = f"mean ± std over {seeds} seeds" if seeds > 1 else "one seed, so no spread over seeds"
     xlabel, ylabel = "layers used (the first d transformer layers)", f"STS-test {SPEARMAN}"
     figure, axes = _figure(f"STS-test quality against depth ({spread})", xlabel, ylabel)
-    curves = [("best config", report["test"], BEST_COLOR, "o", -0.04)]
+    curves = [("best config", report["test"], BEST_COLOR, "o", -0.04)] if report["test"] else []  # none feasible
     if report["default"]["test"]:
         curves.append(("reference defaults", report["default"]["test"], DEFAULT_COLOR, "s", 0.04))
     arms = report.get("arms", {})

@@ -16,7 +16,16 @@ from sweep.config import ExperimentConfig
 from sweep.experiment_folder import MODEL_DIR, REPORTS_FILE, RETRAIN_FILE, TRIALS_FILE
 from sweep.importance import importances
 from sweep.noise import noise_summary
-from sweep.objective import CHOSEN_STEP, FEASIBLE, FULL_DEPTH, pareto_front, summary
+from sweep.objective import (
+    CHOSEN_STEP,
+    FEASIBLE,
+    FULL_DEPTH,
+    infeasible_line,
+    infeasible_reason,
+    none_feasible,
+    pareto_front,
+    summary,
+)
 from sweep.results import STATUSES, params_of, plain
 from sweep.retrain import gold_scores, similarity_arrays
 from sweep.search_space import RULES
@@ -81,24 +90,14 @@ def build_report(
     first (``sweep.objective.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's,
     ``reports`` every STS-dev evaluation (for the noise section)."""
     objective = config.objective
-    if standings.empty:  # the retrain had a winner to train, so the frames were not what it was picked from
-        raise InputError(
-            f"{TRIALS_FILE} has no trial that can win, yet {RETRAIN_FILE} retrained one; remove {TRIALS_FILE} "
-            f"and {REPORTS_FILE}: `sweep resume DIR` rebuilds both from Ray Tune's state"
-        )
-    best = standings.iloc[0]  # what select_best returns, and what the retrain trained
-    best_config = params_of(best)
-    if best_config != retrained["best_config"]:
-        raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
-    seeds = [run["seed"] for run in retrained["best"]]
-    if seeds != config.retrain_seeds:  # config.yaml edited since: the similarities are of other seeds
-        raise InputError(
-            f"{RETRAIN_FILE} holds seeds {seeds}, config.yaml's retrain.seeds are {config.retrain_seeds}; "
-            "rerun `sweep retrain DIR`"
-        )
+    winner = _winner(config, standings, retrained)
+    best_config = params_of(winner) if winner is not None else None
     default = retrained["default_config"]
     counts = trials["status"].value_counts()
     attribution = _attribution(retrained, similarities, config, meta["n_layers"])
+    noise = noise_summary(retrained, standings, reports, objective)
+    if winner is None:  # every completed trial falls short, so none leads the others as a winner
+        noise["lead"] = None
     report: dict[str, Any] = {
         "name": config.name,
         "objective": summary(objective),
@@ -113,24 +112,18 @@ def build_report(
             **{status: int(counts.get(status, 0)) for status in STATUSES},
             "time_s": float(trials["time_s"].fillna(0).sum()),
         },
-        "best": {
-            "trial_id": str(best["trial_id"]),
-            "config": best_config,
-            "sts_dev_spearman": float(best["sts_dev_best"]),
-            "step": int(best[CHOSEN_STEP]),
-            "objective": {metric: float(best[metric]) for metric in objective.metrics},
-            "status": str(best["status"]),
-        },
+        "best": _best(winner, objective.metrics),
+        "no_feasible": _no_feasible(standings) if winner is None else None,
         "leaderboard": _leaderboard(config, standings),
         "constraint": _constraint(standings),
-        "noise": noise_summary(retrained, standings, reports, objective),
-        "pareto": _pareto(standings, config, str(best["trial_id"])) if objective.target == "pareto" else None,
+        "noise": noise,
+        "pareto": _pareto(standings, config, _trial_id(winner)) if objective.target == "pareto" else None,
         "importance": importances(config, standings),
-        "boundary_warnings": boundary_warnings(config.space, best_config),
-        "test": summarise_runs(retrained["best"]),
-        "delivered": _delivered(retrained["best"][0]),
+        "boundary_warnings": boundary_warnings(config.space, best_config) if best_config is not None else [],
+        "test": summarise_runs(retrained["best"]) if winner is not None else None,
+        "delivered": _delivered(retrained["best"][0]) if winner is not None else None,
         "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
-        "default_is_best": bool(retrained["default_is_best"]),
+        "default_is_best": bool(retrained["default_is_best"]) if winner is not None else None,
         "untrained": _untrained(retrained["untrained"]),
         "arms": _arms(retrained),
         "attribution": attribution,
@@ -139,11 +132,64 @@ def build_report(
         "retrain_data": retrained.get("resampled_data"),
         "retrain_cost": retrained.get("cost"),  # retrains written before the arms did not say it
         "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
-        "model_path": MODEL_DIR,
+        "model_path": MODEL_DIR if winner is not None else None,
         "command": meta["command"],
         "plots": [],
     }
     return report
+
+
+def _winner(config: ExperimentConfig, standings: pd.DataFrame, retrained: dict[str, Any]) -> pd.Series | None:
+    """The trial the retrain trained (what ``select_best`` returns), or None where no trial is feasible;
+    InputError where retrain.json was written from other frames or another config than these."""
+    if standings.empty:  # the retrain had a winner to train, so the frames were not what it was picked from
+        raise InputError(
+            f"{TRIALS_FILE} has no trial that can win, yet {RETRAIN_FILE} retrained one; remove {TRIALS_FILE} "
+            f"and {REPORTS_FILE}: `sweep resume DIR` rebuilds both from Ray Tune's state"
+        )
+    winner = None if none_feasible(standings) else standings.iloc[0]
+    if (winner is None) != (retrained["best_config"] is None):  # objective.full_depth_margin edited since
+        found = "no feasible trial" if winner is None else "a feasible trial"
+        kept = "a winner" if winner is None else "no winner"
+        raise InputError(f"{RETRAIN_FILE} retrained {kept}, yet the trials have {found}; rerun `sweep retrain DIR`")
+    if winner is not None and params_of(winner) != retrained["best_config"]:
+        raise InputError(f"{RETRAIN_FILE} holds another config than the trials pick; rerun `sweep retrain DIR`")
+    seeds = [run["seed"] for run in retrained["best"] or retrained["default"] or []]
+    if seeds and seeds != config.retrain_seeds:  # config.yaml edited since: the similarities are of other seeds
+        raise InputError(
+            f"{RETRAIN_FILE} holds seeds {seeds}, config.yaml's retrain.seeds are {config.retrain_seeds}; "
+            "rerun `sweep retrain DIR`"
+        )
+    return winner
+
+
+def _trial_id(winner: pd.Series | None) -> str | None:
+    return str(winner["trial_id"]) if winner is not None else None
+
+
+def _best(winner: pd.Series | None, metrics: list[str]) -> dict[str, Any] | None:
+    """The winner: its config, best STS-dev, and the evaluation that ranked it; None without one."""
+    if winner is None:
+        return None
+    return {
+        "trial_id": str(winner["trial_id"]),
+        "config": params_of(winner),
+        "sts_dev_spearman": float(winner["sts_dev_best"]),
+        "step": int(winner[CHOSEN_STEP]),
+        "objective": {metric: float(winner[metric]) for metric in metrics},
+        "status": str(winner["status"]),
+    }
+
+
+def _no_feasible(standings: pd.DataFrame) -> dict[str, Any]:
+    """Why nothing is delivered: the line the run said, the reason alone, and the constraint's figures."""
+    limit = standings.attrs["constraint"]
+    return {
+        "text": infeasible_line(limit, len(standings)),
+        "reason": infeasible_reason(limit),
+        "completed": len(standings),
+        **limit.summary(),
+    }
 
 
 def _delivered(run: dict[str, Any]) -> dict[str, Any]:
@@ -251,15 +297,18 @@ def _recipe(config: ExperimentConfig) -> dict[str, Any]:
     }
 
 
-def _search_space(config: ExperimentConfig, default: dict[str, Any], best: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every parameter: what was searched, its reference default, the best value and what it does."""
+def _search_space(
+    config: ExperimentConfig, default: dict[str, Any], best: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Every parameter: what was searched, its reference default, the best value (None without a winner)
+    and what it does."""
     space = config.space
     return [
         {
             "param": key,
             "searched": space[key].describe() if key in space and space[key].searched else None,
             "default": default[key],
-            "best": best[key],
+            "best": best[key] if best is not None else None,
             "role": rule.meaning,
         }
         for key, rule in RULES.items()
@@ -302,8 +351,9 @@ def _constraint(candidates: pd.DataFrame) -> dict[str, Any] | None:
     }
 
 
-def _pareto(candidates: pd.DataFrame, config: ExperimentConfig, picked: str) -> dict[str, Any]:
-    """The front of the trials' points: each point one evaluation of one trial (its step given)."""
+def _pareto(candidates: pd.DataFrame, config: ExperimentConfig, picked: str | None) -> dict[str, Any]:
+    """The front of the trials' points: each point one evaluation of one trial (its step given); ``picked``
+    None where no trial was feasible, so none was retrained."""
     front = pareto_front(candidates, config.objective)
     return {
         "pick": config.objective.pick,

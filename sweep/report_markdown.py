@@ -23,15 +23,19 @@ from sweep.noise import noise_lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    """The whole report.md."""
+    """The whole report.md. Where no trial was feasible, the defaults' and the untrained model's depth table
+    follows the sentence that says so at once: they are all the report has to give."""
+    answer = [test_section(report), depth_section(report)]
+    if report.get("no_feasible"):
+        answer.reverse()
     sections = [
         _header(report),
+        *(answer if report.get("no_feasible") else []),
         _recipe(report),
         _search_space(report),
         _trials(report),
         _pareto(report),
-        test_section(report),
-        depth_section(report),
+        *([] if report.get("no_feasible") else answer),
         _importance(report),
         _plots(report),
         _reproduce(report),
@@ -40,18 +44,16 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def _header(report: dict[str, Any]) -> str:
+    """The title, what was swept, and the answer; where nothing is delivered, that comes first."""
     objective = report["objective"]
-    return "\n".join(
-        [
-            f"# Adaptive-layer sweep: {report['name']}",
-            "",
-            f"Base model: {report['model']}, {report['n_layers']} layers, fine-tuned with {report['recipe']['loss']}. "
-            f"The sweep optimised {objective['description']} (`{'`, `'.join(objective['metrics'])}`, "
-            f"{objective['mode']}); " + describe_pruning(report),
-            "",
-            *headline(report),
-        ]
+    about = (
+        f"Base model: {report['model']}, {report['n_layers']} layers, fine-tuned with {report['recipe']['loss']}. "
+        f"The sweep optimised {objective['description']} (`{'`, `'.join(objective['metrics'])}`, "
+        f"{objective['mode']}); " + describe_pruning(report)
     )
+    answer = headline(report)
+    body = [*answer, "", about] if report.get("no_feasible") else [about, "", *answer]
+    return "\n".join([f"# Adaptive-layer sweep: {report['name']}", "", *body])
 
 
 def describe_pruning(report: dict[str, Any]) -> str:
@@ -92,7 +94,7 @@ def _search_space(report: dict[str, Any]) -> str:
             f"`{p['param']}`",
             f"`{p['searched']}`" if p["searched"] else "(fixed)",
             f"`{short(p['default'])}`",
-            f"`{short(p['best'])}`",
+            f"`{short(p['best'])}`" if p["best"] is not None else "–",
             p["role"],
         ]
         for p in report["search_space"]
@@ -106,15 +108,18 @@ def _search_space(report: dict[str, Any]) -> str:
 
 def _trials(report: dict[str, Any]) -> str:
     counts, best = report["trials"], report["best"]
-    columns = list(best["objective"])
+    columns = report["objective"]["metrics"]
     lines = ["## Trials", ""]
     lines += _counts_table(counts)
+    lines += [""]
+    if best is not None:
+        lines += [
+            f"Best trial `{best['trial_id']}` ({best['status']}), at step {best['step']}: "
+            + ", ".join(f"`{c}` {fmt(v)}" for c, v in best["objective"].items())
+            + ".",
+            "",
+        ]
     lines += [
-        "",
-        f"Best trial `{best['trial_id']}` ({best['status']}), at step {best['step']}: "
-        + ", ".join(f"`{c}` {fmt(v)}" for c, v in best["objective"].items())
-        + ".",
-        "",
         f"Which trial wins: {report['objective']['selection']}. Only "
         + " and ".join(report["objective"]["pickable"])
         + " trials may win.",
@@ -198,6 +203,7 @@ def _plots(report: dict[str, Any]) -> str:
 
 
 def _reproduce(report: dict[str, Any]) -> str:
+    model = f"`{report['model_path']}/`, " if report["model_path"] else ""  # none where no trial was feasible
     return "\n".join(
         [
             "## Reproduce",
@@ -207,6 +213,6 @@ def _reproduce(report: dict[str, Any]) -> str:
             "```",
             "",
             f"Files: `{TRIALS_FILE}`, `{REPORTS_FILE}` (or `sweep.load_trials` / `sweep.load_reports`), "
-            f"`{REPORT_JSON}`, `{report['model_path']}/`, `{CONFIG_FILE}`.",
+            f"`{REPORT_JSON}`, {model}`{CONFIG_FILE}`.",
         ]
     )

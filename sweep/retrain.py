@@ -117,9 +117,10 @@ class RetrainRun:
         return self.params is None or (record.get("params") == self.params and record.get("seed") == self.seed)
 
 
-def plan_runs(config: ExperimentConfig, best: dict[str, Any], default: dict[str, Any]) -> list[RetrainRun]:
+def plan_runs(config: ExperimentConfig, best: dict[str, Any] | None, default: dict[str, Any]) -> list[RetrainRun]:
     """Every run of the retrain: each arm with a config of its own per seed (the best config's first seed
-    keeps its model), arms ``retrain.arms`` names in ``sweep.arms`` order, then the untrained model."""
+    keeps its model), arms ``retrain.arms`` names in ``sweep.arms`` order, then the untrained model. With
+    ``best`` None (no trial was feasible) only the defaults and the untrained model, and no model is kept."""
     seeds = config.retrain_seeds
     runs = []
     for arm in plan_arms(config, best, default):
@@ -141,7 +142,7 @@ def retrain(
     config: ExperimentConfig,
     data: TrialData,
     sts_test: StsPairs,
-    best: dict[str, Any],
+    best: dict[str, Any] | None,
     default: dict[str, Any],
     folder: ExperimentFolder | None = None,
     on_record: Callable[[str, dict[str, Any]], None] | None = None,
@@ -174,6 +175,8 @@ def retrain(
 def cost(planned: list[RetrainRun]) -> str:
     """What the retrain costs, in full training runs, for the people who pay for it."""
     trained = [run for run in planned if run.params is not None]
+    if not trained:  # no winner, and retrain.arms leaves out the defaults
+        return "no training run; the untrained model scored"
     arms = len({run.arm for run in trained})
     seeds = len({run.seed for run in trained})
     shape = " × ".join([f"{arms} arm{'s' if arms > 1 else ''}", f"{seeds} seed{'s' if seeds > 1 else ''}"])
@@ -294,7 +297,7 @@ def _assemble(
     sts_test: StsPairs,
     planned: list[RetrainRun],
     done: dict[str, dict[str, Any]],
-    best: dict[str, Any],
+    best: dict[str, Any] | None,
     default: dict[str, Any],
 ) -> Retrained:
     """The retrain's record and similarity frame from the finished runs."""

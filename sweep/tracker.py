@@ -56,15 +56,19 @@ def _depths(prefix: str, values: list[float]) -> dict[str, float]:
 
 
 def report_metrics(report: dict[str, Any]) -> dict[str, float]:
-    """The report's headline numbers: STS-test of the best config, the defaults and the untrained model."""
-    metrics = {"test_spearman_cosine": report["test"]["spearman_cosine"]}
-    metrics.update(_depths("test_spearman_cosine", report["test"]["per_layer"]))
+    """The report's headline numbers: STS-test of the best config (none where no trial was feasible), the
+    defaults and the untrained model."""
+    metrics: dict[str, float] = {}
+    if report["test"] is not None:
+        metrics["test_spearman_cosine"] = report["test"]["spearman_cosine"]
+        metrics.update(_depths("test_spearman_cosine", report["test"]["per_layer"]))
     for name in ("default", "untrained"):
         test = (report.get(name) or {}).get("test")
         if test:
             metrics[f"{name}_test_spearman_cosine"] = test["spearman_cosine"]
             metrics.update(_depths(f"{name}_test_spearman_cosine", test["per_layer"]))
-    metrics["best_sts_dev_spearman"] = report["best"]["sts_dev_spearman"]
+    if report["best"] is not None:
+        metrics["best_sts_dev_spearman"] = report["best"]["sts_dev_spearman"]
     return {key: float(value) for key, value in metrics.items()}
 
 

@@ -77,6 +77,10 @@ def _empty_best(record: dict) -> None:
     record["best"] = []
 
 
+def _best_runs_lost(record: dict) -> None:
+    record["best"] = None  # as a retrain with no feasible trial writes it, but beside a best config
+
+
 def _n_layers_as_text(meta: dict) -> None:
     meta["n_layers"] = str(meta["n_layers"])
 
@@ -89,6 +93,13 @@ FINISHED = [
     ("retrain.json", "an empty object", _write("{}"), ("report", "analyze", "resume"), "damaged (best: missing)"),
     ("retrain.json", "a list", _write("[]"), ("report", "analyze"), "damaged (a JSON list where an object belongs)"),
     ("retrain.json", "no best runs", _edit(_empty_best), ("report",), "damaged (best: List should have at least"),
+    (
+        "retrain.json",
+        "no best runs beside a best config",
+        _edit(_best_runs_lost),
+        ("report",),
+        "damaged (best and best_config: one is null, the other not)",
+    ),
     ("retrain.json", "a run without a metric", _edit(_drop_metric), ("report",), "best.0.test: no spearman_cosine"),
     ("retrain.json", "no untrained model", _edit(_drop_key("untrained")), ("report",), "untrained: missing"),
     (
