@@ -22,6 +22,7 @@ NAMES = (
     "faults",
     "peer",
     "payload",
+    "schedulers",
 )
 
 

@@ -185,19 +185,20 @@ def measure(plan: Plan) -> Figures:
     for trials in sorted({t for t, _ in grid | {moonshot}}):
         draws = [bootstrap(curves, trials, seed) for seed in range(plan.draws)]
         # Every curve runs its budget without early stopping, and all at once finishes soonest.
-        best = [_replay(recorded, draw, none, trials).winner for draw in draws]
+        best = [replay_draw(recorded, draw, none, trials).winner for draw in draws]
         for workers in sorted(w for t, w in grid | {moonshot} if t == trials):
-            baseline = [_replay(recorded, draw, none, workers) for draw in draws]
+            baseline = [replay_draw(recorded, draw, none, workers) for draw in draws]
             settings = [("scale", c) for c in arms]
             settings += [("moonshot", c) for c in searched] if (trials, workers) == moonshot else []
             for part, config in settings:
-                runs = baseline if config is none else [_replay(recorded, d, config, workers) for d in draws]
+                runs = baseline if config is none else [replay_draw(recorded, d, config, workers) for d in draws]
                 setting = describe(config)
                 cells.append(Cell(part, setting, trials, workers, runs, baseline, best, recorded.recording.full_run_s))
     return Figures(recorded, curves, cells, describe(as_recorded), time.process_time() - began)
 
 
-def _replay(recorded: Recorded, draw: list[Curve], config: ExperimentConfig, workers: int) -> Replayed:
+def replay_draw(recorded: Recorded, draw: list[Curve], config: ExperimentConfig, workers: int) -> Replayed:
+    """One draw replayed under ``config`` on ``workers``: its figures and its winner's trial id."""
     began = time.process_time()
     outcome = replay(draw, config, workers, recorded.recording.max_t)
     cpu_s = time.process_time() - began
