@@ -163,6 +163,11 @@ RUN_CASES = [
         [str(SMOKE), *_set("scheduler.type=pasha", "scheduler.min_samples_required=3")],
         "scheduler.min_samples_required: read by type median only (type is pasha)",
     ),
+    (
+        "a margin under PASHA",
+        [str(SMOKE), *_set("scheduler.type=pasha", "objective.full_depth_margin=0.01")],
+        "which scheduler.type pasha may end after a fraction of the budget",
+    ),
     ("zero brackets", [str(SMOKE), *_set("scheduler.type=hyperband", "scheduler.brackets=0")], "scheduler.brackets"),
     ("PASHA by 1", [str(SMOKE), *_set("scheduler.type=pasha", "scheduler.reduction_factor=1")], "reduction_factor"),
     ("reduction factor 1", [str(SMOKE), *_set("scheduler.reduction_factor=1")], "scheduler.reduction_factor"),
