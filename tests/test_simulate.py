@@ -22,6 +22,9 @@ RECORDED = Path(__file__).parent / "data" / "simulate_smoke"  # a 12-trial smoke
 # ASHA with reduction factor 3 (its data paths made relative to the repository, as the recipe gives them).
 RECORDED_CPU_RECIPE = Path(__file__).parent / "data" / "simulate_minilm_cpu"
 RECORDED_CUT_RECIPE = Path(__file__).parent / "data" / "simulate_minilm_cut_cpu"  # STS-dev every 20 steps
+# The same recipe swept under PASHA (grace 1, rf 3, no margin): its first 10 configs and its winner are the ASHA
+# sweep's, which lets the two schedulers be compared on the same trials.
+RECORDED_CUT_PASHA = Path(__file__).parent / "data" / "simulate_minilm_cut_cpu_pasha"
 FOLDER_FILES = ("reports.parquet", "trials.parquet", "config.yaml", "experiment.json")
 OUTPUTS = ("simulate.json", "simulate.md", "simulate.png")
 
@@ -61,7 +64,11 @@ def test_the_committed_recording_replays_every_decision_and_its_wall_time_and_wr
     assert "34 of 34" in out and "decisions in" in out and "per second" in out
 
 
-@pytest.mark.parametrize("recorded", [RECORDED_CPU_RECIPE, RECORDED_CUT_RECIPE], ids=["minilm_cpu", "minilm_cut_cpu"])
+@pytest.mark.parametrize(
+    "recorded",
+    [RECORDED_CPU_RECIPE, RECORDED_CUT_RECIPE, RECORDED_CUT_PASHA],
+    ids=["minilm_cpu", "minilm_cut_cpu", "minilm_cut_cpu_pasha"],
+)
 def test_the_committed_cpu_recipe_recordings_replay_every_decision_and_their_wall_time(tmp_path, recorded):
     folder = _copy(recorded, tmp_path / "sweep")
     record = _simulate(folder)
@@ -244,3 +251,25 @@ def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(rec
         fresh = replay(curves[k:], config, concurrency=1, max_t=max_t)
         forgetful += any(fresh.decisions[c.trial_id] != uninterrupted.decisions[c.trial_id] for c in curves[k:])
     assert forgetful > 0  # without the earlier trials, the scheduler's state differs and so do its decisions
+
+
+def test_pasha_on_the_asha_sweeps_trials_keeps_its_winner_with_under_half_the_compute(tmp_path):
+    """The cut recipe's ASHA sweep (grace 3, rf 3) replayed under the default PASHA: the same 16 trials, the
+    same winner, and less than half the worker time; and the real PASHA sweep of the recipe picked that config."""
+    folder = _copy(RECORDED_CUT_RECIPE, tmp_path / "asha")
+    asha = _simulate(folder, "--set", "objective.full_depth_margin=null")["settings"][0]
+    pasha = _simulate(
+        folder,
+        "--set",
+        "objective.full_depth_margin=null",
+        "--set",
+        "scheduler.type=pasha",
+        "--set",
+        "scheduler.grace_period=1",
+    )["settings"][0]
+    assert pasha["winner"] == asha["winner"] and pasha["curve_ends"] == 0
+    assert pasha["compute_s"] < 0.5 * asha["compute_s"]
+    real = pd.read_parquet(RECORDED_CUT_PASHA / "trials.parquet").sort_values("trial_index")
+    recorded = pd.read_parquet(RECORDED_CUT_RECIPE / "trials.parquet").set_index("trial_id")
+    best = real.loc[real["sts_dev_best_mean_depth"].idxmax()]
+    assert best["learning_rate"] == pytest.approx(recorded.loc[asha["winner"], "learning_rate"])
