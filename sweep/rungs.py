@@ -1,13 +1,14 @@
-"""ASHA's rungs across a crash: what the trials finished before it reported, told to the resumed scheduler.
+"""A scheduler's state across a crash: what the trials finished before it reported, told to the resumed one.
 
 A resumed sweep builds a new Tuner, and with it a new scheduler: Ray Tune keeps no scheduler state across
 one (its own open issue #30838). ASHA would then judge each trial of the resumed sweep only against the
 trials run since the crash, and stop (or keep) trials that an uninterrupted sweep would have kept (or
 stopped). So before the resumed sweep starts, every trial that had finished is told to the new scheduler
 through Ray Tune's public scheduler interface, as Tune told it the first time: added, each recorded report
-in the order the reports were made (across trials), each trial's end after its last. ASHA records a trial's score at each rung it passes whatever it decides, so the
-rungs then hold what they held when the driver died. The trials the crash interrupted are not told: they
-run again from step 1 and report afresh.
+in the order the reports were made (across trials), each trial's end after its last. ASHA records a
+trial's score at each rung it passes whatever it decides, so the rungs then hold what they held when the
+driver died; PASHA's top rung and the median rule's running means follow the same reports in the same
+order. The trials the crash interrupted are not told: they run again from step 1 and report afresh.
 """
 
 from __future__ import annotations
