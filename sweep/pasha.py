@@ -40,12 +40,18 @@ RANKED = "ranked"  # the key the sweep adds to the report at which a trial was r
 RANKED_HOW = " (ranked at the top rung: the ranking had settled)"  # how the progress line says it
 
 
-def rung_levels(max_t: int, grace_period: int, reduction_factor: float) -> list[float]:
-    """The evaluations at which trials are judged, as Ray's ASHA places them (grace_period × rf**k below
-    max_t), then the full budget."""
-    count = int(math.log(max_t / grace_period) / math.log(reduction_factor) + 1)
-    levels = [grace_period * reduction_factor**k for k in range(count)]
-    return [level for level in levels if level < max_t] + [float(max_t)]
+def rung_levels(max_t: int, grace_period: int, reduction_factor: float) -> list[int]:
+    """The evaluations at which trials are judged, then the full budget: where Ray's ASHA places its rungs
+    (grace_period × rf**k below max_t), each as the evaluation that reaches it, so that rungs one report
+    cannot tell apart count once (a reduction factor near 1 makes millions of them)."""
+    levels, k = [], 0
+    while (level := grace_period * reduction_factor**k) < max_t:
+        reach = math.ceil(level)
+        if not levels or reach > levels[-1]:
+            levels.append(reach)
+        # the first k whose level lies beyond this evaluation
+        k = max(k + 1, math.floor(math.log(reach / grace_period) / math.log(reduction_factor)) + 1)
+    return levels if levels and levels[-1] == max_t else [*levels, max_t]  # a last rung may round up to it
 
 
 class Pasha(FIFOScheduler):
@@ -64,7 +70,7 @@ class Pasha(FIFOScheduler):
         self.ranked: dict[str, int] = {}  # trials ended at the top rung -> the evaluation they ended at
 
     @property
-    def budget(self) -> float:
+    def budget(self) -> int:
         """The current maximum evaluations a trial gets."""
         return self.levels[self.top]
 
@@ -100,12 +106,11 @@ class Pasha(FIFOScheduler):
         return float(np.nanpercentile(list(recorded.values()), (1 - 1 / self.reduction_factor) * 100))
 
     def _grow_if_ranking_changed(self) -> None:
-        if self.top == len(self.levels) - 1:
-            return
         top, below = self.rungs[self.top], self.rungs[self.top - 1]
         here = sorted((t for t in top if t in below), key=lambda t: -top[t])  # a trial may skip a rung
         before = sorted(here, key=lambda t: -below[t])
-        self.epsilon = self._noise() or self.epsilon
+        noise = self._noise()
+        self.epsilon = self.epsilon if noise is None else noise  # kept where no pair flipped back
         epsilon = self.epsilon if len(before) >= 2 else 0.0
         for place, trial_id in enumerate(here):
             anchor = below[before[place]]
@@ -117,7 +122,7 @@ class Pasha(FIFOScheduler):
     def _noise(self) -> float | None:
         """The 90th percentile of the distance between two trials whose order flipped and flipped back, at
         the evaluations between the two top rungs; None where no pair has."""
-        low, high = math.ceil(self.levels[self.top - 1]), int(self.levels[self.top])
+        low, high = self.levels[self.top - 1], self.levels[self.top]
         distances = []
         for at in range(high, low, -1):
             present = sorted(t for t, scores in self.history.items() if at in scores)

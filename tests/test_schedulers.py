@@ -38,6 +38,8 @@ def test_pashas_rungs_sit_where_ashas_do_then_the_full_budget():
     assert rung_levels(8, 1, 2) == [1, 2, 4, 8]
     assert rung_levels(9, 1, 3) == [1, 3, 9]
     assert rung_levels(10, 3, 3) == [3, 9, 10]
+    assert rung_levels(16, 1, 2.5) == [1, 3, 7, 16]  # 2.5 and 6.25 are judged at the reports that reach them
+    assert rung_levels(4, 1, 1.0000001) == [1, 2, 3, 4]  # millions of rungs, four a report can tell apart
 
 
 def test_pasha_ranks_at_its_second_rung_until_the_ranking_there_changes_then_grows_by_one_rung():
