@@ -226,10 +226,7 @@ class SweepSearch(OptunaSearch):
         rows = self._reports.setdefault(trial_id, [])
         if rows and row == rows[-1]:
             return False  # Tune hands a finished trial's last result over more than once
-        if rows and row["step"] == rows[-1]["step"]:
-            rows[-1] = row  # the same report, marked since (sweep.schedulers.MarkRanked marks it completed)
-            return True
-        if rows and row["step"] < rows[-1]["step"]:
+        if rows and row["step"] <= rows[-1]["step"]:
             rows.clear()
         rows.append(row)
         return True
