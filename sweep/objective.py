@@ -215,7 +215,7 @@ def constraint(
         return None
     found = reference_trial(trials, reference)
     history = reports[reports["trial_id"].astype(str) == found].to_dict("records") if found is not None else []
-    history = [row for row in history if _finite(row.get(OBJECTIVE))]
+    history = [row for row in history if finite(row.get(OBJECTIVE))]
     chosen = objective.selection.choose(history)
     if chosen is None:
         return Constraint(objective.full_depth_margin, found, None, None)
@@ -223,7 +223,7 @@ def constraint(
     return Constraint(objective.full_depth_margin, found, int(row["step"]), float(row[OBJECTIVE]))
 
 
-def _finite(value: Any) -> bool:
+def finite(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
@@ -250,7 +250,7 @@ def points(
         if chosen is not None:
             row = history[chosen]
             point = {**trial, CHOSEN_STEP: int(row["step"]), **{m: float(row[m]) for m in objective.metrics}}
-            full = float(row[OBJECTIVE]) if _finite(row.get(OBJECTIVE)) else math.nan
+            full = float(row[OBJECTIVE]) if finite(row.get(OBJECTIVE)) else math.nan
             threshold = None if limit is None else limit.threshold
             feasible = limit is None or (threshold is not None and full >= threshold - 1e-12)
             rows.append({**point, FULL_DEPTH: full, FEASIBLE: feasible})

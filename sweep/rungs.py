@@ -13,12 +13,13 @@ order. The trials the crash interrupted are not told: they run again from step 1
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ray.tune.schedulers import TrialScheduler
+
+from sweep.objective import finite
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def prime(scheduler: TrialScheduler, earlier: Iterable[Reported]) -> int:
     for trial in trials:
         scheduler.on_trial_add(None, trial)
     reports = [(i, k) for i, reported in enumerate(told) for k in range(len(reported.rows))]
-    if all(_finite(told[i].rows[k].get("reported_at")) for i, k in reports):
+    if all(finite(told[i].rows[k].get("reported_at")) for i, k in reports):
         reports.sort(key=lambda at: (float(told[at[0]].rows[at[1]]["reported_at"]), at))
     for i, k in reports:
         reported, row = told[i], told[i].rows[k]
@@ -60,7 +61,3 @@ def prime(scheduler: TrialScheduler, earlier: Iterable[Reported]) -> int:
         else:
             scheduler.on_trial_complete(None, trials[i], row)
     return len(told)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
