@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
                 help="log to the MLflow server the folder's config.yaml names with this machine's MLflow "
                 "credentials, even where it is not MLFLOW_TRACKING_URI",
             )
+        if name == "retrain":
+            sub.add_argument(
+                "--set",
+                dest="overrides",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="retrain.* or verdict.*, saved to the folder's config.yaml, e.g. "
+                "--set retrain.arms=[best,defaults,plain,untrained] (repeatable); finished runs are kept",
+            )
 
     status = commands.add_parser("status", help="a running, finished or crashed sweep at a glance")
     status.add_argument("dir", help="experiment folder (path or URI)")
@@ -259,7 +269,9 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "resume":
         result = resume_experiment(args.dir, address=address, output=output, trust_tracking_uri=args.trust_tracking_uri)
     elif args.command == "retrain":
-        result = retrain_experiment(args.dir, address=address, trust_tracking_uri=args.trust_tracking_uri)
+        result = retrain_experiment(
+            args.dir, address=address, trust_tracking_uri=args.trust_tracking_uri, overrides=args.overrides
+        )
     else:
         result = report_experiment(args.dir)
         _print_summary(args.dir, result)

@@ -228,18 +228,35 @@ def resume_experiment(
         return _finish(experiment, prepared.config, meta, trials, reports, retrained, tracker)
 
 
+# What a retrain may change: how it retrains and judges, never what the sweep measured.
+RETRAIN_CHANGEABLE = ("retrain.", "verdict.")
+
+
 def retrain_experiment(
-    location: str | Path, address: str | None = None, trust_tracking_uri: bool = False
+    location: str | Path,
+    address: str | None = None,
+    trust_tracking_uri: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
 ) -> ExperimentResult:
     """Retrain the best trial's config and the reference defaults of a finished sweep, then report
-    (``trust_tracking_uri`` as for ``resume_experiment``)."""
+    (``trust_tracking_uri`` as for ``resume_experiment``). ``overrides`` (``retrain.*``, ``verdict.*``)
+    are saved to the folder's config.yaml before any run, so a later retrain, resume or report reads the
+    same arms and seeds; runs an earlier retrain finished with the same config and seed are kept."""
+    for override in overrides:
+        if not override.partition("=")[0].startswith(RETRAIN_CHANGEABLE):
+            raise InputError(
+                f"--set {override}: a retrain can only change retrain.* and verdict.*; "
+                "anything else changes what the sweep measured, so start a new sweep"
+            )
     experiment = ExperimentFolder(location)
-    config, meta = experiment.config(), experiment.meta()
+    config, meta = experiment.config(overrides), experiment.meta()
     _check_folder_writable(experiment, "retrain")
     check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
+    if overrides:  # validated and its data loaded: nothing below refuses it
+        experiment.write_config(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location), written(experiment.location, "retrain"):

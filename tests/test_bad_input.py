@@ -311,6 +311,11 @@ FOLDER_CASES = [
     ("resume a folder that is not a sweep", ["resume", "{not_a_sweep}"], "no config.yaml; is this an experiment"),
     ("resume a missing folder", ["resume", "no-such-sweep"], "no-such-sweep: not a folder"),
     ("retrain a folder that is not a sweep", ["retrain", "{not_a_sweep}"], "no config.yaml"),
+    (
+        "retrain with a key the sweep measured",
+        ["retrain", "{not_a_sweep}", "--set", "train.learning_rate=1e-4"],
+        "a retrain can only change retrain.* and verdict.*",
+    ),
     ("report a missing folder", ["report", "no-such-sweep"], "no-such-sweep: not a folder"),
     ("resume a file", ["resume", "{a_file}"], "not a folder"),
 ]

@@ -20,10 +20,11 @@ ARM_RUNS = ("best", "default", "defaults_at_best_trainer", "plain")  # the smoke
 def retrained_on_the_sweep_seed(smoke_experiment, tmp_path_factory):
     folder = tmp_path_factory.mktemp("retrain") / smoke_experiment.name
     shutil.copytree(smoke_experiment, folder)
-    config = yaml12.load((folder / "config.yaml").read_text())  # as the sweep reads it: YAML 1.2
-    config["retrain"]["seeds"] = [config["train"]["seed"]]
-    (folder / "config.yaml").write_text(yaml12.dump(config))
     return folder
+
+
+def _config(folder):
+    return yaml12.load((folder / "config.yaml").read_text())  # as the sweep reads it: YAML 1.2
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +32,28 @@ def output(retrained_on_the_sweep_seed):
     import contextlib
     import io
 
+    seed = _config(retrained_on_the_sweep_seed)["train"]["seed"]
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        assert main(["retrain", str(retrained_on_the_sweep_seed)]) == 0
+        assert main(["retrain", str(retrained_on_the_sweep_seed), "--set", f"retrain.seeds=[{seed}]"]) == 0
     return printed.getvalue()
+
+
+def test_a_retrain_override_is_saved_in_the_folder_for_what_comes_after(retrained_on_the_sweep_seed, output):
+    config = _config(retrained_on_the_sweep_seed)
+    assert config["retrain"]["seeds"] == [config["train"]["seed"]]
+    report = json.loads((retrained_on_the_sweep_seed / "report.json").read_text())
+    assert report["seeds"]["retrain"] == [config["train"]["seed"]]
+
+
+def test_a_bad_retrain_override_exits_2_and_leaves_the_folder_as_it_was(smoke_experiment, tmp_path, capsys):
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    assert main(["retrain", str(folder), "--set", "retrain.arms=[plain, untrained]"]) == 2
+    err = own_output(capsys).err
+    assert err.count("\n") == 1 and "retrain.arms" in err, err
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
 
 
 def test_the_trials_own_seed_gives_back_the_winners_step_and_sts_dev(retrained_on_the_sweep_seed, output):
