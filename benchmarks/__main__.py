@@ -12,6 +12,7 @@ from pathlib import Path
 # runs before this process starts a Ray of its own.
 NAMES = (
     "first_step",
+    "cold_start",
     "efficiency",
     "end_to_end",
     "pruning",

@@ -22,6 +22,7 @@ import ray
 from sweep import interrupts, ray_auth
 from sweep.disk_faults import check_writable
 from trainables.errors import InputError
+from trainables.quiet import quiet_environment
 
 log = logging.getLogger("sweep")
 START_TIMEOUT = "timed out during startup"  # in the error of a local Ray start that missed its deadline
@@ -118,10 +119,10 @@ def start_ray(address: str | None = None) -> None:
         interrupts.reinstall()
         return
     _this_machine_only()
-    # Read by tqdm at import, before a trial can silence it: the model card's progress bars. The workers
-    # of a Ray started here inherit this process's environment; a runtime_env would add about 1.5 s to
-    # each worker's start.
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    # Read by tqdm and the tokenizers at import, before a trial can silence them. The workers of a Ray
+    # started here inherit this process's environment; a runtime_env would add about 1.5 s to each
+    # worker's start.
+    quiet_environment()
     local = {
         # A new Ray of our own, even where `ray start` left a cluster address file behind (a dead one hangs).
         "address": "local",

@@ -6,12 +6,22 @@ import logging
 import os
 import warnings
 
+QUIET_ENVIRONMENT = {
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TQDM_DISABLE": "1",  # read when tqdm is imported: model-card widget bars
+    "TOKENIZERS_PARALLELISM": "false",  # a trial owns its threads; no tokenizer pool
+}
+
+
+def quiet_environment() -> None:
+    """The environment half of ``quiet_libraries``: before a local Ray starts, whose workers inherit it."""
+    for key, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
+
 
 def quiet_libraries() -> None:
     """Call once per process (driver and trial workers) before training."""
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is imported: model-card widget bars
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # a trial owns its threads; no tokenizer pool
+    quiet_environment()
     import datasets
     import transformers
 
