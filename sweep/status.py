@@ -44,7 +44,9 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
 
     Keys: ``state`` (running / finished / crashed), ``reported`` (report.json written), ``trials``
     (``total`` planned, ``completed``, ``pruned``, ``errored``, ``running``, ``pending`` not started yet,
-    ``interrupted`` started but cut off by a crash; they add up to ``total``), ``best`` (``trial_id``,
+    ``interrupted`` started but cut off by a crash; they add up to ``total``), ``delivered`` (None until
+    the report is written; then False where no trial was feasible and nothing is delivered, else True),
+    ``best`` (``trial_id``,
     ``config``, ``score`` and ``scores`` of its chosen evaluation, ``step``, ``status``, ``provisional``;
     None before any score), ``running`` (per running trial: ``trial_id``, ``step``, ``total_steps``,
     ``evaluations``, ``last_score``, ``elapsed_s``), ``elapsed_s``, ``remaining_s`` (None when unknown),
@@ -94,6 +96,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
         "name": config.name,
         "state": state,
         "reported": experiment.is_reported(),
+        "delivered": _delivered(experiment),
         "trials": {
             "total": total,
             **counts,
@@ -141,6 +144,11 @@ def status_lines(status: dict[str, Any]) -> list[str]:
             if key != "interrupted" or trials[key]
         ),
     ]
+    if status.get("delivered") is False:
+        lines.append(
+            "delivered: nothing, as no trial was feasible under objective.full_depth_margin (no best_model/); "
+            "report.md gives the reference defaults and the untrained model"
+        )
     if best is None:
         lines.append("best: no score yet")
     else:
@@ -160,6 +168,17 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         ran = f", {duration(entry['elapsed_s'])}" if entry["elapsed_s"] is not None else ""
         lines.append(f"running: trial {entry['trial_id']} at step {entry['step']}/{entry['total_steps']}{score}{ran}")
     return lines
+
+
+def _delivered(experiment: ExperimentFolder) -> bool | None:
+    """Whether the written report delivers a model: None before the report (or where it cannot be read:
+    `sweep report DIR` says why), False where it says no trial was feasible."""
+    if not experiment.is_reported():
+        return None
+    try:
+        return not experiment.report().get("no_feasible")
+    except InputError:
+        return None
 
 
 def _best(trials: pd.DataFrame, reports: pd.DataFrame, config: Any, unfinished: str) -> dict[str, Any] | None:

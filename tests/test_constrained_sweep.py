@@ -183,7 +183,9 @@ def test_sweep_report_rewrites_the_same_report_and_exits_0_and_sweep_resume_exit
     status, said = _sweep("resume", str(infeasible_folder))  # finished: only its report is rewritten
     assert status == 1 and (infeasible_folder / "report.json").read_text() == before
     status, said = _sweep("status", "--json", str(infeasible_folder))
-    assert status == 0 and json.loads(said)["best"]["feasible"] is False
+    assert status == 0 and json.loads(said)["best"]["feasible"] is False and json.loads(said)["delivered"] is False
+    status, said = _sweep("status", str(infeasible_folder))
+    assert status == 0 and "delivered: nothing, as no trial was feasible" in said
     assert not (infeasible_folder / "best_model").exists()
 
 

@@ -59,6 +59,7 @@ def test_a_finished_sweep_shows_the_counts_and_the_winner_of_its_report(smoke_ex
     _adds_up(status)
     assert status["trials"]["running"] == status["trials"]["pending"] == 0
     assert (status["state"], status["reported"], status["remaining_s"]) == ("finished", True, 0.0)
+    assert status["delivered"] is True
     assert status["best"]["trial_id"] == report["best"]["trial_id"] and not status["best"]["provisional"]
     assert status["best"]["score"] == pytest.approx(report["best"]["sts_dev_spearman"])
     assert status["best"]["config"] == pytest.approx(report["best"]["config"])
