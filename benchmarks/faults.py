@@ -13,7 +13,6 @@ of the winner with 2 seeds, run as `sweep run --address` in its own process:
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import pandas as pd
 
 from benchmarks.record import Outcome
 from benchmarks.session import Session
+from sweep.experiment_folder import ExperimentFolder
 from tests.fault_injection import LOOPBACK, ROOT, SweepProcess, add_node, kill_node, reporting_trial, running
 
 TRIALS = 4
@@ -109,8 +109,9 @@ def _scenario(cluster, results: Path, name: str, fault) -> dict:
     if status != 0:
         raise RuntimeError(f"{name}: the sweep failed ({status}):\n{driver.stderr[-3000:]}")
     (folder,) = results.iterdir()
-    trials = pd.read_parquet(folder / "trials.parquet")
-    retrained = json.loads((folder / "retrain.json").read_text())
+    saved = ExperimentFolder(folder)
+    trials = saved.saved_results()[0]
+    retrained = saved.retrained().record
     return {
         "scenario": name,
         "wall_s": round(wall, 1),

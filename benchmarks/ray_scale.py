@@ -25,8 +25,6 @@ slot overhead of (715 × 16 − 10,000) / 10,000 = 0.144 s; different hardware, 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,45 +34,16 @@ import pandas as pd
 
 from benchmarks import searcher_alone
 from benchmarks.driver_meters import ProcessMeter, SearcherClock, folder_bytes
-from benchmarks.recipe import ROOT, RUNS_DIR
+from benchmarks.recipe import RUNS_DIR
 from benchmarks.record import Outcome
+from benchmarks.recorded_curves import RECORDING, load_curves
 from benchmarks.replay_trainable import SLEPT
 from benchmarks.session import Session
-from sweep.results import report_columns
-from trainables.metrics import FAILURE, TIMING_COLUMNS
 
-RECORDING = ROOT / "tests" / "data" / "simulate_smoke"
 COMPRESS = 10.0  # recorded seconds per slept second: a replayed trial lasts about 1 s, as in Ray's benchmark
 CPU_PER_TRIAL = 0.1  # 16 trials at once fit on 2 CPUs
 QUICK, FULL = (100, 8), (500, 16)  # (trials, concurrency)
 RAY_TRIALS, RAY_WALL_S, RAY_MIN_S, RAY_CPUS = 10_000, 715.27, 625.0, 16
-# Ray's figure and the run's own bookkeeping, not a curve's metrics.
-_NOT_REPLAYED = {"trial_index", "trial_id", "training_iteration", FAILURE, *TIMING_COLUMNS}
-_NOT_REPLAYED |= {"time_total_s", "time_this_iter_s", "timestamp"}
-
-
-def load_curves(recording: Path = RECORDING) -> list[list[dict]]:
-    """The recorded trials' report rows, one list per trial in creation order: each row's metrics as
-    plain values, and ``seconds``, what the row took (its ``time_this_iter_s``)."""
-    n_layers = json.loads((recording / "experiment.json").read_text())["n_layers"]
-    reports = pd.read_parquet(recording / "reports.parquet").sort_values(["trial_index", "training_iteration"])
-    columns = [c for c in report_columns(n_layers) if c not in _NOT_REPLAYED and c in reports]
-    curves = []
-    for _, rows in reports.groupby("trial_index", sort=True):
-        curve = []
-        for row in rows.to_dict("records"):
-            metrics = {c: _plain(row[c]) for c in columns if not _missing(row[c])}
-            curve.append({**metrics, "seconds": float(row["time_this_iter_s"])})
-        curves.append(curve)
-    return curves
-
-
-def _plain(value):
-    return value.item() if hasattr(value, "item") else value
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 @dataclass
@@ -127,7 +96,7 @@ def measure(
         ],
     )
     check_resources(config.resources.cpu, config.resources.gpu, config.search.max_concurrent)
-    recorded = json.loads((recording / "experiment.json").read_text())
+    recorded = ExperimentFolder(recording).meta()
     plan = SweepPlan(recorded["n_layers"], recorded["max_evaluations"])
     experiment.write_config(config)
     experiment.write_meta({"n_layers": plan.n_layers, "max_evaluations": plan.max_evaluations, "superseded": []})

@@ -23,7 +23,7 @@ def drive(n_trials: int, journal: bool, recording: Path | None = None) -> dict[s
     turn (trial k replays curve k modulo their number)."""
     import optuna
 
-    from benchmarks.ray_scale import RECORDING, load_curves
+    from benchmarks.recorded_curves import RECORDING, load_curves
     from sweep.config import load_config
     from sweep.search_space import param_space
     from sweep.searcher import build_searcher

@@ -23,6 +23,7 @@ from sweep import interrupts, ray_auth
 from sweep.disk_faults import EXIT_IO_ERROR, CannotWrite
 from sweep.stdout import say, tell
 from trainables.errors import InputError, RunFailed
+from trainables.quiet import quiet_environment
 
 if TYPE_CHECKING:
     from sweep.finish import ExperimentResult
@@ -140,9 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     # The sweep's own notices; other libraries' only from warnings up (no font-cache or study-created lines).
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
     log.setLevel(logging.INFO)
-    # Read by tqdm when it is imported: no library progress bars (the model card's, the datasets') among
-    # the lines this command prints, here and in the workers of a Ray it starts.
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    # Read by tqdm and the tokenizers when imported: no library progress bars (the model card's, the
+    # datasets') among the lines this command prints, here and in the workers of a Ray it starts.
+    quiet_environment()
     # Before Ray is first imported, which reads it once: this machine's Ray token goes to the clusters
     # this command joins, as `ray start` would have turned it on (see sweep.ray_auth).
     ray_auth.adopt_local_token()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.ray_scale import load_curves, measure, table
+from benchmarks.ray_scale import measure, table
+from benchmarks.recorded_curves import load_curves
 from benchmarks.replay_trainable import curve_of
 from benchmarks.searcher_alone import drive
 from sweep.searcher import SweepSearch
