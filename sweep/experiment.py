@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import optuna
 import pandas as pd
-import ray
 from optuna.storages import BaseStorage
 
 from sweep import interrupts
@@ -52,7 +50,6 @@ from trainables.model_support import check_supported
 from trainables.quiet import quiet_environment, quiet_libraries
 
 log = logging.getLogger("sweep")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -65,19 +62,14 @@ class Prepared:
     plan: SweepPlan
 
 
-def prepare(
-    config: ExperimentConfig,
-    connect: Callable[[], None] | None = None,
-    checks: Callable[[ExperimentConfig, int], None] | None = None,
-) -> Prepared:
+def prepare(config: ExperimentConfig, checks: Callable[[ExperimentConfig, int], None] | None = None) -> Prepared:
     """Check everything about the model and the data that can be checked before a trial starts, and load
     the data once.
 
     Raises InputError for anything a user can fix: a missing or broken model (``check_model``) or data
     file, a search space the model cannot support, an empty split. The cheap checks and the data come
     first, so most bad input is refused before torch is imported; ``checks(config, n_train_rows)``, the
-    caller's own, run then. ``connect`` (starting or joining Ray) runs on this thread while the model is
-    loaded and checked on another: the two costliest parts of a cold start overlap on different cores.
+    caller's own, run then.
     """
     quiet_environment()
     check_tracking(config.tracking)  # InputError: a tracker's package missing, its server not answering
@@ -98,47 +90,14 @@ def prepare(
     check_depth(config.space, n_layers)
     check_objective_depth(config.objective, n_layers)
     check_reference_inside(config.space, config.reference)
-    # Last, as the costliest: it loads the model once, on the CPU, while Ray starts.
-    _alongside(lambda: check_model(config.model, n_layers), connect)
+    # Last, as the costliest: it loads the model once, on the CPU. Not beside Ray's start: a model refused
+    # here must leave no Ray behind, and on 2 cores the two side by side saved 0.7 s (benchmark 2b).
+    check_model(config.model, n_layers)
     plan = SweepPlan(n_layers, max_evaluations(config, len(train_rows)))
     return Prepared(config, TrialData(train_rows, sts_dev), sts_test, plan)
 
 
-def _alongside(work: Callable[[], T], connect: Callable[[], None] | None) -> T:
-    """``work()`` in a thread while ``connect()`` runs on this one (Ray's start needs the main thread for
-    its signal handling and its core worker); without ``connect``, just ``work()``.
-
-    ``work``'s error wins over ``connect``'s, as when they ran in turn, and a Ray that ``connect`` started
-    is shut down before it is raised. A signal (not an Exception) during ``connect`` ends it at once.
-    """
-    if connect is None:
-        return work()
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as error:  # raised again on the main thread, whatever it is
-            outcome["error"] = error
-
-    connected_before = ray.is_initialized()
-    thread = threading.Thread(target=run, name="sweep-prepare", daemon=True)
-    thread.start()
-    try:
-        connect()
-    except Exception:
-        thread.join()
-        if "error" not in outcome:
-            raise
-    thread.join()
-    if "error" in outcome:
-        if not connected_before and ray.is_initialized():
-            ray.shutdown()
-        raise outcome["error"]
-    return outcome["value"]
-
-
-def prepare_sweep(config: ExperimentConfig, connect: Callable[[], None] | None = None) -> Prepared:
+def prepare_sweep(config: ExperimentConfig) -> Prepared:
     """``prepare`` for a new sweep, which also needs somewhere to write, something to search, and a grace
     period within the budget."""
     if Folder(config.results_dir).local is not None:
@@ -147,7 +106,7 @@ def prepare_sweep(config: ExperimentConfig, connect: Callable[[], None] | None =
         raise InputError(f"results_dir: {config.results_dir} is a file; give a folder")
     if not any(param.searched for param in config.space.values()):
         raise InputError("search_space: nothing is searched; give at least one parameter a range or choice")
-    return prepare(config, connect, _sweep_checks)
+    return prepare(config, _sweep_checks)
 
 
 def _sweep_checks(config: ExperimentConfig, n_train_rows: int) -> None:
@@ -180,8 +139,7 @@ def run_experiment(
     command = redact(command)  # a tracking URI given with --set may carry a password
     digest = config_digest(config)
     check_local_ray(address)
-    prepared = prepare_sweep(config, connect=lambda: _connect(config, address))
-    log.info("validated the config, loaded the data and the model, Ray ready at %.1fs", time.monotonic() - started)
+    prepared = prepare_sweep(config)
     config = prepared.config
     if resume_if_exists:
         earlier = ExperimentFolder.started_by(config.results_dir, config.name, digest)
@@ -189,6 +147,9 @@ def run_experiment(
             log.info("%s holds an earlier run of this config; finishing it", earlier)
             # The same config, so the same tracking URI as the one configured now.
             return resume_experiment(earlier, address, output, trust_tracking_uri=True)
+    log.info("validated the config and loaded the data in %.1fs", time.monotonic() - started)
+    _connect(config, address)
+    log.info("Ray ready at %.1fs", time.monotonic() - started)
     experiment = ExperimentFolder.create(config.results_dir, config.name)
     config = _with_study_name(config, experiment)
     tracker = Tracker(config, experiment.files.name)
@@ -237,7 +198,8 @@ def resume_experiment(
     _check_folder_writable(experiment, "resume")
     check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
-    prepared = prepare(config, connect=lambda: _connect(config, address))
+    prepared = prepare(config)
+    _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location), written(experiment.location, "resume"):
         if experiment.is_swept():
@@ -301,9 +263,10 @@ def retrain_experiment(
     check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
-    prepared = prepare(config, connect=lambda: _connect(config, address))
+    prepared = prepare(config)
     if overrides:  # validated and its data loaded: nothing below refuses it
         experiment.write_config(config)
+    _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)
     with interrupts.resumable(experiment.location), written(experiment.location, "retrain"):
         retrained = _retrain(experiment, prepared, trials, reports, tracker)

@@ -15,6 +15,7 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from sweep.cli import main
+from trainables.errors import InputError
 
 from .conftest import SMOKE, own_output
 
@@ -350,3 +351,15 @@ def test_bad_folders_exit_2_with_one_line(capsys, tmp_path, case, argv, message)
 
 def test_there_are_at_least_thirty_kinds_of_bad_input():
     assert len(RUN_CASES) + len(FOLDER_CASES) >= 30
+
+
+def test_bad_data_is_refused_before_the_model_is_touched(monkeypatch):
+    from sweep import experiment
+    from sweep.config import load_config
+
+    def refuse(*args):
+        raise AssertionError("reached the model")
+
+    monkeypatch.setattr(experiment, "model_depth", refuse)
+    with pytest.raises(InputError, match="data.train.source"):
+        experiment.prepare(load_config(SMOKE, ["data.train.source=absent.jsonl"]))
