@@ -10,13 +10,11 @@ TORCH  ?= torch==2.13.0
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# --no-compile: each module is byte-compiled when first imported instead of all of torch, Ray and
-# transformers up front (about 55 of a fresh install's 115 s on 2 cores).
 $(BIN)/sweep: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile "$(TORCH)"
-	$(BIN)/pip install --quiet --no-compile -e ".[dev]"
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
 install: $(BIN)/sweep  ## create .venv with torch (CPU by default) and the project
