@@ -47,7 +47,7 @@ from trainables.errors import InputError
 from trainables.model import model_depth
 from trainables.model_check import check_model
 from trainables.model_support import check_supported
-from trainables.quiet import quiet_environment, quiet_libraries
+from trainables.quiet import quiet_libraries
 
 log = logging.getLogger("sweep")
 
@@ -68,10 +68,10 @@ def prepare(config: ExperimentConfig, checks: Callable[[ExperimentConfig, int], 
 
     Raises InputError for anything a user can fix: a missing or broken model (``check_model``) or data
     file, a search space the model cannot support, an empty split. The cheap checks and the data come
-    first, so most bad input is refused before torch is imported; ``checks(config, n_train_rows)``, the
+    first, so most bad input is refused before the model is read; ``checks(config, n_train_rows)``, the
     caller's own, run then.
     """
-    quiet_environment()
+    quiet_libraries()  # before the data: loading it through datasets draws progress bars otherwise
     check_tracking(config.tracking)  # InputError: a tracker's package missing, its server not answering
     config = config.model_copy(
         update={"model": config.model.resolved(), "data": config.data.resolved(), "search": config.search.resolved()}
@@ -84,7 +84,6 @@ def prepare(config: ExperimentConfig, checks: Callable[[ExperimentConfig, int], 
         raise InputError(f"data.train: {len(train_rows)} rows is fewer than one batch of {smallest}")
     if checks is not None:
         checks(config, len(train_rows))
-    quiet_libraries()
     n_layers = model_depth(config.model)  # imports transformers and torch: a few seconds
     check_supported(config.model)
     check_depth(config.space, n_layers)
