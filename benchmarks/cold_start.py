@@ -26,6 +26,7 @@ import pandas as pd
 from benchmarks.recipe import ROOT, RUNS_DIR
 from benchmarks.record import Outcome
 from benchmarks.session import Session
+from benchmarks.sweeps import SweepRun
 from sweep.experiment_folder import ExperimentFolder
 
 TARGET = 0.05
@@ -139,11 +140,8 @@ def _first_reports(process: subprocess.Popen, results: Path) -> pd.DataFrame:
 
 def recorded_first_trial_s(folder: Path) -> float:
     """The first trial's time in a recorded sweep: its trainable's entry to its last report."""
-    saved = ExperimentFolder(folder)
-    _, reports = saved.saved_results()
-    first = reports.groupby("trial_id").agg(start=("run_started_at", "min"), end=("reported_at", "max"))
-    row = first.sort_values("start").iloc[0]
-    return float(row["end"] - row["start"])
+    trials, reports = ExperimentFolder(folder).saved_results()
+    return float(SweepRun(0.0, trials, reports, 1, folder).per_trial().iloc[0]["wall_s"])
 
 
 def _logged(text: str, prefix: str) -> float | None:
