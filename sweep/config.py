@@ -303,6 +303,14 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     return load_config_text(text, str(path), overrides)
 
 
+def check_override_keys(overrides: list[str] | tuple[str, ...], allowed: tuple[str, ...], refusal: str) -> None:
+    """InputError (``--set KEY=VALUE: refusal``) for an override whose key starts with none of ``allowed``:
+    for the commands that may change only part of a recorded config."""
+    for override in overrides:
+        if not override.partition("=")[0].startswith(allowed):
+            raise InputError(f"--set {override}: {refusal}")
+
+
 def load_config_text(text: str, path: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentConfig:
     """``load_config`` on the file's text; ``path`` names it in messages and gives the default name."""
     try:

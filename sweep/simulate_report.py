@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after matplotlib.use: the backend is chosen before pyplot loads
 import pandas as pd
 
-from sweep.config import ExperimentConfig
+from sweep.config import ExperimentConfig, check_override_keys
 from sweep.experiment_folder import SIMULATE_PLOT, ExperimentFolder
 from sweep.markdown import table
 from sweep.objective import FEASIBLE, check_objective_depth, standings
@@ -73,11 +73,9 @@ def read_recorded(location: str) -> Recorded:
 
 def check_overrides(overrides: list[str] | tuple[str, ...]) -> None:
     """InputError for an override a replay cannot make: it can change the decisions, not the curves."""
-    for override in overrides:
-        if not override.partition("=")[0].startswith(CHANGEABLE):
-            raise InputError(
-                f"--set {override}: a replay can only change scheduler.*, objective.* and search.max_concurrent"
-            )
+    check_override_keys(
+        overrides, CHANGEABLE, "a replay can only change scheduler.*, objective.* and search.max_concurrent"
+    )
 
 
 @dataclass(frozen=True)
