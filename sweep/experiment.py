@@ -17,7 +17,7 @@ from optuna.storages import BaseStorage
 
 from sweep import interrupts
 from sweep.cluster import check_local_ray, check_resources, start_ray
-from sweep.config import ExperimentConfig
+from sweep.config import ExperimentConfig, check_override_keys
 from sweep.disk_faults import check_results_dir, check_writable, written
 from sweep.experiment_folder import (
     CONFIG_FILE,
@@ -250,20 +250,23 @@ def retrain_experiment(
     (``trust_tracking_uri`` as for ``resume_experiment``). ``overrides`` (``retrain.*``, ``verdict.*``)
     are saved to the folder's config.yaml before any run, so a later retrain, resume or report reads the
     same arms and seeds; runs an earlier retrain finished with the same config and seed are kept."""
-    for override in overrides:
-        if not override.partition("=")[0].startswith(RETRAIN_CHANGEABLE):
-            raise InputError(
-                f"--set {override}: a retrain can only change retrain.* and verdict.*; "
-                "anything else changes what the sweep measured, so start a new sweep"
-            )
+    check_override_keys(
+        overrides,
+        RETRAIN_CHANGEABLE,
+        "a retrain can only change retrain.* and verdict.*; anything else changes what the sweep measured, "
+        "so start a new sweep",
+    )
     experiment = ExperimentFolder(location)
-    config, meta = experiment.config(overrides), experiment.meta()
+    saved, config, meta = experiment.config(), experiment.config(overrides), experiment.meta()
     _check_folder_writable(experiment, "retrain")
     check_local_ray(address)
     check_stored_uri(config.tracking, f"{experiment}/{CONFIG_FILE}", trust_tracking_uri)
     trials, reports = experiment.saved_results()
     prepared = prepare(config)
-    if overrides:  # validated and its data loaded: nothing below refuses it
+    if config != saved:  # validated and its data loaded: nothing below refuses it
+        # The earlier retrain's record no longer fits the config: dropped first, so that a stop from here
+        # on leaves a folder `sweep resume` finishes with the new arms and seeds (the runs kept are reused).
+        experiment.forget_retrain()
         experiment.write_config(config)
     _connect(prepared.config, address)
     tracker = Tracker(prepared.config, experiment.files.name)

@@ -311,6 +311,11 @@ class ExperimentFolder:
     def has_retrain(self) -> bool:
         return self.files.is_file(RETRAIN_FILE)
 
+    def forget_retrain(self) -> None:
+        """Drop retrain.json, which the runs kept in retrain_runs/ rebuild: the folder reads as retrained no
+        more, so `sweep resume` retrains (only the runs missing) instead of rewriting a stale report."""
+        self.files.remove(RETRAIN_FILE)
+
     def retrained(self) -> Retrained:
         """retrain.json's record and the similarities beside it; InputError where the retrain has not
         finished, or either file does not fit its schema or the other."""

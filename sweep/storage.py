@@ -118,6 +118,11 @@ class Folder:
         except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
             raise InputError(f"{self}/{name}: damaged, not Parquet ({str(error).splitlines()[0]})") from None
 
+    def remove(self, name: str) -> None:
+        """Delete the file ``name``; nothing where it is missing."""
+        if self.is_file(name):
+            self.fs.delete_file(self._path(name))
+
     def write_bytes(self, name: str, data: bytes) -> None:
         """Whole or not at all: atomic rename on a disk, a single upload on an object store."""
         if self.local is not None:

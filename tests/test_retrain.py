@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 
 import pytest
 
@@ -54,6 +55,27 @@ def test_a_bad_retrain_override_exits_2_and_leaves_the_folder_as_it_was(smoke_ex
     err = own_output(capsys).err
     assert err.count("\n") == 1 and "retrain.arms" in err, err
     assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
+
+
+def test_a_retrain_stopped_after_its_override_is_finished_by_resume_with_the_new_seeds(
+    smoke_experiment, tmp_path, monkeypatch
+):
+    from sweep import experiment, interrupts
+
+    folder = tmp_path / smoke_experiment.name
+    shutil.copytree(smoke_experiment, folder)
+    seed = json.loads((folder / "report.json").read_text())["seeds"]["retrain"][0]
+
+    def stopped(*args, **kwargs):  # as a Ctrl-C arriving once the retrain has started
+        raise interrupts.Interrupted(signal.SIGINT, str(folder))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(experiment, "retrain", stopped)
+        assert main(["retrain", str(folder), "--set", f"retrain.seeds=[{seed}]"]) == 130
+    assert _config(folder)["retrain"]["seeds"] == [seed] and not (folder / "retrain.json").exists()
+    # Not taken for finished: the retrain runs again with the new seeds (its one seed's runs were kept).
+    assert main(["resume", str(folder)]) == 0
+    assert json.loads((folder / "report.json").read_text())["seeds"]["retrain"] == [seed]
 
 
 def test_the_trials_own_seed_gives_back_the_winners_step_and_sts_dev(retrained_on_the_sweep_seed, output):
