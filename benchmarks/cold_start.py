@@ -27,7 +27,7 @@ from benchmarks.recipe import ROOT, RUNS_DIR
 from benchmarks.record import Outcome
 from benchmarks.session import Session
 from benchmarks.sweeps import SweepRun
-from sweep.experiment_folder import ExperimentFolder
+from sweep.store.folder import ExperimentFolder
 
 TARGET = 0.05
 RECORDINGS = ROOT / "tests" / "data"

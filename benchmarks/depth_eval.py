@@ -60,7 +60,7 @@ def library_evaluator(model, pairs, batch_size: int) -> float:
 def run(session: Session) -> Outcome:
     import torch
 
-    from sweep.experiment import prepare
+    from sweep.workflow.commands import prepare
     from trainables.evaluation import evaluate_sts
     from trainables.model import build_model
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from sweep.searcher import SweepSearch
+from sweep.tuning.searcher import SweepSearch
 
 MiB = 1024 * 1024
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmarks.record import Outcome
 from benchmarks.session import Session
-from sweep.comparison_markdown import attribution_lines
+from sweep.report.comparison import attribution_lines
 
 SHALLOW = (1, 2, 3)  # the depths the target speaks of (those below full depth, for a model of 4 layers or fewer)
 GAIN = 0.02  # two STS-test points

@@ -25,7 +25,7 @@ import pandas as pd
 
 from benchmarks.record import Outcome
 from benchmarks.session import Session
-from sweep.experiment_folder import ExperimentFolder
+from sweep.store.folder import ExperimentFolder
 from tests.fault_injection import LOOPBACK, ROOT, SweepProcess, add_node, kill_node, reporting_trial, running
 
 TRIALS = 4

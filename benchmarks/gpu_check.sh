@@ -46,7 +46,7 @@ if ! "$PYTHON" - >>"$LOG" 2>&1 <<'PY'
 import importlib, sys
 missing = []
 for name in ("torch", "transformers", "sentence_transformers", "accelerate", "ray.tune", "optuna", "pydantic",
-             "datasets", "pandas", "pyarrow", "scipy", "yaml", "sweep.tuner", "trainables.training"):
+             "datasets", "pandas", "pyarrow", "scipy", "yaml", "sweep.tuning.tuner", "trainables.training"):
     try:
         module = importlib.import_module(name)
         print(f"{name} {getattr(module, '__version__', '')}")

@@ -17,7 +17,7 @@ from benchmarks.recipe import NO_EARLY_STOPPING, recipe
 from benchmarks.record import Outcome
 from benchmarks.session import Session
 from benchmarks.sweeps import sweep_phase
-from sweep.config import ExperimentConfig
+from sweep.config.experiment import ExperimentConfig
 
 TARGET = 0.97
 
@@ -33,8 +33,8 @@ def plain_trainer_run(config: ExperimentConfig) -> dict[str, float]:
     from sentence_transformers import SentenceTransformerTrainer
     from transformers import set_seed
 
-    from sweep.experiment import prepare
-    from sweep.search_space import trial_params
+    from sweep.config.search_space import trial_params
+    from sweep.workflow.commands import prepare
     from trainables.loss import build_loss
     from trainables.model import build_model
     from trainables.step_clock import StepClock

@@ -36,7 +36,7 @@ def run(session: Session) -> Outcome:
     import ray
 
     from benchmarks.sweeps import start_private_ray
-    from sweep.experiment import prepare
+    from sweep.workflow.commands import prepare
     from trainables.data import DataSource, TrialData, load_triplets
 
     prepared = prepare(recipe(session.quick))

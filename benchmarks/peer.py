@@ -34,7 +34,7 @@ import pandas as pd
 from benchmarks.recipe import ROOT, RUNS_DIR
 from benchmarks.record import Outcome
 from benchmarks.session import Session
-from sweep.experiment_folder import ExperimentFolder
+from sweep.store.folder import ExperimentFolder
 from trainables.metrics import OBJECTIVE
 
 CONFIG = ROOT / "benchmarks" / "peer.yaml"
@@ -123,7 +123,7 @@ def summary(table: pd.DataFrame) -> dict:
 
 def _write_config(folder: Path, overrides: tuple[str, ...]) -> Path:
     """peer.yaml with ``overrides`` applied and its data paths made absolute, for both sides to read."""
-    from sweep.config import load_config
+    from sweep.config.experiment import load_config
 
     config = load_config(CONFIG, list(overrides))
     raw = config.model_dump(mode="json", exclude_none=True)

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
-from sweep import atomic
+from sweep.store import atomic
 from trainables.data import DataSource, load_sts, load_triplets
 from trainables.model import ModelConfig, resolve_folder
 from trainables.step_clock import StepClock

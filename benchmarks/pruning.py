@@ -41,11 +41,12 @@ def _row(arm: str, sweep: SweepRun, best_score: float) -> dict:
 def _delivered(config, sweep: SweepRun, same_as: dict | None) -> tuple[dict, np.ndarray | None]:
     """The arm's winner and its retrained STS-test similarities (seeds, depths, pairs); None where it is
     ``same_as``, the other arm's winner, whose delivered models it shares."""
-    from sweep.experiment import prepare
-    from sweep.objective import select_best
-    from sweep.results import params_of
-    from sweep.retrain import retrain, similarity_arrays
-    from sweep.search_space import trial_params
+    from sweep.config.search_space import trial_params
+    from sweep.store.frames import params_of
+    from sweep.store.ranking import select_best
+    from sweep.store.similarities import similarity_arrays
+    from sweep.workflow.commands import prepare
+    from sweep.workflow.retrain import retrain
 
     best = params_of(select_best(sweep.trials, sweep.reports, config.objective))
     if best == same_as:
@@ -58,10 +59,10 @@ def _delivered(config, sweep: SweepRun, same_as: dict | None) -> tuple[dict, np.
 
 
 def run(session: Session) -> Outcome:
-    from sweep.experiment_folder import ExperimentFolder
-    from sweep.objective import select_best
-    from sweep.retrain import gold_scores, similarity_arrays
-    from sweep.verdict import compare
+    from sweep.report.verdict import compare
+    from sweep.store.folder import ExperimentFolder
+    from sweep.store.ranking import select_best
+    from sweep.store.similarities import gold_scores, similarity_arrays
 
     stopping = session.recipe_sweep()
     config = recipe(session.quick, *NO_EARLY_STOPPING)

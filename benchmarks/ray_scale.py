@@ -1,6 +1,6 @@
 """8. Ray at scale: the sweep's own Tuner with hundreds of trials, to see what the driver pays per trial.
 
-The Tuner is built by ``sweep.tuner.tuner_spec`` exactly as ``sweep run`` builds it (SweepSearch with
+The Tuner is built by ``sweep.tuning.tuner.tuner_spec`` exactly as ``sweep run`` builds it (SweepSearch with
 Optuna TPE and its journal-file study in the folder, ASHA, the JSON and CSV logger callbacks, the same
 RunConfig), for the recorded smoke sweep's config (``tests/data/simulate_smoke``); only the trainable is
 swapped for ``benchmarks.replay_trainable``, which replays that sweep's recorded curves (no model),
@@ -77,11 +77,11 @@ def measure(
 
     from benchmarks.replay_trainable import replay_trainable
     from benchmarks.sweeps import start_private_ray
-    from sweep.cluster import check_resources
-    from sweep.config import load_config
-    from sweep.experiment_folder import ExperimentFolder
-    from sweep.study_storage import study_storage
-    from sweep.tuner import SweepPlan, tuner_spec
+    from sweep.config.experiment import load_config
+    from sweep.runtime.cluster import check_resources
+    from sweep.store.folder import ExperimentFolder
+    from sweep.tuning.study import study_storage
+    from sweep.tuning.tuner import SweepPlan, tuner_spec
 
     start_private_ray()
     runs_dir.mkdir(parents=True, exist_ok=True)

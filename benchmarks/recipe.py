@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sweep.config import ExperimentConfig, load_config
+from sweep.config.experiment import ExperimentConfig, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = ROOT / "search_spaces" / "minilm_cpu.yaml"

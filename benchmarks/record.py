@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweep import atomic
+from sweep.store import atomic
 
 RESULTS_FILE = Path(__file__).resolve().parent / "RESULTS.md"
 ROW_HEADER = (

@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 
 from benchmarks.recipe import ROOT
-from sweep.experiment_folder import ExperimentFolder
-from sweep.results import report_columns
+from sweep.store.folder import ExperimentFolder
+from sweep.store.frames import report_columns
 from trainables.metrics import FAILURE, TIMING_COLUMNS
 
 RECORDING = ROOT / "tests" / "data" / "simulate_smoke"

@@ -3,8 +3,8 @@ finds the best config.
 
 A sweep here exists to rank configs: its winner is retrained on the full budget with fresh seeds afterwards.
 So a scheduler is as good as the winner it picks and as cheap as the compute it spends. Every scheduler
-``scheduler.type`` offers (``sweep.schedulers``: ASHA, Hyperband, the median rule, PASHA, none) is driven
-through ``sweep simulate``'s replay (``sweep.simulate.replay``: the sweep's own scheduler objects, in virtual
+``scheduler.type`` offers (``sweep.tuning.schedulers``: ASHA, Hyperband, the median rule, PASHA, none) is driven
+through ``sweep simulate``'s replay (``sweep.simulate.replay.replay``: the sweep's own scheduler objects, in virtual
 time, no Ray) on bootstrapped draws of three recordings' full-length curves (the trials that trained their
 whole budget, drawn with replacement: resampled curves, not new searches):
 
@@ -19,7 +19,7 @@ its end) in full-run equivalents and against ASHA as the recording ran it ("ASHA
 one full run, and how often the winner is the draw's best curve (the winner when every curve runs its
 budget) or one within seed noise of it. Within seed noise: the winner's full-budget objective (the selection
 rule over its whole recorded curve) is below the best curve's by less than sqrt(2) × the seed-to-seed
-standard deviation of one run's objective, what two runs of one config differ by (``sweep.noise``); that
+standard deviation of one run's objective, what two runs of one config differ by (``sweep.report.noise``); that
 standard deviation per recording is in ``SEED_SD`` with where it was measured.
 
 The default rule (the issue's): of the settings that find the best curve or one within seed noise in at
@@ -43,9 +43,9 @@ from benchmarks.recipe import ROOT
 from benchmarks.record import Outcome
 from benchmarks.session import Session
 from benchmarks.simulate import Replayed, full_length, replay_draw
-from sweep.config import ExperimentConfig
-from sweep.simulate import Curve, bootstrap
-from sweep.simulate_report import Recorded, read_recorded
+from sweep.config.experiment import ExperimentConfig
+from sweep.simulate.replay import Curve, bootstrap
+from sweep.simulate.summary import Recorded, read_recorded
 
 DATA = ROOT / "tests" / "data"
 RECORDINGS = ("simulate_minilm_cut_cpu", "simulate_minilm_cpu", "simulate_smoke")

@@ -24,10 +24,10 @@ def drive(n_trials: int, journal: bool, recording: Path | None = None) -> dict[s
     import optuna
 
     from benchmarks.recorded_curves import RECORDING, load_curves
-    from sweep.config import load_config
-    from sweep.search_space import param_space
-    from sweep.searcher import build_searcher
-    from sweep.study_storage import open_storage
+    from sweep.config.experiment import load_config
+    from sweep.tuning.searcher import build_searcher
+    from sweep.tuning.space import param_space
+    from sweep.tuning.study import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     recording = recording or RECORDING

@@ -6,10 +6,10 @@ time). Quick mode reads the 12-trial smoke recording (``tests/data/simulate_smok
 reduction factor 2) on a smaller grid with fewer draws: it shows that the code path works, not the recipe's figures.
 
 Resampled curves, not new searches: every sweep here is its trials drawn with replacement
-(``sweep.simulate.bootstrap``, seeds 0, 1, ...) from the recording's *full-length* curves only, the trials that
+(``sweep.simulate.replay.bootstrap``, seeds 0, 1, ...) from the recording's *full-length* curves only, the trials that
 trained their whole budget. The recorded sweep stopped the others early, so their curves end early, and
 without early stopping every trial must be able to run its budget. Each arm and worker count replays the
-same draws, through the sweep's own scheduler (``sweep.simulate.replay``, no Ray started), with as many
+same draws, through the sweep's own scheduler (``sweep.simulate.replay.replay``, no Ray started), with as many
 trials at once as workers (``search.max_concurrent`` set to the workers; the recipe runs one at a time).
 
 Arms: no early stopping (``scheduler.type=none``, no patience); ASHA as recorded; ASHA with patience 1 (the
@@ -40,9 +40,9 @@ import pandas as pd
 from benchmarks.recipe import ROOT
 from benchmarks.record import Outcome
 from benchmarks.session import Session
-from sweep.config import ExperimentConfig
-from sweep.simulate import Curve, bootstrap, replay
-from sweep.simulate_report import Recorded, read_recorded
+from sweep.config.experiment import ExperimentConfig
+from sweep.simulate.replay import Curve, bootstrap, replay
+from sweep.simulate.summary import Recorded, read_recorded
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
-from sweep.config import ExperimentConfig
-from sweep.experiment_folder import ExperimentFolder
+from sweep.config.experiment import ExperimentConfig
+from sweep.store.folder import ExperimentFolder
 
 
 def use_private_ray() -> None:
@@ -35,7 +35,7 @@ def use_private_ray() -> None:
 
 def start_private_ray() -> None:
     """Start this process's Ray (see ``use_private_ray``); ``start_ray`` retries a start that timed out."""
-    from sweep.cluster import start_ray
+    from sweep.runtime.cluster import start_ray
 
     start_ray()
 
@@ -124,8 +124,8 @@ def finished_sweep(folder: Path) -> SweepRun:
 
 def sweep_phase(config: ExperimentConfig, label: str) -> SweepRun:
     """Only the sweep (no retrain, no report files), in this process, on the Ray it already runs."""
-    from sweep.experiment import prepare
-    from sweep.tuner import tuner_spec
+    from sweep.tuning.tuner import tuner_spec
+    from sweep.workflow.commands import prepare
 
     launched_at = time.time()
     prepared = prepare(config)

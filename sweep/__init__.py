@@ -12,7 +12,9 @@ Python API (the command line calls the same functions)::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sweep.lazy import exports
 
 __all__ = [
     "analyze_experiment",
@@ -26,29 +28,27 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from sweep.config import load_config
-    from sweep.experiment import (
+    from sweep.config.experiment import load_config
+    from sweep.store.folder import load_reports, load_trials
+    from sweep.workflow.commands import (
         analyze_experiment,
         report_experiment,
         resume_experiment,
         retrain_experiment,
         run_experiment,
     )
-    from sweep.experiment_folder import load_reports, load_trials
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy, so that `python -m sweep --help` does not import torch and Ray.
-    if name == "load_config":
-        from sweep.config import load_config
-
-        return load_config
-    if name in ("load_trials", "load_reports"):
-        from sweep import experiment_folder
-
-        return getattr(experiment_folder, name)
-    if name in ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment", "analyze_experiment"):
-        from sweep import experiment
-
-        return getattr(experiment, name)
-    raise AttributeError(name)
+# Lazy, so that `python -m sweep --help` does not import torch and Ray.
+__getattr__ = exports(
+    __name__,
+    {
+        "load_config": "config.experiment",
+        "load_trials": "store.folder",
+        "load_reports": "store.folder",
+        **dict.fromkeys(
+            ("run_experiment", "resume_experiment", "retrain_experiment", "report_experiment", "analyze_experiment"),
+            "workflow.commands",
+        ),
+    },
+)

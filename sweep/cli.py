@@ -2,9 +2,9 @@
 
 Bad input (config, data, folders) exits with status 2 and one line on stderr, before any trial starts.
 Ctrl-C, SIGTERM and SIGHUP exit with 130, 143 and 129 and one line naming the folder to resume
-(``sweep.interrupts``). A folder that cannot be written during the work (a full disk) exits with 74 and
-one line naming the file and the command that goes on (``sweep.disk_faults``). A closed stdout ends the
-printing only (``sweep.stdout``).
+(``sweep.runtime.signals``). A folder that cannot be written during the work (a full disk) exits with 74 and
+one line naming the file and the command that goes on (``sweep.store.disk_faults``). A closed stdout ends the
+printing only (``sweep.monitor.stdout``).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sweep import interrupts, ray_auth
-from sweep.disk_faults import EXIT_IO_ERROR, CannotWrite
-from sweep.stdout import say, tell
+from sweep.monitor.stdout import say, tell
+from sweep.runtime import signals, token
+from sweep.store.disk_faults import EXIT_IO_ERROR, CannotWrite
 from trainables.errors import InputError, RunFailed
 from trainables.quiet import quiet_environment
 
 if TYPE_CHECKING:
-    from sweep.finish import ExperimentResult
+    from sweep.workflow.finish import ExperimentResult
 
 log = logging.getLogger("sweep")
 EXIT_BAD_INPUT = 2
@@ -145,18 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     # datasets') among the lines this command prints, here and in the workers of a Ray it starts.
     quiet_environment()
     # Before Ray is first imported, which reads it once: this machine's Ray token goes to the clusters
-    # this command joins, as `ray start` would have turned it on (see sweep.ray_auth).
-    ray_auth.adopt_local_token()
+    # this command joins, as `ray start` would have turned it on (see sweep.runtime.token).
+    token.adopt_local_token()
     try:
-        with interrupts.handled():
+        with signals.handled():
             return _dispatch(args, argv)
-    except interrupts.Interrupted as stop:
+    except signals.Interrupted as stop:
         tell(f"sweep: {stop}")
         if argv_given is None:
             # A signal sent to the whole process group (a terminal's Ctrl-C, `timeout`, a job's stop) has
             # taken down the local Ray's own processes too; Ray's exit handler would then wait a minute
             # for its head and exit 1. The files are written and the trials stopped: leave now.
-            from sweep.cluster import stop_local_ray
+            from sweep.runtime.local_ray import stop_local_ray
 
             stop_local_ray()
             for stream in (sys.stdout, sys.stderr):
@@ -177,18 +177,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Imported here so `sweep --help` and bad-argument errors answer without loading torch and Ray.
-    from sweep.cluster import check_address, given_address, is_job_api
-    from sweep.config import load_config
-    from sweep.storage import is_uri
+    from sweep.config.experiment import load_config
+    from sweep.runtime.cluster import check_address, given_address, is_job_api
+    from sweep.store.files import is_uri
 
     if args.command == "status":
-        from sweep.status import status_lines, sweep_status
+        from sweep.monitor.status import status_lines, sweep_status
 
         status = sweep_status(args.dir)
         say(json.dumps(status, indent=2) if args.json else "\n".join(status_lines(status)))
         return 0
     if args.command == "analyze":
-        from sweep.experiment import analyze_experiment
+        from sweep.workflow.commands import analyze_experiment
 
         result = analyze_experiment(args.dir)
         for name in result.plots:
@@ -199,8 +199,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         _print_summary(args.dir, result)
         return 0
     if args.command == "simulate":
-        from sweep.experiment_folder import SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT
-        from sweep.simulate_report import simulate_experiment
+        from sweep.simulate.summary import simulate_experiment
+        from sweep.store.folder import SIMULATE_JSON, SIMULATE_MD, SIMULATE_PLOT
 
         command = shlex.join(["python", "-m", "sweep", *argv])
         simulation = simulate_experiment(args.dir, args.workers, args.overrides, args.bootstrap, args.seed, command)
@@ -224,7 +224,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         if results_dir is not None:  # a plain string, never read as YAML
             config = config.model_copy(update={"results_dir": results_dir})
     if is_job_api(address):
-        from sweep.jobs import submit, without_address
+        from sweep.runtime.jobs import submit, without_address
 
         if config is not None and not is_uri(config.results_dir) and not Path(config.results_dir).is_absolute():
             log.warning(
@@ -234,11 +234,11 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
             )
         return submit(address, without_address(argv), source=source)
 
-    from sweep.progress import OutputOptions, quiet_ray
+    from sweep.monitor.progress import OutputOptions, quiet_ray
 
     output = OutputOptions(verbose=getattr(args, "verbose", False), evaluations=getattr(args, "evaluations", False))
     quiet_ray(output)
-    from sweep.experiment import (
+    from sweep.workflow.commands import (
         report_experiment,
         resume_experiment,
         retrain_experiment,
@@ -289,8 +289,8 @@ def _delivered_status(result: ExperimentResult) -> int:
 
 def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     """The report's answer in a few lines; ``experiment_dir`` as the user named the folder."""
-    from sweep.comparison_markdown import attribution_lines, left_out, verdict_lines
-    from sweep.experiment_folder import REPORT_MD
+    from sweep.report.comparison import attribution_lines, left_out, verdict_lines
+    from sweep.store.folder import REPORT_MD
 
     report = result.report
     trials = report["trials"]
@@ -345,8 +345,8 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
 def _print_nothing_delivered(experiment_dir: str, report: dict) -> None:
     """The end of the summary where no trial was feasible: the models that need no winner, then what
     report.md opens with, last."""
-    from sweep.comparison_markdown import nothing_delivered
-    from sweep.experiment_folder import REPORT_MD
+    from sweep.report.comparison import nothing_delivered
+    from sweep.store.folder import REPORT_MD
 
     seeds = report["seeds"]["retrain"]
     default = report["default"]["test"]

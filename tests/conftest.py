@@ -89,7 +89,7 @@ def ray_session():
     """One local Ray for every test that needs it, started the way `sweep run` starts it."""
     import ray
 
-    from sweep.cluster import start_ray
+    from sweep.runtime.cluster import start_ray
 
     start_ray()
     yield
@@ -226,7 +226,7 @@ def ray_only_copy(experiment: Path, target: Path) -> Path:
 
 def trial_state(trial_id: str, status: str, tag: int, error_file: str | None = None, failures: int = 0) -> list[str]:
     """One trial's entry of Ray's experiment_state JSON, written the way Ray writes it."""
-    from sweep.search_space import reference_point
+    from sweep.config.search_space import reference_point
     from trainables.train_config import TrainConfig
 
     state = {

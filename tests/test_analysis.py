@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweep.analysis import draw_plots
-from sweep.boundaries import boundary_warnings
 from sweep.cli import main
-from sweep.experiment_folder import IMPORTANCE_PLOT, ExperimentFolder
-from sweep.importance import param_importance
-from sweep.objective import standings
-from sweep.report_markdown import render_markdown
-from sweep.search_space import parse_space
+from sweep.config.search_space import parse_space
+from sweep.report.boundaries import boundary_warnings
+from sweep.report.document import render_report_md
+from sweep.report.figures import draw_plots
+from sweep.report.importance import param_importance
+from sweep.store.folder import IMPORTANCE_PLOT, ExperimentFolder
+from sweep.store.ranking import standings
 from trainables.metrics import METRIC_NAMES
 
 from .conftest import ray_only_copy
@@ -126,12 +126,12 @@ def test_too_few_finished_trials_give_no_importance_plot_and_report_md_says_why(
     report = json.loads((smoke_experiment / "report.json").read_text())
     note = "3 completed trials are too few for fANOVA (it needs 4)"
     report["importance"] = [{**entry, "values": {}, "note": note} for entry in report["importance"]]
-    assert f"Not computed: {note}" in render_markdown(report)
+    assert f"Not computed: {note}" in render_report_md(report)
 
 
 def test_report_md_is_rendered_from_report_json_alone(smoke_experiment):
     report = json.loads((smoke_experiment / "report.json").read_text())
-    assert (smoke_experiment / "report.md").read_text() == render_markdown(report)
+    assert (smoke_experiment / "report.md").read_text() == render_report_md(report)
 
 
 def numbers_in(node, found=None):

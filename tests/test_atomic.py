@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from sweep.atomic import write_text
+from sweep.store.atomic import write_text
 
 from .conftest import ROOT
 
@@ -20,7 +20,7 @@ import json, os, stat, sys
 from pathlib import Path
 os.umask(int(sys.argv[2], 8))
 import pandas as pd
-from sweep.storage import Folder
+from sweep.store.files import Folder
 folder = Folder(sys.argv[1])
 folder.write_json("report.json", {"a": 1})
 folder.write_parquet("trials.parquet", pd.DataFrame({"a": [1]}))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep.arms import ARMS, UNTRAINED
-from sweep.config import load_config
-from sweep.report import _attribution
-from sweep.retrain import similarity_frame
+from sweep.config.arms import ARMS, UNTRAINED
+from sweep.config.experiment import load_config
+from sweep.report.summary import _attribution
+from sweep.store.similarities import similarity_frame
 from trainables.data import StsPairs
 
 from .conftest import SMOKE

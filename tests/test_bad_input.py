@@ -354,12 +354,12 @@ def test_there_are_at_least_thirty_kinds_of_bad_input():
 
 
 def test_bad_data_is_refused_before_the_model_is_touched(monkeypatch):
-    from sweep import experiment
-    from sweep.config import load_config
+    from sweep.config.experiment import load_config
+    from sweep.workflow import commands
 
     def refuse(*args):
         raise AssertionError("reached the model")
 
-    monkeypatch.setattr(experiment, "model_depth", refuse)
+    monkeypatch.setattr(commands, "model_depth", refuse)
     with pytest.raises(InputError, match="data.train.source"):
-        experiment.prepare(load_config(SMOKE, ["data.train.source=absent.jsonl"]))
+        commands.prepare(load_config(SMOKE, ["data.train.source=absent.jsonl"]))

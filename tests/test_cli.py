@@ -32,7 +32,7 @@ def test_trial_trains_one_config_and_prints_its_metrics(capsys):
 def test_the_sweep_driver_loads_no_training_or_plotting_library_before_it_needs_one():
     # The driver's imports come before a cold sweep's first step; the trials import the training stack
     # themselves, and matplotlib is only needed once the sweep is over.
-    code = "import sys, sweep.cli, sweep.experiment; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = "import sys, sweep.cli, sweep.workflow.commands; print(sorted({m.split('.')[0] for m in sys.modules}))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     for heavy in ("torch", "transformers", "sentence_transformers", "matplotlib"):
         assert f"'{heavy}'" not in loaded
@@ -53,7 +53,7 @@ def test_a_retrain_task_that_raises_becomes_one_line(ray_session):
     import pytest
     import ray
 
-    from sweep.retrain import gather
+    from sweep.workflow.retrain import gather
     from trainables.errors import RunFailed
     from trainables.training import TrialFailed
 

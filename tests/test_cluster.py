@@ -176,7 +176,7 @@ def submitted(ray_head):
 
 
 def _folder(env):
-    from sweep.storage import Folder
+    from sweep.store.files import Folder
 
     for key, value in env.items():
         if key.startswith("AWS_"):
@@ -271,7 +271,7 @@ def test_a_job_submitted_again_after_its_driver_died_finishes_the_same_sweep(sub
     command += ["--set", "search.num_samples=4", "--set", "retrain.defaults=false", "--set", "retrain.seeds=[13]"]
     command += ["--set", "search.max_concurrent=1", "--resume-if-exists"]
     first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    from sweep.storage import Folder
+    from sweep.store.files import Folder
 
     try:
         # The driver dies (SIGKILL, as a lost head pod) once the bucket holds the sweep's state.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep.config import load_config
+from sweep.config.experiment import load_config
 from trainables.errors import InputError
 
 from .conftest import ROOT, SMOKE
@@ -49,7 +49,7 @@ def test_the_retrain_trains_every_arm_unless_told_otherwise():
 
 def test_a_saved_config_with_the_older_spelling_reads_back(tmp_path):
     """config.yaml holds `defaults: false` beside the arms it resolved to; reading it back must agree."""
-    from sweep.config import load_config_text, to_yaml
+    from sweep.config.experiment import load_config_text, to_yaml
 
     config = load_config(SMOKE, ["retrain.defaults=false"])
     assert load_config_text(to_yaml(config), "config.yaml", []).retrain == config.retrain
@@ -210,7 +210,7 @@ def test_text_that_expands_past_any_config_or_nests_without_end_is_refused_in_on
 
 
 def test_the_saved_config_reads_back_the_same_text_that_yaml_1_1_would_leave_unquoted(tmp_path):
-    from sweep.config import load_config_text, to_yaml
+    from sweep.config.experiment import load_config_text, to_yaml
 
     # A YAML 1.1 writer leaves 1e5 and 0o17 unquoted (numbers only in 1.2), so a resume would read numbers.
     config = load_config(SMOKE, ["name='1e5'", "tracking.wandb={project: '0o17'}", "retrain.seeds=[4294967295]"])
@@ -224,7 +224,7 @@ def test_the_saved_config_is_the_text_pyyaml_wrote_so_a_folder_keeps_its_digest(
     of config.yaml still read 5.0e-05 as a number."""
     import yaml
 
-    from sweep.config import to_yaml
+    from sweep.config.experiment import to_yaml
 
     config = load_config(recipe)
     assert to_yaml(config) == yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
@@ -247,7 +247,7 @@ def test_ray_takes_these_resource_amounts_and_so_does_the_config():
 
 
 def test_a_reference_default_outside_a_searched_range_is_refused():
-    from sweep.experiment import prepare
+    from sweep.workflow.commands import prepare
 
     config = load_config(SMOKE, ["search_space.kl_temperature={uniform: [0.5, 1.0]}"])
     with pytest.raises(InputError, match=r"search_space.kl_temperature: .* leaves out the reference default 0.3"):
@@ -255,7 +255,7 @@ def test_a_reference_default_outside_a_searched_range_is_refused():
 
 
 def test_n_layers_per_step_beyond_the_model_depth_is_refused():
-    from sweep.experiment import prepare
+    from sweep.workflow.commands import prepare
 
     config = load_config(SMOKE, ["search_space.n_layers_per_step={choice: [1, 5]}"])
     with pytest.raises(InputError, match="5 exceeds the model's 4 layers; use -1 \\(all\\) or 1..4"):
@@ -263,14 +263,14 @@ def test_n_layers_per_step_beyond_the_model_depth_is_refused():
 
 
 def test_a_grace_period_beyond_the_budget_is_refused():
-    from sweep.experiment import prepare_sweep
+    from sweep.workflow.commands import prepare_sweep
 
     with pytest.raises(InputError, match="scheduler.grace_period: 50 exceeds the 4 STS-dev evaluations"):
         prepare_sweep(load_config(SMOKE, ["scheduler.grace_period=50"]))
 
 
 def test_a_sweep_with_nothing_to_search_is_refused(tmp_path):
-    from sweep.experiment import prepare_sweep
+    from sweep.workflow.commands import prepare_sweep
 
     config = load_config(SMOKE, ["search_space={}", f"results_dir={tmp_path}"])
     with pytest.raises(InputError, match="search_space: nothing is searched"):

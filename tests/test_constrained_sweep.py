@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.experiment_folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
-from sweep.study_storage import RAY_TRIAL_ID, open_storage
-from sweep.tracker import report_metrics
+from sweep.store.folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
+from sweep.tracking.tracker import report_metrics
+from sweep.tuning.study import RAY_TRIAL_ID, open_storage
 from trainables.metrics import OBJECTIVE, depth_metric
 
 from .conftest import smoke_in_process

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.config import load_config
-from sweep.objective import FEASIBLE, NoFeasibleTrialError, select_best, standings
-from sweep.search_space import param_space
-from sweep.searcher import Warmstart, build_searcher
-from sweep.verdict import verdicts
+from sweep.config.experiment import load_config
+from sweep.report.verdict import verdicts
+from sweep.store.ranking import FEASIBLE, NoFeasibleTrialError, select_best, standings
+from sweep.tuning.searcher import Warmstart, build_searcher
+from sweep.tuning.space import param_space
 from trainables.metrics import OBJECTIVE, depth_metric
 
 from .conftest import SMOKE, own_output

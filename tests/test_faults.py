@@ -21,8 +21,8 @@ import psutil
 import pytest
 from optuna.trial import TrialState
 
-from sweep.experiment_folder import STUDY_FILE, ExperimentFolder
-from sweep.study_storage import RAY_TRIAL_ID, open_storage
+from sweep.store.folder import STUDY_FILE, ExperimentFolder
+from sweep.tuning.study import RAY_TRIAL_ID, open_storage
 from trainables.hold import HOLD_ENV, TRIAL
 from trainables.metrics import FAILURE
 

@@ -26,7 +26,7 @@ import pandas as pd
 import psutil
 import pytest
 
-from sweep.status import sweep_status
+from sweep.monitor.status import sweep_status
 
 from .conftest import ROOT
 from .fault_injection import SweepProcess

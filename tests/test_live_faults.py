@@ -22,9 +22,9 @@ import pandas as pd
 import psutil
 import pytest
 
-from sweep import atomic
 from sweep.cli import main
-from sweep.disk_faults import EXIT_IO_ERROR
+from sweep.store import atomic
+from sweep.store.disk_faults import EXIT_IO_ERROR
 from trainables.hold import HOLD_ENV, TRIAL
 
 from .conftest import ROOT, SMOKE, own_output

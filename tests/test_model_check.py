@@ -137,7 +137,7 @@ def no_ray(monkeypatch):
     def start_ray(address=None):
         raise RayWouldStart(address)
 
-    monkeypatch.setattr("sweep.experiment.start_ray", start_ray)
+    monkeypatch.setattr("sweep.workflow.commands.start_ray", start_ray)
 
 
 @pytest.mark.parametrize(("case", "breaks", "sets", "message"), BROKEN, ids=[case[0] for case in BROKEN])
@@ -164,8 +164,8 @@ def test_a_good_model_folder_goes_through_to_ray(minilm, tmp_path, capsys, no_ra
 
 
 def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
-    from sweep.config import load_config
-    from sweep.experiment_folder import ExperimentFolder
+    from sweep.config.experiment import load_config
+    from sweep.store.folder import ExperimentFolder
 
     folder = _copy(minilm, tmp_path / "model")
     _without_tokenizer(folder)

@@ -257,7 +257,7 @@ def test_a_sweep_waits_for_a_node_that_joins_and_trains_after_the_drivers_caches
 
 
 def test_a_cluster_that_does_not_grow_in_time_is_refused_in_one_line(ray_session):
-    from sweep.cluster import check_resources
+    from sweep.runtime.cluster import check_resources
     from trainables.errors import InputError
 
     started = time.monotonic()

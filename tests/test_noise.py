@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from sweep.noise import lead, noise_lines, noise_summary, seed_spread, still_rising
-from sweep.objective import ObjectiveConfig
+from sweep.config.objective import ObjectiveConfig
+from sweep.report.noise import lead, noise_lines, noise_summary, seed_spread, still_rising
 from trainables.metrics import MEAN_DEPTH
 
 MEAN = ObjectiveConfig(target="mean_depths")

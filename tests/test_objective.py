@@ -8,11 +8,12 @@ import pandas as pd
 import pytest
 from ray.tune.schedulers import ASHAScheduler
 
-from sweep.config import load_config
-from sweep.experiment import prepare, prepare_sweep
-from sweep.objective import ObjectiveConfig, pareto_front, points, select_best
-from sweep.results import NoResultsError
-from sweep.tuner import tuner_spec
+from sweep.config.experiment import load_config
+from sweep.config.objective import ObjectiveConfig
+from sweep.store.frames import NoResultsError
+from sweep.store.ranking import pareto_front, points, select_best
+from sweep.tuning.tuner import tuner_spec
+from sweep.workflow.commands import prepare, prepare_sweep
 from trainables.errors import InputError
 from trainables.metrics import MEAN_DEPTH, OBJECTIVE, depth_metric
 

@@ -10,8 +10,8 @@ import optuna
 import pytest
 
 from sweep.cli import main
-from sweep.experiment_folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
-from sweep.study_storage import RAY_TRIAL_ID, open_storage
+from sweep.store.folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
+from sweep.tuning.study import RAY_TRIAL_ID, open_storage
 
 from .conftest import smoke_in_process
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from sweep.config import SchedulerConfig, load_config
-from sweep.experiment import prepare_sweep
-from sweep.experiment_folder import ExperimentFolder
-from sweep.report_markdown import describe_pruning
-from sweep.tuner import build_plateau, tuner_spec
+from sweep.config.experiment import SchedulerConfig, load_config
+from sweep.report.document import describe_pruning
+from sweep.store.folder import ExperimentFolder
+from sweep.tuning.tuner import build_plateau, tuner_spec
+from sweep.workflow.commands import prepare_sweep
 from trainables.metrics import OBJECTIVE, depth_metric
 from trainables.plateau import Plateau, PlateauTracker
 

@@ -1,4 +1,4 @@
-"""What a sweep prints while it runs (``sweep.progress``): the event and progress lines, the estimate of
+"""What a sweep prints while it runs (``sweep.monitor.progress``): the event and progress lines, the estimate of
 the time left, and how the Tuner is wired to print them (or Ray's tables with ``--verbose``)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from sweep.progress import OutputOptions, SweepProgress
-from sweep.time_left import duration, estimate_left
+from sweep.monitor.progress import OutputOptions, SweepProgress
+from sweep.monitor.time_left import duration, estimate_left
 from trainables.metrics import FAILURE, OBJECTIVE
 from trainables.selection import Selection
 
@@ -134,9 +134,9 @@ def test_an_errored_trial_gets_the_last_line_of_its_error_and_where_the_whole_er
 
 @pytest.mark.parametrize("verbose", [False, True])
 def test_the_tuner_prints_these_lines_by_default_and_ray_tables_with_verbose(tmp_path, verbose, monkeypatch):
-    from sweep.config import load_config
-    from sweep.experiment import prepare_sweep
-    from sweep.tuner import tuner_spec
+    from sweep.config.experiment import load_config
+    from sweep.tuning.tuner import tuner_spec
+    from sweep.workflow.commands import prepare_sweep
 
     monkeypatch.setenv("RAY_AIR_NEW_OUTPUT", "unset")  # restored after the test
     prepared = prepare_sweep(load_config(SMOKE, [f"results_dir={tmp_path}"]))

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from sweep.experiment_folder import STUDY_FILE, ExperimentFolder, load_trials
-from sweep.study_storage import RAY_TRIAL_ID, open_storage
+from sweep.store.folder import STUDY_FILE, ExperimentFolder, load_trials
+from sweep.tuning.study import RAY_TRIAL_ID, open_storage
 from trainables.metrics import OBJECTIVE
 
 from .conftest import ray_only_copy
@@ -46,8 +46,8 @@ def _best_by_trial(frames: dict[str, pd.DataFrame]) -> dict[str, float]:
 def test_tuner_restore_reads_the_same_trials_and_best_scores_as_load_trials(smoke_experiment, restored_copy):
     from ray import tune
 
-    from sweep.experiment import prepare
-    from sweep.tuner import tuner_spec
+    from sweep.tuning.tuner import tuner_spec
+    from sweep.workflow.commands import prepare
 
     assert tune.Tuner.can_restore(str(smoke_experiment))
     prepared = prepare(ExperimentFolder(smoke_experiment).config())

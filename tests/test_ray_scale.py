@@ -8,7 +8,7 @@ from benchmarks.ray_scale import measure, table
 from benchmarks.recorded_curves import load_curves
 from benchmarks.replay_trainable import curve_of
 from benchmarks.searcher_alone import drive
-from sweep.searcher import SweepSearch
+from sweep.tuning.searcher import SweepSearch
 from trainables.metrics import OBJECTIVE
 
 # Ray's start and two cold actors take 10 to 20 s on 2 shared cores: more than the default suite allows a test.

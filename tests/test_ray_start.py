@@ -12,7 +12,7 @@ import tempfile
 import pytest
 import ray
 
-from sweep import cluster
+from sweep.runtime import cluster
 
 from .conftest import ROOT
 
@@ -45,7 +45,7 @@ def test_any_other_start_failure_is_not_retried(monkeypatch):
 def test_workers_of_a_local_ray_start_with_progress_bars_off():
     # tqdm reads the switch when a worker imports it, before any trial code runs.
     code = (
-        "import os, ray; from sweep.cluster import start_ray; start_ray(); "
+        "import os, ray; from sweep.runtime.cluster import start_ray; start_ray(); "
         "print(ray.get(ray.remote(lambda: os.environ.get('TQDM_DISABLE')).remote())); ray.shutdown()"
     )
     env = {key: value for key, value in os.environ.items() if key not in ("TQDM_DISABLE", "RAY_ADDRESS")}
@@ -63,10 +63,10 @@ def test_the_ray_internals_this_code_relies_on_are_still_there():
     from ray._private import ray_constants
     from ray.tune.search.optuna import OptunaSearch
 
-    # sweep.cluster: a local Ray binds to 127.0.0.1 when it believes no other node may join.
+    # sweep.runtime.cluster: a local Ray binds to 127.0.0.1 when it believes no other node may join.
     assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR == "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
     assert isinstance(ray_constants.ENABLE_RAY_CLUSTER, bool)
-    # sweep.searcher: Tune hands the search space to OptunaSearch in set_search_properties, which creates
+    # sweep.tuning.searcher: Tune hands the search space to OptunaSearch in set_search_properties, which creates
     # the study in the storage and under the name it was given (public arguments, replayed trials after).
     init = inspect.signature(OptunaSearch.__init__).parameters
     assert {"storage", "study_name", "points_to_evaluate", "sampler"} <= set(init)
@@ -76,15 +76,15 @@ def test_the_ray_internals_this_code_relies_on_are_still_there():
         "mode",
         "config",
     ]
-    # sweep.searcher: the Optuna trial asked for each Tune trial, by Tune's trial id (no public getter).
+    # sweep.tuning.searcher: the Optuna trial asked for each Tune trial, by Tune's trial id (no public getter).
     assert OptunaSearch()._ot_trials == {}
-    # sweep.credentials: the set of variables Tune copies into each trainable's runtime environment, read
+    # sweep.runtime.credentials: the set of variables Tune copies into each trainable's runtime environment, read
     # from the module each time it makes an actor class.
     from ray.tune.execution import class_cache
 
     assert isinstance(class_cache.ENV_VARS_TO_PROPAGATE, set)
     assert "in ENV_VARS_TO_PROPAGATE:" in inspect.getsource(class_cache._ActorClassCache.get)
-    # sweep.upload: Ray's own walk over a working directory and its matching of excludes.
+    # sweep.runtime.upload: Ray's own walk over a working directory and its matching of excludes.
     from ray._private.runtime_env import packaging
 
     assert list(inspect.signature(packaging._dir_travel).parameters)[:4] == [

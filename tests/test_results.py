@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sweep import load_reports, load_trials
-from sweep.results import REPORT_HEAD_COLUMNS, STATUSES, report_columns, trial_columns
+from sweep.store.frames import REPORT_HEAD_COLUMNS, STATUSES, report_columns, trial_columns
 from trainables.errors import InputError
 from trainables.metrics import OBJECTIVE, depth_metric
 

@@ -6,11 +6,11 @@ import json
 
 import optuna
 
-from sweep.config import load_config
-from sweep.resume import plan_resume
-from sweep.search_space import param_space
-from sweep.searcher import build_searcher
-from sweep.storage import Folder
+from sweep.config.experiment import load_config
+from sweep.store.files import Folder
+from sweep.tuning.searcher import build_searcher
+from sweep.tuning.space import param_space
+from sweep.workflow.resume import plan_resume
 
 from .conftest import SMOKE, result_rows, trial_state
 
@@ -71,7 +71,7 @@ def test_the_resumed_sweeps_asha_holds_the_finished_trials_in_its_rungs(tmp_path
     too, up to where it broke), not the interrupted trial's, which runs again."""
     from datasets import Dataset
 
-    from sweep.tuner import SweepPlan, tuner_spec
+    from sweep.tuning.tuner import SweepPlan, tuner_spec
     from trainables.data import StsPairs, TrialData, in_memory
 
     config = load_config(SMOKE, ["search.num_samples=5", "scheduler.grace_period=1", "scheduler.reduction_factor=2"])

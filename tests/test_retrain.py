@@ -9,8 +9,8 @@ import signal
 
 import pytest
 
-from sweep import yaml12
 from sweep.cli import main
+from sweep.config import yaml12
 
 from .conftest import own_output
 
@@ -60,17 +60,18 @@ def test_a_bad_retrain_override_exits_2_and_leaves_the_folder_as_it_was(smoke_ex
 def test_a_retrain_stopped_after_its_override_is_finished_by_resume_with_the_new_seeds(
     smoke_experiment, tmp_path, monkeypatch
 ):
-    from sweep import experiment, interrupts
+    from sweep.runtime import signals
+    from sweep.workflow import commands
 
     folder = tmp_path / smoke_experiment.name
     shutil.copytree(smoke_experiment, folder)
     seed = json.loads((folder / "report.json").read_text())["seeds"]["retrain"][0]
 
     def stopped(*args, **kwargs):  # as a Ctrl-C arriving once the retrain has started
-        raise interrupts.Interrupted(signal.SIGINT, str(folder))
+        raise signals.Interrupted(signal.SIGINT, str(folder))
 
     with monkeypatch.context() as patched:
-        patched.setattr(experiment, "retrain", stopped)
+        patched.setattr(commands, "retrain", stopped)
         assert main(["retrain", str(folder), "--set", f"retrain.seeds=[{seed}]"]) == 130
     assert _config(folder)["retrain"]["seeds"] == [seed] and not (folder / "retrain.json").exists()
     # Not taken for finished: the retrain runs again with the new seeds (its one seed's runs were kept).
@@ -173,8 +174,8 @@ def test_a_retrain_cut_short_runs_only_the_missing_runs(smoke_experiment, tmp_pa
     ],
 )
 def test_the_retrain_says_what_it_costs_in_full_training_runs(overrides, same, expected):
-    from sweep.config import load_config
-    from sweep.retrain import cost, plan_runs
+    from sweep.config.experiment import load_config
+    from sweep.workflow.retrain import cost, plan_runs
 
     from .conftest import SMOKE
 
@@ -185,8 +186,8 @@ def test_the_retrain_says_what_it_costs_in_full_training_runs(overrides, same, e
 
 
 def test_each_retrain_seed_trains_on_its_own_sample_where_the_training_split_has_a_limit():
-    from sweep.config import load_config
-    from sweep.retrain import training_data
+    from sweep.config.experiment import load_config
+    from sweep.workflow.retrain import training_data
     from trainables.data import StsPairs, TrialData, load_triplets
 
     from .conftest import SMOKE

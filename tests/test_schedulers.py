@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from sweep.config import load_config
-from sweep.pasha import RANKED, rung_levels
-from sweep.rungs import ReplayedTrial
-from sweep.schedulers import MarkRanked, build_scheduler, ranked
+from sweep.config.experiment import load_config
+from sweep.tuning.pasha import rung_levels
+from sweep.tuning.rungs import ReplayedTrial
+from sweep.tuning.schedulers import MarkRanked, build_scheduler, ranked
 from tests.conftest import SMOKE
+from trainables.metrics import RANKED
 
 METRIC = "sts_dev_spearman_cosine"  # the smoke recipe's objective.prune_on
 GO, STOP = TrialScheduler.CONTINUE, TrialScheduler.STOP

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from ray.tune.search.sample import Categorical, Float, Integer
 
-from sweep.search_space import (
+from sweep.config.search_space import (
     check_depth,
     check_reference_inside,
     first_point,
-    param_space,
     parse_space,
     reference_point,
     trial_params,
 )
+from sweep.tuning.space import param_space
 from trainables.errors import InputError
 from trainables.loss import LOSS_DEFAULTS
 from trainables.train_config import TrainConfig

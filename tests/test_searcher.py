@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from optuna.trial import TrialState
 
-from sweep.config import load_config
-from sweep.search_space import param_space
-from sweep.searcher import Told, build_searcher, told
+from sweep.config.experiment import load_config
+from sweep.tuning.searcher import Told, build_searcher, told
+from sweep.tuning.space import param_space
 from trainables.metrics import FAILURE, OBJECTIVE
 from trainables.selection import Selection
 

@@ -23,9 +23,9 @@ from typing import ClassVar
 
 import pytest
 
-from sweep import upload
 from sweep.cli import main
-from sweep.config import load_config, to_yaml
+from sweep.config.experiment import load_config, to_yaml
+from sweep.runtime import upload
 
 from . import servers
 from .conftest import ROOT, SMOKE, user_env
@@ -202,7 +202,7 @@ def test_the_repository_s_rayignore_leaves_out_the_same_secret_files_for_ray_job
 
 
 def test_what_a_job_is_sent_keeps_a_database_user_but_no_password_and_no_tracking_userinfo():
-    from sweep.tracking_config import redact
+    from sweep.config.tracking import redact
 
     assert redact("search.storage=postgresql://sweeper@db/sweeps") == "search.storage=postgresql://sweeper@db/sweeps"
     assert redact("postgresql://sweeper:pw@db/sweeps") == "postgresql://db/sweeps"

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.config import load_config
-from sweep.simulate import CURVE_ENDS, Curve, replay
+from sweep.config.experiment import load_config
+from sweep.simulate.replay import CURVE_ENDS, Curve, replay
 
 from .conftest import SMOKE
 
@@ -233,8 +233,8 @@ def test_a_sweep_resumed_after_a_crash_prunes_as_the_uninterrupted_one_would(rec
     resumed scheduler is told the k finished trials (as `sweep resume` tells its new ASHA) and then judges
     the rest. Its decisions must be the uninterrupted sweep's, report by report; a scheduler that is not
     told them (what Ray Tune's resume gives) decides otherwise."""
-    from sweep.experiment_folder import load_reports, load_trials
-    from sweep.simulate import read_recording
+    from sweep.simulate.replay import read_recording
+    from sweep.store.folder import load_reports, load_trials
 
     config = load_config(recorded / "config.yaml", list(scheduler))
     meta = json.loads((recorded / "experiment.json").read_text())

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.session import Session
 from benchmarks.simulate import MOONSHOT_TRIALS, MOONSHOT_WORKERS, NONE_SETTING, QUICK, SEARCHED, measure, run, table
-from sweep.simulate import bootstrap
+from sweep.simulate.replay import bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.comparison_markdown import attribution_lines, left_out
-from sweep.comparison_markdown import verdict_lines as _verdict_lines
+from sweep.report.comparison import attribution_lines, left_out
+from sweep.report.comparison import verdict_lines as _verdict_lines
 
 REQUIRED_KEYS = [
     "trials.total",
@@ -124,7 +124,7 @@ def test_the_delivered_models_card_carries_its_sts_metrics_and_the_sweeps_answer
     STS metrics on STS-dev and STS-test, equal to report.json's; the body gives the recipe and the verdict."""
     from huggingface_hub import ModelCard
 
-    from sweep.model_card import SECTION
+    from sweep.report.model_card import SECTION
     from trainables.metrics import METRIC_NAMES
 
     report = json.loads((smoke_experiment / "report.json").read_text())

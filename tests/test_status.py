@@ -12,8 +12,8 @@ import time
 import pytest
 
 from sweep.cli import main
-from sweep.experiment_folder import TIME_FORMAT
-from sweep.status import STALE_LOCAL_S, status_lines, sweep_status
+from sweep.monitor.status import STALE_LOCAL_S, status_lines, sweep_status
+from sweep.store.folder import TIME_FORMAT
 from trainables.errors import InputError
 
 from .conftest import own_output, ray_only_copy

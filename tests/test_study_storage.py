@@ -10,13 +10,14 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweep.config import load_config
-from sweep.experiment_folder import STUDY_FILE, ExperimentFolder
-from sweep.resume import plan_resume, settle_interrupted
-from sweep.search_space import param_space
-from sweep.searcher import build_searcher
-from sweep.storage import Folder
-from sweep.study_storage import RAY_TRIAL_ID, open_storage, redacted, study_exists, study_storage
+from sweep.config.experiment import load_config
+from sweep.config.study import redacted
+from sweep.store.files import Folder
+from sweep.store.folder import STUDY_FILE, ExperimentFolder
+from sweep.tuning.searcher import build_searcher
+from sweep.tuning.space import param_space
+from sweep.tuning.study import RAY_TRIAL_ID, open_storage, study_exists, study_storage
+from sweep.workflow.resume import plan_resume, settle_interrupted
 from trainables.errors import InputError
 from trainables.metrics import OBJECTIVE
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from sweep.cli import main
-from sweep.config import load_config, to_yaml
+from sweep.config.experiment import load_config, to_yaml
 
 from . import servers
 from .conftest import ROOT, SMOKE
@@ -226,7 +226,7 @@ def test_a_tracker_whose_package_cannot_be_imported_is_refused_before_any_trial(
 
 
 def test_a_tracker_gone_after_the_sweep_costs_one_warning_and_is_not_used_again(caplog):
-    from sweep.tracker import Tracker
+    from sweep.tracking.tracker import Tracker
 
     port = free_port()  # the server has gone: nothing listens there any more
     config = load_config(SMOKE, [f"tracking.mlflow.tracking_uri=http://127.0.0.1:{port}"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from sweep.results import read_results
-from sweep.storage import Folder
-from sweep.tune_state import read_records
+from sweep.store.files import Folder
+from sweep.store.frames import read_results
+from sweep.store.tune_state import read_records
 
 from .conftest import result_rows, trial_state
 

@@ -10,10 +10,10 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from sweep.config import load_config
-from sweep.experiment import prepare_sweep
-from sweep.storage import Folder
-from sweep.tuner import tuner_spec
+from sweep.config.experiment import load_config
+from sweep.store.files import Folder
+from sweep.tuning.tuner import tuner_spec
+from sweep.workflow.commands import prepare_sweep
 from trainables.metrics import MODE, OBJECTIVE
 
 from .conftest import SMOKE

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sweep import verdict
-from sweep.verdict import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, combine, compare, outcome, verdicts
+from sweep.report import verdict
+from sweep.report.verdict import BETTER, EQUIVALENT, INCONCLUSIVE, WORSE, combine, compare, outcome, verdicts
 
 PAIRS = 400
 
