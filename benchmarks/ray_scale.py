@@ -80,6 +80,7 @@ def measure(
     from sweep.config.experiment import load_config
     from sweep.runtime.cluster import check_resources
     from sweep.store.folder import ExperimentFolder
+    from sweep.store.records import ExperimentMeta
     from sweep.tuning.study import study_storage
     from sweep.tuning.tuner import SweepPlan, tuner_spec
 
@@ -97,9 +98,14 @@ def measure(
     )
     check_resources(config.resources.cpu, config.resources.gpu, config.search.max_concurrent)
     recorded = ExperimentFolder(recording).meta()
-    plan = SweepPlan(recorded["n_layers"], recorded["max_evaluations"])
+    plan = SweepPlan(recorded.n_layers, recorded.max_evaluations)
     experiment.write_config(config)
-    experiment.write_meta({"n_layers": plan.n_layers, "max_evaluations": plan.max_evaluations, "superseded": []})
+    # The recording's command: the replayed trials are its (experiment.json needs one to be read back).
+    experiment.write_meta(
+        ExperimentMeta(
+            command=recorded.command, n_layers=plan.n_layers, max_evaluations=plan.max_evaluations, superseded=[]
+        )
+    )
     storage = study_storage(config.search.storage, experiment.study_journal(), experiment.location)
     spec = tuner_spec(config, None, plan, experiment.files, study_storage=storage)
     replay = tune.with_parameters(replay_trainable, curves=load_curves(recording), compress=compress)

@@ -21,7 +21,7 @@ def load_curves(recording: Path = RECORDING) -> list[list[dict]]:
     """The recorded trials' report rows, one list per trial in creation order: each row's metrics as
     plain values, and ``seconds``, what the row took (its ``time_this_iter_s``)."""
     folder = ExperimentFolder(recording)
-    n_layers = folder.meta()["n_layers"]
+    n_layers = folder.meta().n_layers
     reports = folder.saved_results()[1].sort_values(["trial_index", "training_iteration"])
     columns = [c for c in report_columns(n_layers) if c not in _NOT_REPLAYED and c in reports]
     curves = []

@@ -118,7 +118,7 @@ def finished_sweep(folder: Path) -> SweepRun:
     if report is None:
         raise RuntimeError(f"{folder} has no report.json: finish it first (`sweep resume {folder}`)")
     trials, reports = saved.saved_results()
-    created = datetime.strptime(saved.meta()["created"], "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    created = datetime.strptime(saved.meta().created, "%Y-%m-%dT%H:%M:%S%z").timestamp()
     return SweepRun(created, trials, reports, slots_for(saved.config()), Path(folder), report=report)
 
 

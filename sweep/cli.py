@@ -185,7 +185,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         from sweep.monitor.status import status_lines, sweep_status
 
         status = sweep_status(args.dir)
-        say(json.dumps(status, indent=2) if args.json else "\n".join(status_lines(status)))
+        say(json.dumps(status.model_dump(mode="json"), indent=2) if args.json else "\n".join(status_lines(status)))
         return 0
     if args.command == "analyze":
         from sweep.workflow.commands import analyze_experiment

@@ -47,20 +47,20 @@ def planted():
 
 def test_a_gain_planted_in_the_trainer_settings_is_the_trainers_not_the_losss(planted):
     trainer, loss, total = planted["trainer"], planted["loss"], planted["total"]
-    assert trainer["objective"]["interval"][0] > 0 and trainer["objective"]["says"] == "better"
-    assert 0.015 < trainer["objective"]["delta"] < 0.05  # about the 3 points planted
-    low, high = loss["objective"]["interval"]
-    assert low < 0 < high and loss["objective"]["says"] != "better"
-    for entry in loss["per_depth"]:
+    assert trainer.objective["interval"][0] > 0 and trainer.objective["says"] == "better"
+    assert 0.015 < trainer.objective["delta"] < 0.05  # about the 3 points planted
+    low, high = loss.objective["interval"]
+    assert low < 0 < high and loss.objective["says"] != "better"
+    for entry in loss.per_depth:
         assert entry["adjusted_interval"][0] < 0 < entry["adjusted_interval"][1]
     # The total alone would credit the sweep's loss settings with the trainer's gain.
-    assert total["objective"]["delta"] > 0.01
+    assert total.objective["delta"] > 0.01
 
 
 def test_each_difference_is_the_arms_it_names(planted):
-    assert planted["loss"]["arms"] == ["best", "defaults_at_best_trainer"]
-    assert planted["adaptive"]["arms"] == ["best", "plain"]
-    loss, trainer, total = (planted[key]["objective"]["delta"] for key in ("loss", "trainer", "total"))
+    assert planted["loss"].arms == ["best", "defaults_at_best_trainer"]
+    assert planted["adaptive"].arms == ["best", "plain"]
+    loss, trainer, total = (planted[key].objective["delta"] for key in ("loss", "trainer", "total"))
     assert loss + trainer == pytest.approx(total)
 
 
@@ -73,4 +73,4 @@ def test_a_difference_whose_arm_was_left_out_is_not_judged(planted):
     plan = {arm: {"config": {}, "runs_of": arm, "note": None} for arm in ("best", "plain", UNTRAINED)}
     found = _attribution({"arms": plan}, frame, config, DEPTHS)
     assert found["total"] is None and found["loss"] is None and found["trainer"] is None
-    assert found["adaptive"]["arms"] == ["best", "plain"]
+    assert found["adaptive"].arms == ["best", "plain"]

@@ -123,7 +123,7 @@ def interrupted(tmp_path_factory) -> Interrupted:
         driver.stop()
     folder = _folder(results)
     left = [str(path) for path in [folder / "trials.parquet", *folder.rglob(".*.tmp")] if path.exists()]
-    state = sweep_status(str(folder))["state"]
+    state = sweep_status(str(folder)).state
 
     resume = Driver(results, command=["resume", str(folder)])
     try:
@@ -166,7 +166,7 @@ def test_sigterm_to_the_driver_exits_143_and_a_second_ctrl_c_exits_at_once(tmp_p
         driver.stop()
     assert status == 143, err[-3000:]
     assert _one_line(err).startswith("sweep: stopped by SIGTERM; ")
-    assert sweep_status(str(_folder(tmp_path / "term")))["state"] == "crashed"
+    assert sweep_status(str(_folder(tmp_path / "term"))).state == "crashed"
 
     (tmp_path / "twice").mkdir()
     driver = Driver(tmp_path / "twice")
@@ -254,7 +254,7 @@ def test_a_closed_terminal_stops_the_sweep_with_129_a_stopped_record_and_no_proc
     assert "Traceback" not in output, output[-3000:]
     folder = _folder(results)
     assert json.loads((folder / "experiment.json").read_text()).get("stopped"), "no stop on record"
-    assert sweep_status(str(folder))["state"] == "crashed"
+    assert sweep_status(str(folder)).state == "crashed"
     assert not list(folder.rglob(".*.tmp")) and not (folder / "trials.parquet").exists()
     _, alive = psutil.wait_procs(tree, timeout=30)
     assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive

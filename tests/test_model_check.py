@@ -166,12 +166,13 @@ def test_a_good_model_folder_goes_through_to_ray(minilm, tmp_path, capsys, no_ra
 def test_trial_and_resume_check_the_model_too(minilm, tmp_path, capsys, no_ray):
     from sweep.config.experiment import load_config
     from sweep.store.folder import ExperimentFolder
+    from sweep.store.records import ExperimentMeta
 
     folder = _copy(minilm, tmp_path / "model")
     _without_tokenizer(folder)
     experiment = ExperimentFolder(tmp_path / "smoke-20260101-000000")  # a sweep whose driver died at once
     experiment.write_config(load_config(SMOKE, ["model.tiny=null", f"model.name={folder}"]))
-    experiment.write_meta({"command": "python -m sweep run search_spaces/smoke.yaml", "n_layers": 4})
+    experiment.write_meta(ExperimentMeta(command="python -m sweep run search_spaces/smoke.yaml", n_layers=4))
     trial = _run_argv(folder, tmp_path / "results")[:-2]
     for argv in (["trial", *trial[1:]], ["resume", experiment.location]):
         code = main(argv)  # trial: trains in this process where the check lets it through

@@ -12,13 +12,18 @@ import time
 import pytest
 
 from sweep.cli import main
-from sweep.monitor.status import STALE_LOCAL_S, status_lines, sweep_status
+from sweep.monitor.status import STALE_LOCAL_S, SweepStatus, status_lines, sweep_status
 from sweep.store.folder import TIME_FORMAT
 from trainables.errors import InputError
 
 from .conftest import own_output, ray_only_copy
 
 COUNTS = ("completed", "pruned", "errored", "running", "pending", "interrupted")
+
+
+def _status(location, now: float) -> dict:
+    """What `sweep status --json` would print for ``location`` at ``now``."""
+    return sweep_status(str(location), now=now).model_dump(mode="json")
 
 
 def _adds_up(status: dict) -> None:
@@ -32,6 +37,7 @@ def test_a_running_sweep_shows_its_running_trials_and_counts_that_add_up(smoke_r
     status = smoke_run.live_status
     assert status is not None, "no `sweep status` caught the smoke sweep while a trial ran"
     assert status["state"] == "running" and not status["reported"]
+    assert SweepStatus.model_validate(status).model_dump(mode="json") == status  # every key, none other
     _adds_up(status)
     assert status["trials"]["running"] >= 1 and status["trials"]["interrupted"] == 0
     for entry in status["running"]:
@@ -90,7 +96,7 @@ def test_a_sweep_whose_files_stopped_changing_is_judged_crashed_and_its_started_
     for path in [state_file, *copy.glob("trial_*/result.json")]:
         os.utime(path, (now, now))
 
-    live = sweep_status(str(copy), now=now + 5)
+    live = _status(copy, now + 5)
     _adds_up(live)
     assert live["state"] == "running"
     assert live["trials"]["pruned"] == pruned - 1 and live["trials"]["running"] == 1
@@ -98,7 +104,7 @@ def test_a_sweep_whose_files_stopped_changing_is_judged_crashed_and_its_started_
 
     # No file changed for longer than Ray goes without rewriting its state file: the driver is gone.
     later = now + STALE_LOCAL_S + 5
-    crashed = sweep_status(str(copy), now=later)
+    crashed = _status(copy, later)
     _adds_up(crashed)
     assert crashed["state"] == "crashed" and crashed["remaining_s"] is None
     assert (crashed["trials"]["running"], crashed["trials"]["interrupted"]) == (0, 1)
@@ -119,7 +125,7 @@ def test_a_sweep_whose_driver_recorded_a_stop_is_crashed_at_once_until_a_resume_
     def state(**recorded) -> str:
         meta_file.write_text(json.dumps({**meta, "created": stamp(now - 60), **recorded}))
         os.utime(meta_file, (now, now))
-        return sweep_status(str(copy), now=now + 5)["state"]
+        return sweep_status(str(copy), now=now + 5).state
 
     assert state() == "running"  # its files changed 5 s ago
     assert state(stopped=[stamp(now)]) == "crashed"
@@ -148,10 +154,11 @@ def test_a_dead_sweep_whose_files_are_dated_ahead_of_this_clock_is_crashed_not_r
     for path in copy.rglob("*"):
         if path.is_file():
             os.utime(path, (ahead, ahead))
-    status = sweep_status(str(copy), now=now)
+    found = sweep_status(str(copy), now=now)
+    status = found.model_dump(mode="json")
     _adds_up(status)
     assert status["state"] == "crashed" and status["trials"]["running"] == 0
     assert status["clock_ahead_s"] == pytest.approx(3600, abs=1)
-    (line,) = [line for line in status_lines(status) if line.startswith("state: ")]
+    (line,) = [line for line in status_lines(found) if line.startswith("state: ")]
     assert "ahead of this clock, so they were not counted: make sure no driver still runs it" in line
     assert line.endswith(f"`sweep resume {copy}` finishes it")

@@ -14,15 +14,17 @@ import math
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from sweep.config.objective import PICKABLE
 from sweep.monitor.time_left import duration, estimate_left
 from sweep.store.folder import META_FILE, TIME_FORMAT, TRIALS_FILE, ExperimentFolder
 from sweep.store.frames import params_of
 from sweep.store.ranking import FEASIBLE, points, ranked, standings
+from sweep.store.records import ExperimentMeta
 from sweep.store.tune_state import read_records, state_files
 from trainables.errors import InputError
 from trainables.metrics import OBJECTIVE
@@ -38,10 +40,69 @@ STALE_URI_S = 600.0
 FUTURE_TOLERANCE_S = 5.0
 LIVE_READ_ATTEMPTS = 5
 T = TypeVar("T")
+State = Literal["running", "finished", "crashed"]
 
 
-def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
-    """The sweep in ``location`` at a glance, as plain JSON-ready values.
+class _Shown(BaseModel):
+    """Part of what `sweep status --json` prints: built here only, so any key or type out of place is a bug."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class StatusTrials(_Shown):
+    """The planned trials by where they are; they add up to ``total``."""
+
+    total: int
+    completed: int
+    pruned: int
+    errored: int
+    running: int
+    pending: int  # not started yet
+    interrupted: int  # started but cut off by a crash
+
+
+class StatusBest(_Shown):
+    """The report's winner so far, or the best evaluation of any trial while none has completed."""
+
+    trial_id: str
+    config: dict[str, Any]
+    score: float  # the first objective's value at the chosen evaluation
+    scores: dict[str, float]  # every objective's
+    step: int
+    status: str  # a trial status; running or interrupted for one not finished
+    provisional: bool  # no trial has completed yet
+    feasible: bool  # under objective.full_depth_margin
+
+
+class RunningTrial(_Shown):
+    trial_id: str
+    step: int
+    total_steps: int | None
+    evaluations: int
+    last_score: float | None
+    elapsed_s: float | None
+
+
+class SweepStatus(_Shown):
+    """`sweep status`: what ``sweep_status`` returns and ``--json`` prints (``model_dump(mode="json")``)."""
+
+    location: str
+    name: str
+    state: State
+    reported: bool
+    delivered: bool | None
+    trials: StatusTrials
+    best: StatusBest | None
+    objective: str
+    running: list[RunningTrial]
+    elapsed_s: float | None
+    remaining_s: float | None
+    last_change_s: float | None
+    clock_ahead_s: float | None
+
+
+def sweep_status(location: str, now: float | None = None) -> SweepStatus:
+    """The sweep in ``location`` at a glance.
 
     Keys: ``state`` (running / finished / crashed), ``reported`` (report.json written), ``trials``
     (``total`` planned, ``completed``, ``pruned``, ``errored``, ``running``, ``pending`` not started yet,
@@ -65,6 +126,7 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     finished = experiment.is_swept()
     last_change, ahead = _last_change(experiment, reports, now)
     stale = STALE_LOCAL_S if files.local is not None else STALE_URI_S
+    state: State
     if finished:
         state = "finished"
     elif _stopped_since_started(meta) or last_change is None or now - last_change >= stale:
@@ -88,64 +150,58 @@ def sweep_status(location: str, now: float | None = None) -> dict[str, Any]:
     ended_at = now if state == "running" else (files.modified(TRIALS_FILE) if finished else last_change)
     done_s = [float(s) for s in trials.loc[trials["status"].isin(list(counts)), "time_s"] if math.isfinite(s)]
     if state == "running":
-        ran = [entry["elapsed_s"] or 0.0 for entry in running_list]
+        ran = [entry.elapsed_s or 0.0 for entry in running_list]
         remaining = estimate_left(pending, done_s, ran, config.search.max_concurrent)
     else:
         remaining = 0.0 if finished else None
-    return {
-        "location": experiment.location,
-        "name": config.name,
-        "state": state,
-        "reported": experiment.is_reported(),
-        "delivered": _delivered(experiment),
-        "trials": {
-            "total": total,
-            **counts,
-            "running": len(running),
-            "pending": pending,
-            "interrupted": interrupted,
-        },
-        "best": _best(trials, reports, config, unfinished="running" if state == "running" else "interrupted"),
-        "objective": config.objective.describe(),
-        "running": running_list,
-        "elapsed_s": _seconds(max((ended_at or now) - started_at, 0.0)),
-        "remaining_s": _seconds(remaining),
-        "last_change_s": _seconds(max(now - last_change, 0.0)) if last_change is not None else None,
-        "clock_ahead_s": _seconds(ahead),
-    }
+    return SweepStatus(
+        location=experiment.location,
+        name=config.name,
+        state=state,
+        reported=experiment.is_reported(),
+        delivered=_delivered(experiment),
+        trials=StatusTrials(total=total, **counts, running=len(running), pending=pending, interrupted=interrupted),
+        best=_best(trials, reports, config, unfinished="running" if state == "running" else "interrupted"),
+        objective=config.objective.describe(),
+        running=running_list,
+        elapsed_s=_seconds(max((ended_at or now) - started_at, 0.0)),
+        remaining_s=_seconds(remaining),
+        last_change_s=_seconds(max(now - last_change, 0.0)) if last_change is not None else None,
+        clock_ahead_s=_seconds(ahead),
+    )
 
 
-def status_lines(status: dict[str, Any]) -> list[str]:
+def status_lines(status: SweepStatus) -> list[str]:
     """``sweep_status`` for people, a few lines."""
-    trials, best = status["trials"], status["best"]
-    state = status["state"]
-    when = f"{duration(status['elapsed_s'])} elapsed"
+    trials, best = status.trials, status.best
+    state = status.state
+    when = f"{duration(status.elapsed_s)} elapsed"
     if state == "running":
-        left = status["remaining_s"]
+        left = status.remaining_s
         when += f", about {duration(left)} left" if left is not None else ", time left known once a trial ends"
     elif state == "crashed":
         skew = ""
-        if status.get("clock_ahead_s"):
+        if status.clock_ahead_s:
             skew = (
-                f" (some of its files are dated {duration(status['clock_ahead_s'])} ahead of this clock, so "
+                f" (some of its files are dated {duration(status.clock_ahead_s)} ahead of this clock, so "
                 "they were not counted: make sure no driver still runs it)"
             )
-        quiet = status["last_change_s"]
+        quiet = status.last_change_s
         since = f"nothing changed for {duration(quiet)}" if quiet is not None else "no change dated before now"
-        when += f"; {since}{skew}: `sweep resume {status['location']}` finishes it"
-    elif not status["reported"]:
+        when += f"; {since}{skew}: `sweep resume {status.location}` finishes it"
+    elif not status.reported:
         when += "; retrain and report not written yet"
     lines = [
-        f"experiment: {status['location']}",
+        f"experiment: {status.location}",
         f"state: {state} sweep, {when}",
-        f"trials: {trials['total']} planned: "
+        f"trials: {trials.total} planned: "
         + ", ".join(
-            f"{trials[key]} {key}"
-            for key in ("completed", "pruned", "errored", "running", "pending", "interrupted")
-            if key != "interrupted" or trials[key]
+            f"{count} {key}"
+            for key, count in trials.model_dump().items()
+            if key != "total" and (key != "interrupted" or count)
         ),
     ]
-    if status.get("delivered") is False:
+    if status.delivered is False:
         lines.append(
             "delivered: nothing, as no trial was feasible under objective.full_depth_margin (no best_model/); "
             "report.md gives the reference defaults and the untrained model"
@@ -153,21 +209,21 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     if best is None:
         lines.append("best: no score yet")
     else:
-        note = " (provisional: no trial has completed yet)" if best["provisional"] else ""
-        if not best["feasible"]:
+        note = " (provisional: no trial has completed yet)" if best.provisional else ""
+        if not best.feasible:
             note += " (not feasible: below objective.full_depth_margin at full depth, as every trial so far)"
         lines.append(
-            f"best: trial {best['trial_id']} ({best['status']}), {status['objective']} "
-            f"{' / '.join(f'{v:.4f}' for v in best['scores'].values())} at step {best['step']}{note}"
+            f"best: trial {best.trial_id} ({best.status}), {status.objective} "
+            f"{' / '.join(f'{v:.4f}' for v in best.scores.values())} at step {best.step}{note}"
         )
-        lines.append(f"  config: {json.dumps(best['config'])}")
-    for entry in status["running"]:
-        if not entry["evaluations"]:
-            lines.append(f"running: trial {entry['trial_id']}, no evaluation yet")
+        lines.append(f"  config: {json.dumps(best.config)}")
+    for entry in status.running:
+        if not entry.evaluations:
+            lines.append(f"running: trial {entry.trial_id}, no evaluation yet")
             continue
-        score = f", last {entry['last_score']:.4f}" if entry["last_score"] is not None else ""
-        ran = f", {duration(entry['elapsed_s'])}" if entry["elapsed_s"] is not None else ""
-        lines.append(f"running: trial {entry['trial_id']} at step {entry['step']}/{entry['total_steps']}{score}{ran}")
+        score = f", last {entry.last_score:.4f}" if entry.last_score is not None else ""
+        ran = f", {duration(entry.elapsed_s)}" if entry.elapsed_s is not None else ""
+        lines.append(f"running: trial {entry.trial_id} at step {entry.step}/{entry.total_steps}{score}{ran}")
     return lines
 
 
@@ -182,7 +238,7 @@ def _delivered(experiment: ExperimentFolder) -> bool | None:
         return None
 
 
-def _best(trials: pd.DataFrame, reports: pd.DataFrame, config: Any, unfinished: str) -> dict[str, Any] | None:
+def _best(trials: pd.DataFrame, reports: pd.DataFrame, config: Any, unfinished: str) -> StatusBest | None:
     """The report's winner so far; else (none completed yet) the best evaluation of any trial that has not
     errored, marked provisional (its status ``unfinished``: running, or interrupted by a crash). Under
     ``objective.full_depth_margin`` it says whether that trial is feasible."""
@@ -198,16 +254,16 @@ def _best(trials: pd.DataFrame, reports: pd.DataFrame, config: Any, unfinished: 
     row = ranking.iloc[0]
     status = trials.loc[trials["trial_id"] == row["trial_id"], "status"].iloc[0]
     scores = {metric: float(row[metric]) for metric in objective.metrics}
-    return {
-        "trial_id": str(row["trial_id"]),
-        "config": params_of(row),
-        "score": scores[objective.metrics[0]],
-        "scores": scores,
-        "step": int(row["chosen_step"]),
-        "status": unfinished if status == "unfinished" else str(status),
-        "provisional": provisional,
-        "feasible": bool(row[FEASIBLE]),
-    }
+    return StatusBest(
+        trial_id=str(row["trial_id"]),
+        config=params_of(row),
+        score=scores[objective.metrics[0]],
+        scores=scores,
+        step=int(row["chosen_step"]),
+        status=unfinished if status == "unfinished" else str(status),
+        provisional=provisional,
+        feasible=bool(row[FEASIBLE]),
+    )
 
 
 def _read_live(read: Callable[[], T]) -> T:
@@ -221,19 +277,19 @@ def _read_live(read: Callable[[], T]) -> T:
     return read()
 
 
-def _running_entry(trial: dict[str, Any], reports: pd.DataFrame, now: float) -> dict[str, Any]:
+def _running_entry(trial: dict[str, Any], reports: pd.DataFrame, now: float) -> RunningTrial:
     rows = reports[reports["trial_id"] == trial["trial_id"]]
     last = rows.iloc[-1] if not rows.empty else None
     started = last["run_started_at"] if last is not None else float("nan")
     score = last[OBJECTIVE] if last is not None else float("nan")
-    return {
-        "trial_id": trial["trial_id"],
-        "step": int(last["step"]) if last is not None else 0,
-        "total_steps": int(last["total_steps"]) if last is not None else None,
-        "evaluations": len(rows),
-        "last_score": float(score) if math.isfinite(score) else None,
-        "elapsed_s": _seconds(now - started) if math.isfinite(started) else None,
-    }
+    return RunningTrial(
+        trial_id=trial["trial_id"],
+        step=int(last["step"]) if last is not None else 0,
+        total_steps=int(last["total_steps"]) if last is not None else None,
+        evaluations=len(rows),
+        last_score=float(score) if math.isfinite(score) else None,
+        elapsed_s=_seconds(now - started) if math.isfinite(started) else None,
+    )
 
 
 def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame, now: float) -> tuple[float | None, float | None]:
@@ -251,14 +307,16 @@ def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame, now: float
     return (max(past) if past else None), ahead
 
 
-def _created(meta: dict[str, Any]) -> float | None:
-    return _timestamp(meta.get("created"))
+def _created(meta: ExperimentMeta | None) -> float | None:
+    return _timestamp(meta.created) if meta is not None else None
 
 
-def _stopped_since_started(meta: dict[str, Any]) -> bool:
+def _stopped_since_started(meta: ExperimentMeta | None) -> bool:
     """Whether the driver recorded a stop signal (``stopped``) after the run or resume that last started."""
-    stopped = _times(meta.get("stopped"))
-    started = _times(meta.get("created")) + _times(meta.get("resumed"))
+    if meta is None:
+        return False
+    stopped = _times(meta.stopped)
+    started = _times(meta.created) + _times(meta.resumed)
     # The same second for both can only be a stop right after the start: a resume first starts Ray.
     return bool(stopped) and max(stopped) >= max(started, default=float("-inf"))
 

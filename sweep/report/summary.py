@@ -29,6 +29,25 @@ from sweep.store.ranking import (
     none_feasible,
     pareto_front,
 )
+from sweep.store.records import ExperimentMeta, SeedRun, Untrained
+from sweep.store.report_json import (
+    ArmSummary,
+    Attribution,
+    BestTrial,
+    DefaultArm,
+    Delivered,
+    NoFeasible,
+    Recipe,
+    Report,
+    RunSummary,
+    SearchedParam,
+    Seeds,
+    SeedSummary,
+    TrialCounts,
+    UntrainedScores,
+    UntrainedSummary,
+    Verdict,
+)
 from sweep.store.similarities import gold_scores, similarity_arrays
 from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES
@@ -46,35 +65,37 @@ def _std(values: list[float]) -> float | None:
     return float(statistics.stdev(values)) if len(values) > 1 else None
 
 
-def summarise_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise_runs(records: list[dict[str, Any]]) -> RunSummary:
     """Mean and spread over seeds of the STS-test metrics and the per-depth curve, of the delivered weights;
-    per seed also the step chosen and the score the same run had at the end of its budget."""
+    per seed also the step chosen and the score the same run had at the end of its budget. ``records``:
+    retrain.json's runs of one arm."""
+    runs = [SeedRun.model_validate(record) for record in records]
     per_seed = [
-        {
-            "seed": run["seed"],
-            **run["test"],
-            "per_layer": run["test_per_depth"],
-            "chosen_step": run["chosen_step"],
-            "steps": run["steps"],
-            "final": run["final"],
-            "final_per_layer": run["final_per_depth"],
-            "sts_dev_chosen": run["sts_dev_chosen"],
-            "sts_dev_final": run["sts_dev_final"],
-            "objective_chosen": run["chosen"],  # the STS-dev scores the step was chosen by
-        }
+        SeedSummary(
+            seed=run.seed,
+            metrics=run.test,
+            per_layer=run.test_per_depth,
+            chosen_step=run.chosen_step,
+            steps=run.steps,
+            final=run.final,
+            final_per_layer=run.final_per_depth,
+            sts_dev_chosen=run.sts_dev_chosen,
+            sts_dev_final=run.sts_dev_final,
+            objective_chosen=run.chosen,
+        )
         for run in runs
     ]
-    depths = range(len(runs[0]["test_per_depth"]))
-    return {
-        "spearman_cosine": _mean([run["test"]["spearman_cosine"] for run in runs]),
-        "mean": {name: _mean([run["test"][name] for run in runs]) for name in METRIC_NAMES},
-        "std": {name: _std([run["test"][name] for run in runs]) for name in METRIC_NAMES},
-        "per_seed": per_seed,
-        "per_layer": [_mean([run["test_per_depth"][d] for run in runs]) for d in depths],
-        "per_layer_std": [_std([run["test_per_depth"][d] for run in runs]) for d in depths],
-        "final_spearman_cosine": _mean([run["final"] for run in runs]),
-        "final_per_layer": [_mean([run["final_per_depth"][d] for run in runs]) for d in depths],
-    }
+    depths = range(len(runs[0].test_per_depth))
+    return RunSummary(
+        spearman_cosine=_mean([run.test["spearman_cosine"] for run in runs]),
+        mean={name: _mean([run.test[name] for run in runs]) for name in METRIC_NAMES},
+        std={name: _std([run.test[name] for run in runs]) for name in METRIC_NAMES},
+        per_seed=per_seed,
+        per_layer=[_mean([run.test_per_depth[d] for run in runs]) for d in depths],
+        per_layer_std=[_std([run.test_per_depth[d] for run in runs]) for d in depths],
+        final_spearman_cosine=_mean([run.final for run in runs]),
+        final_per_layer=[_mean([run.final_per_depth[d] for run in runs]) for d in depths],
+    )
 
 
 def build_report(
@@ -83,60 +104,60 @@ def build_report(
     standings: pd.DataFrame,
     retrained: dict[str, Any],
     similarities: pd.DataFrame,
-    meta: dict[str, Any],
+    meta: ExperimentMeta,
     reports: pd.DataFrame,
-) -> dict[str, Any]:
-    """The report.json contents (see the README for every key); ``standings`` are the pickable trials best
-    first (``sweep.store.ranking.standings``), ``retrained`` is retrain.json's record, ``meta`` experiment.json's,
-    ``reports`` every STS-dev evaluation (for the noise section)."""
+) -> Report:
+    """The report.json contents (see the README for every key; ``plots`` is left to the finishing step);
+    ``standings`` are the pickable trials best first (``sweep.store.ranking.standings``), ``retrained`` is
+    retrain.json's record, ``meta`` experiment.json's, ``reports`` every STS-dev evaluation (for the noise
+    section)."""
     objective = config.objective
     winner = _winner(config, standings, retrained)
     best_config = params_of(winner) if winner is not None else None
     default = retrained["default_config"]
     counts = trials["status"].value_counts()
-    attribution = _attribution(retrained, similarities, config, meta["n_layers"])
+    attribution = _attribution(retrained, similarities, config, meta.n_layers)
     noise = noise_summary(retrained, standings, reports, objective)
     if winner is None:  # every completed trial falls short, so none leads the others as a winner
         noise["lead"] = None
-    report: dict[str, Any] = {
-        "name": config.name,
-        "objective": summary(objective),
-        "model": config.model.reference,
-        "n_layers": meta["n_layers"],
-        "depths": list(range(1, meta["n_layers"] + 1)),  # the rows of test.per_layer: layers used
-        "recipe": _recipe(config),
-        "scheduler": config.scheduler.model_dump(mode="json"),
-        "search_space": _search_space(config, default, best_config),
-        "trials": {
-            "total": len(trials),
+    return Report(
+        name=config.name,
+        objective=summary(objective),
+        model=config.model.reference,
+        n_layers=meta.n_layers,
+        depths=list(range(1, meta.n_layers + 1)),
+        recipe=_recipe(config),
+        scheduler=config.scheduler.model_dump(mode="json"),
+        search_space=_search_space(config, default, best_config),
+        trials=TrialCounts(
+            total=len(trials),
             **{status: int(counts.get(status, 0)) for status in STATUSES},
-            "time_s": float(trials["time_s"].fillna(0).sum()),
-        },
-        "best": _best(winner, objective.metrics),
-        "no_feasible": _no_feasible(standings) if winner is None else None,
-        "leaderboard": _leaderboard(config, standings),
-        "constraint": _constraint(standings),
-        "noise": noise,
-        "pareto": _pareto(standings, config, _trial_id(winner)) if objective.target == "pareto" else None,
-        "importance": importances(config, standings),
-        "boundary_warnings": boundary_warnings(config.space, best_config) if best_config is not None else [],
-        "test": summarise_runs(retrained["best"]) if winner is not None else None,
-        "delivered": _delivered(retrained["best"][0]) if winner is not None else None,
-        "default": {"config": default, "test": summarise_runs(retrained["default"]) if retrained["default"] else None},
-        "default_is_best": bool(retrained["default_is_best"]) if winner is not None else None,
-        "untrained": _untrained(retrained["untrained"]),
-        "arms": _arms(retrained),
-        "attribution": attribution,
-        "attribution_order": headline_order(bool(searched_trainer_knobs(config.space))),
-        "verdict": _verdict(attribution["total"], config.verdict.margin),
-        "retrain_data": retrained.get("resampled_data"),
-        "retrain_cost": retrained.get("cost"),  # retrains written before the arms did not say it
-        "seeds": {"sweep": [config.train.seed], "retrain": config.retrain_seeds, "seen_by_sweep": config.seeds_seen},
-        "model_path": MODEL_DIR if winner is not None else None,
-        "command": meta["command"],
-        "plots": [],
-    }
-    return report
+            time_s=float(trials["time_s"].fillna(0).sum()),
+        ),
+        best=_best(winner, objective.metrics),
+        no_feasible=_no_feasible(standings) if winner is None else None,
+        leaderboard=_leaderboard(config, standings),
+        constraint=_constraint(standings),
+        noise=noise,
+        pareto=_pareto(standings, config, _trial_id(winner)) if objective.target == "pareto" else None,
+        importance=importances(config, standings),
+        boundary_warnings=boundary_warnings(config.space, best_config) if best_config is not None else [],
+        test=summarise_runs(retrained["best"]) if winner is not None else None,
+        delivered=_delivered(retrained["best"][0]) if winner is not None else None,
+        default=DefaultArm(config=default, test=summarise_runs(retrained["default"]) if retrained["default"] else None),
+        default_is_best=bool(retrained["default_is_best"]) if winner is not None else None,
+        untrained=_untrained(retrained["untrained"]),
+        arms=_arms(retrained),
+        attribution=attribution,
+        attribution_order=headline_order(bool(searched_trainer_knobs(config.space))),
+        verdict=_verdict(attribution["total"], config.verdict.margin),
+        retrain_data=retrained.get("resampled_data"),
+        retrain_cost=retrained.get("cost"),  # retrains written before the arms did not say it
+        seeds=Seeds(sweep=[config.train.seed], retrain=config.retrain_seeds, seen_by_sweep=config.seeds_seen),
+        model_path=MODEL_DIR if winner is not None else None,
+        command=meta.command,
+        plots=[],
+    )
 
 
 def _winner(config: ExperimentConfig, standings: pd.DataFrame, retrained: dict[str, Any]) -> pd.Series | None:
@@ -167,46 +188,48 @@ def _trial_id(winner: pd.Series | None) -> str | None:
     return str(winner["trial_id"]) if winner is not None else None
 
 
-def _best(winner: pd.Series | None, metrics: list[str]) -> dict[str, Any] | None:
+def _best(winner: pd.Series | None, metrics: list[str]) -> BestTrial | None:
     """The winner: its config, best STS-dev, and the evaluation that ranked it; None without one."""
     if winner is None:
         return None
-    return {
-        "trial_id": str(winner["trial_id"]),
-        "config": params_of(winner),
-        "sts_dev_spearman": float(winner["sts_dev_best"]),
-        "step": int(winner[CHOSEN_STEP]),
-        "objective": {metric: float(winner[metric]) for metric in metrics},
-        "status": str(winner["status"]),
-    }
+    return BestTrial(
+        trial_id=str(winner["trial_id"]),
+        config=params_of(winner),
+        sts_dev_spearman=float(winner["sts_dev_best"]),
+        step=int(winner[CHOSEN_STEP]),
+        objective={metric: float(winner[metric]) for metric in metrics},
+        status=str(winner["status"]),
+    )
 
 
-def _no_feasible(standings: pd.DataFrame) -> dict[str, Any]:
+def _no_feasible(standings: pd.DataFrame) -> NoFeasible:
     """Why nothing is delivered: the line the run said, the reason alone, and the constraint's figures."""
     limit = standings.attrs["constraint"]
-    return {
-        "text": infeasible_line(limit, len(standings)),
-        "reason": infeasible_reason(limit),
-        "completed": len(standings),
+    return NoFeasible(
+        text=infeasible_line(limit, len(standings)),
+        reason=infeasible_reason(limit),
+        completed=len(standings),
         **limit.summary(),
-    }
+    )
 
 
-def _delivered(run: dict[str, Any]) -> dict[str, Any]:
+def _delivered(record: dict[str, Any]) -> Delivered:
     """The delivered model's own figures: the first seed's run, whose weights best_model holds."""
-    return {"seed": run["seed"], "chosen_step": run["chosen_step"], "sts_dev": run.get("sts_dev"), "test": run["test"]}
+    run = SeedRun.model_validate(record)
+    return Delivered(seed=run.seed, chosen_step=run.chosen_step, sts_dev=run.sts_dev, test=run.test)
 
 
-def _untrained(scored: dict[str, Any]) -> dict[str, Any]:
+def _untrained(record: dict[str, Any]) -> UntrainedSummary:
     """The base model before training, in the shape of the retrained ones' means."""
-    return {
-        split: {
-            "spearman_cosine": scored[split]["full"]["spearman_cosine"],
-            "mean": scored[split]["full"],
-            "per_layer": scored[split]["per_depth"],
+    scored = Untrained.model_validate(record)
+    return UntrainedSummary(
+        **{
+            split: UntrainedScores(
+                spearman_cosine=part.full["spearman_cosine"], mean=part.full, per_layer=part.per_depth
+            )
+            for split, part in (("sts_dev", scored.sts_dev), ("test", scored.test))
         }
-        for split in ("sts_dev", "test")
-    }
+    )
 
 
 def arm_plan(retrained: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -225,22 +248,20 @@ def arm_plan(retrained: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return plan | {UNTRAINED: {"config": None, "runs_of": UNTRAINED, "note": None}}
 
 
-def _arms(retrained: dict[str, Any]) -> dict[str, Any]:
+def _arms(retrained: dict[str, Any]) -> dict[str, ArmSummary]:
     """Every arm retrained: its config, whose runs it is, and its STS-test figures (means over seeds)."""
     arms = {}
     for name, arm in arm_plan(retrained).items():
         test = (
-            _untrained(retrained[UNTRAINED])["test"]
-            if name == UNTRAINED
-            else summarise_runs(retrained[RUN_NAMES[name]])
+            _untrained(retrained[UNTRAINED]).test if name == UNTRAINED else summarise_runs(retrained[RUN_NAMES[name]])
         )
-        arms[name] = {**arm, "test": test}
+        arms[name] = ArmSummary(**arm, test=test)
     return arms
 
 
 def _attribution(
     retrained: dict[str, Any], similarities: pd.DataFrame, config: ExperimentConfig, n_layers: int
-) -> dict[str, Any]:
+) -> dict[str, Attribution | None]:
     """Each difference of ``sweep.config.arms.ATTRIBUTION`` on the sweep's objective and at every depth
     (``sweep.report.verdict``); None where ``retrain.arms`` left out one of its arms."""
     plan = arm_plan(retrained)
@@ -257,7 +278,7 @@ def _attribution(
             draws[runs] = resampled_spearman(gold, arrays[runs])
         return arrays[runs]
 
-    found: dict[str, Any] = {}
+    found: dict[str, Attribution | None] = {}
     for key, (minuend, subtrahend) in ATTRIBUTION.items():
         if minuend not in plan or subtrahend not in plan:
             found[key] = None
@@ -274,43 +295,45 @@ def _attribution(
             full_depth_margin=config.objective.full_depth_margin,
         )
         judged["objective"]["label"] = config.objective.describe_on_test()
-        found[key] = {
-            "arms": [minuend, subtrahend],
-            **{part: judged[part] for part in ("objective", "full", "per_depth")},
-        }
+        found[key] = Attribution(
+            arms=[minuend, subtrahend],
+            objective=judged["objective"],
+            full=judged["full"],
+            per_depth=judged["per_depth"],
+        )
     return found
 
 
-def _verdict(total: dict[str, Any] | None, margin: float) -> dict[str, Any] | None:
+def _verdict(total: Attribution | None, margin: float) -> Verdict | None:
     """``attribution.total`` where it has always been: best vs the reference defaults."""
     if total is None:
         return None
-    return {"objective": total["objective"], "full": total["full"], "per_depth": total["per_depth"], "margin": margin}
+    return Verdict(objective=total.objective, full=total.full, per_depth=total.per_depth, margin=margin)
 
 
-def _recipe(config: ExperimentConfig) -> dict[str, Any]:
+def _recipe(config: ExperimentConfig) -> Recipe:
     """What every trial shares: the loss, the data and the fixed training settings."""
-    return {
-        "loss": LOSS,
-        "data": {split: source.model_dump(mode="json") for split, source in config.data},
-        "train": config.train.model_dump(mode="json"),
-    }
+    return Recipe(
+        loss=LOSS,
+        data={split: source.model_dump(mode="json") for split, source in config.data},
+        train=config.train.model_dump(mode="json"),
+    )
 
 
 def _search_space(
     config: ExperimentConfig, default: dict[str, Any], best: dict[str, Any] | None
-) -> list[dict[str, Any]]:
+) -> list[SearchedParam]:
     """Every parameter: what was searched, its reference default, the best value (None without a winner)
     and what it does."""
     space = config.space
     return [
-        {
-            "param": key,
-            "searched": space[key].describe() if key in space and space[key].searched else None,
-            "default": default[key],
-            "best": best[key] if best is not None else None,
-            "role": rule.meaning,
-        }
+        SearchedParam(
+            param=key,
+            searched=space[key].describe() if key in space and space[key].searched else None,
+            default=default[key],
+            best=best[key] if best is not None else None,
+            role=rule.meaning,
+        )
         for key, rule in RULES.items()
     ]
 

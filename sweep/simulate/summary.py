@@ -68,7 +68,7 @@ def read_recorded(location: str) -> Recorded:
     folder = ExperimentFolder(location)
     config = folder.config()
     trials, reports = folder.results()
-    recording = read_recording(trials, reports, config, folder.meta().get("max_evaluations"))
+    recording = read_recording(trials, reports, config, folder.meta().max_evaluations)
     return Recorded(folder, config, trials, reports, recording)
 
 

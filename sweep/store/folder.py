@@ -27,7 +27,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, overload
 
 import pandas as pd
 
@@ -45,10 +45,12 @@ from sweep.store.records import (
     UntrainedRun,
     check_frame,
     fit,
+    json_record,
 )
 from sweep.store.tune_state import STATE_PATTERN, state_files
 from trainables.errors import InputError
 
+R = TypeVar("R", bound=Record)
 # The times of run facts (experiment.json's created, resumed and stopped; a retrain run's start and end).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
@@ -232,21 +234,32 @@ class ExperimentFolder:
     def write_config(self, config: ExperimentConfig) -> None:
         self.files.write_text(CONFIG_FILE, to_yaml(config))
 
-    def meta(self, required: bool = True) -> dict[str, Any]:
-        """experiment.json's run facts; with ``required`` False, none ({}) where the file is missing."""
+    @overload
+    def meta(self, required: Literal[True] = True) -> ExperimentMeta: ...
+
+    @overload
+    def meta(self, required: bool) -> ExperimentMeta | None: ...
+
+    def meta(self, required: bool = True) -> ExperimentMeta | None:
+        """experiment.json's run facts; with ``required`` False, None where the file is missing. Read as the
+        model it is written from, so a resume or a stop adds to it what it knows and writes it back."""
         if not required and not self.files.is_file(META_FILE):
-            return {}
-        return self._record(ExperimentMeta, self._required(META_FILE))
+            return None
+        return self._model(ExperimentMeta, self._required(META_FILE))
 
     def _record(self, schema: type[Record], name: str) -> dict[str, Any]:
         """The JSON file ``name`` read through its schema, as the plain JSON-ready values it holds (the keys
         the file had, and no others); InputError, saying what rebuilds it, where it is damaged."""
+        return self._model(schema, name).model_dump(exclude_unset=True)
+
+    def _model(self, schema: type[R], name: str) -> R:
+        """The JSON file ``name`` read as ``schema``; InputError, saying what rebuilds it, where it is damaged."""
         remedy = self.remedy(name)
         try:
             data = self.files.read_json(name)
         except InputError as error:  # not JSON at all
             raise InputError(f"{error}; {remedy}") from None
-        return fit(schema, data, f"{self}/{name}", remedy).model_dump(exclude_unset=True)
+        return fit(schema, data, f"{self}/{name}", remedy)
 
     def _frame(self, name: str) -> pd.DataFrame:
         """The Parquet file ``name``; InputError, saying what rebuilds it, where it is not Parquet."""
@@ -255,8 +268,8 @@ class ExperimentFolder:
         except InputError as error:
             raise InputError(f"{error}; {self.remedy(name)}") from None
 
-    def write_meta(self, meta: dict[str, Any]) -> None:
-        self.files.write_json(META_FILE, meta)
+    def write_meta(self, meta: ExperimentMeta) -> None:
+        self.files.write_json(META_FILE, json_record(meta))
 
     # The Optuna study.
     def study_journal(self) -> Path | None:
@@ -277,10 +290,11 @@ class ExperimentFolder:
         meta = self.meta(required=False)
         if not has_ray and self.is_swept():
             return self.saved_results()
-        if not has_ray and not meta:
+        if not has_ray and meta is None:
             raise InputError(f"{self}: no Ray Tune experiment or {TRIALS_FILE} here; give an experiment folder")
-        skip = meta.get("superseded", []) if superseded is None else superseded
-        return read_results(self.files, skip, meta.get("n_layers"))
+        if superseded is None:
+            superseded = meta.superseded if meta is not None else []
+        return read_results(self.files, superseded, meta.n_layers if meta is not None else None)
 
     def saved_results(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(trials, reports) as the finished sweep saved them; InputError where the sweep has not finished,
@@ -289,7 +303,8 @@ class ExperimentFolder:
             raise InputError(f"{self}: not finished: the sweep did not end; `sweep resume {self}` finishes it")
         trials = self._frame(self._required(TRIALS_FILE))
         reports = self._frame(self._required(REPORTS_FILE))
-        n_layers = self.meta(required=False).get("n_layers") or reported_depth([reports])
+        meta = self.meta(required=False)
+        n_layers = meta.n_layers if meta is not None else reported_depth([reports])
         where = f"{self}/{TRIALS_FILE}"
         check_frame(trials, trial_dtypes(n_layers), where, self.remedy(TRIALS_FILE), {"status": STATUSES})
         check_frame(reports, report_dtypes(n_layers), f"{self}/{REPORTS_FILE}", self.remedy(REPORTS_FILE))
@@ -355,8 +370,8 @@ class ExperimentFolder:
                 runs[run] = self._record(schema, path)
         return runs
 
-    def write_retrain_run(self, name: str, record: dict[str, Any]) -> None:
-        self.files.write_json(f"{RETRAIN_RUNS_DIR}/{name}.json", record)
+    def write_retrain_run(self, name: str, record: TrainedRun | UntrainedRun) -> None:
+        self.files.write_json(f"{RETRAIN_RUNS_DIR}/{name}.json", json_record(record))
 
     def has_model(self) -> bool:
         return bool(self.files.names(MODEL_DIR))

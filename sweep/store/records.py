@@ -15,7 +15,16 @@ import re
 from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sweep.config.arms import ARMS, RUN_NAMES, UNTRAINED
 from sweep.config.search_space import RULES
@@ -43,6 +52,14 @@ def fit(model: type[M], data: Any, where: str, rebuild: str, at: str = "") -> M:
         return model.model_validate(data)
     except ValidationError as error:
         raise InputError(f"{where}: damaged ({problem(error, at)}); {rebuild}") from None
+
+
+def json_record(record: BaseModel) -> dict[str, Any]:
+    """``record`` as its file holds it: plain JSON values, the keys in the order its model declares them,
+    and only the keys it was given, so that a fact a record does not have yet (experiment.json's
+    ``resumed`` before any resume, a run's ``sts_dev`` where no model was kept) is no key rather than a
+    null, as the files have always had it."""
+    return record.model_dump(mode="json", exclude_unset=True)
 
 
 def problem(error: ValidationError, at: str = "") -> str:
@@ -75,11 +92,13 @@ def _times(value: Any) -> list[str]:
 
 
 class ExperimentMeta(Record):
-    """experiment.json: the run's facts, written when it starts (``sweep.workflow.commands``)."""
+    """experiment.json: the run's facts, written when it starts (``sweep.workflow.commands``) and added to as
+    it goes. The fields are in the order the file has them; a fact that has not happened yet (a resume, a
+    stop) is no key at all, so the file is written with ``json_record``."""
 
     command: str  # the command line the report repeats
-    n_layers: int = Field(ge=1)  # the model's depth: the report's depths 1..L
     created: str | None = None
+    n_layers: int = Field(ge=1)  # the model's depth: the report's depths 1..L
     max_evaluations: int | None = Field(default=None, ge=1)  # what ASHA was given; a replay gives it again
     superseded: list[str] = []  # trials a resume reran under new ids
     config_digest: str | None = None
@@ -98,18 +117,20 @@ class ExperimentMeta(Record):
 
 
 # retrain.json and retrain_runs/*.json
-class Metrics(Record):
-    """The model card's STS metric set (``METRIC_NAMES``), each a number."""
-
-    @model_validator(mode="after")
-    def _every_metric(self) -> Metrics:
-        values = self.model_extra or {}
+def _metric_set(value: Any) -> Any:
+    """The model card's STS metric set (``METRIC_NAMES``), each a number; a value that is no object is left
+    for the type check to name."""
+    if isinstance(value, dict):
         for name in METRIC_NAMES:
-            if name not in values:
+            if name not in value:
                 raise ValueError(f"no {name}")
-            if isinstance(values[name], bool) or not isinstance(values[name], int | float):
+            if isinstance(value[name], bool) or not isinstance(value[name], int | float):
                 raise ValueError(f"{name} is not a number")
-        return self
+    return value
+
+
+# A plain mapping, in the order the evaluation gave the metrics, which the report repeats.
+Metrics = Annotated[dict[str, float], BeforeValidator(_metric_set)]
 
 
 class Scored(Record):
@@ -127,7 +148,9 @@ class Untrained(Record):
 
 
 class SeedRun(Record):
-    """One retrain run of one arm with one seed, as retrain.json keeps it (``sweep.workflow.retrain.retrain_one``)."""
+    """One retrain run of one arm with one seed (``sweep.workflow.retrain.retrain_one``): retrain.json keeps it
+    without ``cosine`` and ``params`` (see ``TrainedRun``). The fields after ``final_per_depth`` are only in
+    records written since they are kept; ``sts_dev`` only in the run whose model is delivered."""
 
     seed: int
     chosen_step: int
@@ -139,6 +162,17 @@ class SeedRun(Record):
     test_per_depth: list[float] = Field(min_length=1)
     final: float
     final_per_depth: list[float] = Field(min_length=1)
+    cosine: list[list[float]] | None = None  # per depth, per test pair; kept apart from retrain.json
+    node_id: str | None = None  # the Ray node it ran on
+    started: str | None = None
+    sts_dev: Metrics | None = None  # the delivered model's own STS-dev metric set, for its card
+    params: dict[str, Any] | None = None  # its config; retrain.json names it once per arm
+    finished: str | None = None
+
+    def in_retrain_record(self) -> SeedRun:
+        """The run as retrain.json keeps it: without the similarities (in test_similarities.parquet) and
+        the config (the arm's)."""
+        return SeedRun.model_validate(self.model_dump(exclude_unset=True, exclude={"cosine", "params"}))
 
 
 class Arm(Record):
@@ -195,16 +229,21 @@ class RetrainRecord(Record):
 
 
 class TrainedRun(SeedRun):
-    """retrain_runs/<arm>-seed<N>.json: one finished run, with its config and every STS-test similarity."""
+    """retrain_runs/<arm>-seed<N>.json: one finished run, with its config and every STS-test similarity
+    (each field where ``SeedRun`` declares it, so the file keeps its order)."""
 
-    params: dict[str, Any]
     cosine: list[list[float]] = Field(min_length=1)  # per depth, per test pair
+    params: dict[str, Any]
 
 
 class UntrainedRun(Untrained):
     """retrain_runs/untrained.json: the untrained model's scores and every STS-test similarity."""
 
     cosine: list[list[float]] = Field(min_length=1)
+
+    def in_retrain_record(self) -> Untrained:
+        """The scores as retrain.json keeps them, without the similarities."""
+        return Untrained.model_validate(self.model_dump(exclude_unset=True, exclude={"cosine"}))
 
 
 # report.json: read back by programs (the benchmarks); `sweep report` writes it from the other files.

@@ -36,6 +36,7 @@ from sweep.store.folder import (
 )
 from sweep.store.frames import params_of
 from sweep.store.ranking import NoFeasibleTrialError, select_best
+from sweep.store.records import ExperimentMeta
 from sweep.tracking.backends import check_stored_uri, check_tracking
 from sweep.tracking.tracker import Tracker
 from sweep.tuning.schedulers import build_scheduler
@@ -157,21 +158,21 @@ def run_experiment(
     with signals.resumable(experiment.location), written(experiment.location, "resume"):
         with written(experiment.location, None):  # until both are written there is nothing to resume
             experiment.write_config(config)
-            meta = {
-                "command": command,
-                "created": now_stamp(),
-                "n_layers": prepared.plan.n_layers,
-                "max_evaluations": prepared.plan.max_evaluations,
-                "superseded": [],
-                "config_digest": digest,
-            }
+            meta = ExperimentMeta(
+                command=command,
+                created=now_stamp(),
+                n_layers=prepared.plan.n_layers,
+                max_evaluations=prepared.plan.max_evaluations,
+                superseded=[],
+                config_digest=digest,
+            )
             experiment.write_meta(meta)
         storage = _study_storage(config, experiment)
         spec = tuner_spec(config, prepared.data, prepared.plan, experiment.files, study_storage=storage, output=output)
         with _stop_recorded(experiment, meta), signals.sweeping():
             spec.tuner().fit()
         spec.record_stalled(experiment.files)
-        trials, reports = experiment.save_results(meta["superseded"])
+        trials, reports = experiment.save_results(meta.superseded)
         log.info("sweep finished at %.1fs", time.monotonic() - started)
         tracker.log_statuses(trials)
         retrained = _retrain(experiment, prepared, trials, reports, tracker)
@@ -209,7 +210,7 @@ def resume_experiment(
             config = _with_study_name(prepared.config, experiment)
             storage = _study_storage(config, experiment)
             stored = storage is not None and study_exists(storage, config.search.study_name)
-            plan = plan_resume(experiment.files, config, meta.get("superseded", []), stored)
+            plan = plan_resume(experiment.files, config, meta.superseded, stored)
             if stored:
                 study = optuna.load_study(study_name=config.search.study_name, storage=storage)
                 failed = settle_interrupted(study, plan.outcomes)
@@ -218,11 +219,11 @@ def resume_experiment(
                 "resuming %s: %d finished trials kept, %d interrupted rerun, %d left to run",
                 experiment,
                 plan.kept,
-                len(plan.superseded) - len(meta.get("superseded", [])),
+                len(plan.superseded) - len(meta.superseded),
                 plan.left,
             )
             # Recorded before the rerun starts, so a crash during the resume leaves a resumable folder.
-            meta = {**meta, "superseded": plan.superseded, "resumed": [*meta.get("resumed", []), now_stamp()]}
+            meta = meta.model_copy(update={"superseded": plan.superseded, "resumed": [*meta.resumed, now_stamp()]})
             experiment.write_meta(meta)
             if plan.left:
                 spec = tuner_spec(
@@ -296,7 +297,7 @@ def analyze_experiment(location: str | Path) -> ExperimentResult:
     trials, reports = experiment.results()
     with written(experiment.location, "analyze"):
         if not experiment.has_retrain():
-            return finish(experiment, config, {}, trials, reports, None)
+            return finish(experiment, config, None, trials, reports, None)
         return finish(experiment, config, experiment.meta(), trials, reports, experiment.retrained())
 
 
@@ -321,7 +322,7 @@ def _retrain(
 def _finish(
     experiment: ExperimentFolder,
     config: ExperimentConfig,
-    meta: dict[str, Any],
+    meta: ExperimentMeta,
     trials: pd.DataFrame,
     reports: pd.DataFrame,
     retrained: Retrained,
@@ -402,7 +403,7 @@ def _connect(config: ExperimentConfig, address: str | None) -> None:
 
 
 @contextlib.contextmanager
-def _stop_recorded(experiment: ExperimentFolder, meta: dict[str, Any]) -> Iterator[None]:
+def _stop_recorded(experiment: ExperimentFolder, meta: ExperimentMeta) -> Iterator[None]:
     """Around the sweep: a signal that stops it is written to experiment.json (``stopped``), so that
     `sweep status` says at once that no driver runs the folder any more, instead of after its files have
     gone unchanged for minutes."""
@@ -410,7 +411,7 @@ def _stop_recorded(experiment: ExperimentFolder, meta: dict[str, Any]) -> Iterat
         yield
     except signals.Interrupted:
         try:
-            experiment.write_meta({**meta, "stopped": [*meta.get("stopped", []), now_stamp()]})
+            experiment.write_meta(meta.model_copy(update={"stopped": [*meta.stopped, now_stamp()]}))
         except Exception as error:  # the exit status and the resumable folder matter more than this note
             log.warning("could not record the stop in %s: %s", experiment, error)
         raise

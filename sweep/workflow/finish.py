@@ -17,6 +17,8 @@ from sweep.report.model_card import render_card
 from sweep.report.summary import build_report
 from sweep.store.folder import MODEL_DIR, ExperimentFolder, Retrained, plot_title
 from sweep.store.ranking import standings
+from sweep.store.records import ExperimentMeta
+from sweep.store.report_json import Plot
 
 log = logging.getLogger("sweep")
 
@@ -33,31 +35,32 @@ class ExperimentResult:
 def finish(
     experiment: ExperimentFolder,
     config: ExperimentConfig,
-    meta: dict[str, Any],
+    meta: ExperimentMeta | None,
     trials: pd.DataFrame,
     reports: pd.DataFrame,
     retrained: Retrained | None,
 ) -> ExperimentResult:
     """Report, plots and the report's files from the frames and the retrain already in memory; without a
-    retrain (a running or crashed sweep) the plots only."""
+    retrain (a running or crashed sweep) the plots only, and ``meta`` may be None."""
     ranking = standings(trials, reports, config.objective, config.reference)
-    report = None
-    if retrained is not None:
-        report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta, reports)
-    plots = draw_plots(experiment, config, trials, reports, ranking, report)
-    if report is not None:
-        report["plots"] = [{"file": name, "title": plot_title(name)} for name in plots]
-        experiment.write_report(report, render_report_md(report))
-        if report["model_path"] is not None:
-            _update_card(experiment, report)
-        elif experiment.has_model():  # no trial is feasible now, yet an earlier retrain (another margin) kept one
-            log.warning(
-                "%s/%s is left from an earlier retrain: no trial is feasible now, so this report delivers no model; "
-                "remove it, so that nothing picks it up",
-                experiment.location,
-                MODEL_DIR,
-            )
-    return ExperimentResult(experiment.location, report, plots)
+    if retrained is None or meta is None:
+        plots = draw_plots(experiment, config, trials, reports, ranking, None)
+        return ExperimentResult(experiment.location, None, plots)
+    report = build_report(config, trials, ranking, retrained.record, retrained.similarities, meta, reports)
+    plots = draw_plots(experiment, config, trials, reports, ranking, report.model_dump(mode="json"))
+    report.plots = [Plot(file=name, title=plot_title(name)) for name in plots]
+    written = report.model_dump(mode="json")  # what report.json holds, and all that report.md and the card read
+    experiment.write_report(written, render_report_md(written))
+    if report.model_path is not None:
+        _update_card(experiment, written)
+    elif experiment.has_model():  # no trial is feasible now, yet an earlier retrain (another margin) kept one
+        log.warning(
+            "%s/%s is left from an earlier retrain: no trial is feasible now, so this report delivers no model; "
+            "remove it, so that nothing picks it up",
+            experiment.location,
+            MODEL_DIR,
+        )
+    return ExperimentResult(experiment.location, written, plots)
 
 
 def _update_card(experiment: ExperimentFolder, report: dict[str, Any]) -> None:

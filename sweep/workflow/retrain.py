@@ -25,6 +25,7 @@ from sweep.config.arms import BEST, RUN_NAMES, UNTRAINED, WORDS, plan_arms
 from sweep.config.experiment import ExperimentConfig
 from sweep.runtime import signals
 from sweep.store.folder import ExperimentFolder, Retrained, now_stamp
+from sweep.store.records import Arm, RetrainRecord, Scored, TrainedRun, UntrainedRun, json_record
 from sweep.store.similarities import similarity_frame
 from trainables.data import StsPairs, TrialData, load_triplets, sample
 from trainables.errors import RunFailed
@@ -46,8 +47,9 @@ def retrain_one(
     selection: Selection,
     threads: int,
     keep_model: bool,
-) -> dict[str, Any]:
-    """Train ``params`` with ``seed`` on the full budget; STS-test of the chosen weights and of the last ones."""
+) -> tuple[TrainedRun, dict[str, bytes] | None]:
+    """Train ``params`` with ``seed`` on the full budget; STS-test of the chosen weights and of the last ones.
+    With ``keep_model``, also the model's files (path -> content), which travel back to the driver."""
     # Imported in the worker only, as for the sweep's trainable.
     from trainables.hold import RETRAIN, held
     from trainables.training import start_worker_run, train_and_deliver
@@ -55,38 +57,39 @@ def retrain_one(
     started = now_stamp()
     start_worker_run(threads)
     run = train_and_deliver(params, data, sts_test, settings, model_config, seed, selection, held(None, RETRAIN))
-    result = {
-        "seed": seed,
-        "chosen_step": int(run.chosen["step"]),
-        "steps": int(run.history[-1]["step"]),
-        "sts_dev_chosen": float(run.chosen[OBJECTIVE]),
-        "sts_dev_final": float(run.history[-1][OBJECTIVE]),
-        "chosen": {metric: float(run.chosen[metric]) for metric in selection.metrics},
-        "test": run.test["full"],
-        "test_per_depth": run.test["per_depth"],
-        "final": run.final["full"]["spearman_cosine"],
-        "final_per_depth": run.final["per_depth"],
-        "cosine": run.test["cosine"],
-        "node_id": ray.get_runtime_context().get_node_id(),
-        "started": started,
-        "files": None,
-    }
+    kept: dict[str, Any] = {}
+    files = None
     if keep_model:
         from trainables.evaluation import evaluate_sts
 
         # The delivered model's own STS-dev metric set, for its card (evaluations during training keep one).
-        result["sts_dev"] = evaluate_sts(run.model, data.sts_dev, settings.eval_batch_size)["full"]
+        kept["sts_dev"] = evaluate_sts(run.model, data.sts_dev, settings.eval_batch_size)["full"]
         with tempfile.TemporaryDirectory(prefix="best-model-") as folder:
             run.model.save(folder)
-            result["files"] = {
-                str(p.relative_to(folder)): p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()
-            }
-    return result
+            files = {str(p.relative_to(folder)): p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()}
+    record = TrainedRun(
+        seed=seed,
+        chosen_step=int(run.chosen["step"]),
+        steps=int(run.history[-1]["step"]),
+        sts_dev_chosen=float(run.chosen[OBJECTIVE]),
+        sts_dev_final=float(run.history[-1][OBJECTIVE]),
+        chosen={metric: float(run.chosen[metric]) for metric in selection.metrics},
+        test=run.test["full"],
+        test_per_depth=run.test["per_depth"],
+        final=run.final["full"]["spearman_cosine"],
+        final_per_depth=run.final["per_depth"],
+        cosine=np.asarray(run.test["cosine"]).tolist(),  # JSON, at full precision
+        node_id=ray.get_runtime_context().get_node_id(),
+        started=started,
+        **kept,
+        params=params,
+    )
+    return record, files
 
 
 def score_untrained(
     data: TrialData, sts_test: StsPairs, model_config: ModelConfig, threads: int, batch_size: int
-) -> dict[str, Any]:
+) -> UntrainedRun:
     """The base model before any training on STS-dev and STS-test, every depth: what training starts from."""
     from trainables.evaluation import evaluate_sts
     from trainables.model import build_model
@@ -95,11 +98,11 @@ def score_untrained(
     start_worker_run(threads)
     model = build_model(model_config)
     dev, test = evaluate_sts(model, data.sts_dev, batch_size), evaluate_sts(model, sts_test, batch_size)
-    return {
-        "sts_dev": {"full": dev["full"], "per_depth": dev["per_depth"]},
-        "test": {"full": test["full"], "per_depth": test["per_depth"]},
-        "cosine": test["cosine"],
-    }
+    return UntrainedRun(
+        sts_dev=Scored(full=dev["full"], per_depth=dev["per_depth"]),
+        test=Scored(full=test["full"], per_depth=test["per_depth"]),
+        cosine=np.asarray(test["cosine"]).tolist(),
+    )
 
 
 @dataclass(frozen=True)
@@ -255,17 +258,21 @@ def _run(
     return done
 
 
-def _keep(run: RetrainRun, result: dict[str, Any], folder: ExperimentFolder | None) -> dict[str, Any]:
-    """A finished run's record, written to ``folder`` (its model first, which the record vouches for)."""
-    files = result.pop("files", None)
-    record = {**result, "cosine": np.asarray(result["cosine"]).tolist()}  # JSON, at full precision
-    if run.params is not None:
-        record.update(params=run.params, finished=now_stamp())
+def _keep(
+    run: RetrainRun,
+    result: tuple[TrainedRun, dict[str, bytes] | None] | UntrainedRun,
+    folder: ExperimentFolder | None,
+) -> dict[str, Any]:
+    """A finished run's record, written to ``folder`` (its model first, which the record vouches for), and
+    returned as the JSON its file holds, as an earlier retrain's records are read back."""
+    record, files = result if isinstance(result, tuple) else (result, None)
+    if isinstance(record, TrainedRun):
+        record = record.model_copy(update={"finished": now_stamp()})
     if folder is not None:
         if files is not None:
             folder.write_model(files)
         folder.write_retrain_run(run.name, record)
-    return record
+    return json_record(record)
 
 
 def _seeds(runs: list[RetrainRun]) -> list[int]:
@@ -309,21 +316,19 @@ def _assemble(
     }
     untrained = done[UNTRAINED]
     similarities = similarity_frame(sts_test, runs, untrained)
-    sized = {name: [_json_sized(run) for run in arm_runs] for name, arm_runs in runs.items()}
-    record: dict[str, Any] = {RUN_NAMES[name]: None for name in RUN_NAMES}
-    for arm in arms:
-        if arm.params is not None:
-            record[RUN_NAMES[arm.name]] = sized[arm.runs_of]
-    record |= {
-        "default_is_best": best == default,
-        "untrained": _json_sized(untrained),
-        "best_config": best,
-        "default_config": default,
-        "arms": {arm.name: {"config": arm.params, "runs_of": arm.runs_of, "note": arm.note} for arm in arms},
-        "resampled_data": training_data_note(config),
-        "cost": cost(planned),
-    }
-    return Retrained(record, similarities)
+    kept = {name: [TrainedRun.model_validate(run).in_retrain_record() for run in group] for name, group in runs.items()}
+    trained = {RUN_NAMES[arm.name]: kept[arm.runs_of] for arm in arms if arm.params is not None}
+    record = RetrainRecord(
+        **{key: trained.get(key) for key in RUN_NAMES.values()},  # None: an arm not retrained
+        default_is_best=best == default,
+        untrained=UntrainedRun.model_validate(untrained).in_retrain_record(),
+        best_config=best,
+        default_config=default,
+        arms={arm.name: Arm(config=arm.params, runs_of=arm.runs_of, note=arm.note) for arm in arms},
+        resampled_data=training_data_note(config),
+        cost=cost(planned),
+    )
+    return Retrained(json_record(record), similarities)
 
 
 def training_data_note(config: ExperimentConfig) -> str:
@@ -334,11 +339,6 @@ def training_data_note(config: ExperimentConfig) -> str:
     if config.retrain.resample_data:
         return f"each seed: its own random {source.limit} rows of data.train (every arm of a seed the same rows)"
     return f"every seed: the sweep's {source.limit} rows of data.train"
-
-
-def _json_sized(run: dict[str, Any]) -> dict[str, Any]:
-    """A run's result without the model files and the similarity arrays, which are kept apart."""
-    return {key: value for key, value in run.items() if key not in ("files", "cosine", "params")}
 
 
 def gather(refs: list[ray.ObjectRef], what: str) -> list[dict[str, Any]]:
