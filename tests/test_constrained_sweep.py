@@ -18,6 +18,7 @@ import pytest
 
 from sweep.cli import main
 from sweep.store.folder import STUDY_FILE, ExperimentFolder, load_reports, load_trials
+from sweep.store.report_json import Report
 from sweep.tracking.tracker import report_metrics
 from sweep.tuning.study import RAY_TRIAL_ID, open_storage
 from trainables.metrics import OBJECTIVE, depth_metric
@@ -158,6 +159,9 @@ def test_with_no_feasible_trial_the_report_gives_the_defaults_and_the_untrained_
     untrained = json.loads((infeasible_folder / "retrain_runs" / "untrained.json").read_text())["test"]
     assert report["untrained"]["test"]["per_layer"] == pytest.approx(untrained["per_depth"])
     assert ExperimentFolder(infeasible_folder).report()["no_feasible"]["completed"] > 0  # reads back too
+    # Every key its model names, the ones that need a winner null, the constraint's figures after no_feasible's.
+    assert json.dumps(Report.model_validate(report).model_dump(mode="json")) == json.dumps(report)
+    assert list(report["no_feasible"])[3:] == list(report["constraint"])[: len(report["no_feasible"]) - 3]
 
 
 def test_with_no_feasible_trial_report_md_says_so_first_then_gives_the_depth_table(

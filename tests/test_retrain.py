@@ -233,3 +233,26 @@ def test_a_retrain_written_before_the_arms_existed_still_reports(smoke_experimen
     assert report["attribution"]["loss"] is None and report["attribution"]["adaptive"] is None
     out = own_output(capsys).out
     assert "loss: not judged, no defaults_at_best_trainer runs" in out and "`sweep retrain DIR` adds them" in out
+
+
+def test_every_record_a_retrain_writes_is_its_model_key_for_key(retrained_on_the_sweep_seed, output):
+    from pydantic import ValidationError
+
+    from sweep.store.records import RetrainRecord, TrainedRun, UntrainedRun, json_record
+    from sweep.store.report_json import Report
+
+    folder = retrained_on_the_sweep_seed
+    # Read back and written again, each file is what it was: the models name every key, in the file's order.
+    for path in sorted((folder / "retrain_runs").glob("*.json")):
+        record = json.loads(path.read_text())
+        model = UntrainedRun if path.stem == "untrained" else TrainedRun
+        assert json.dumps(json_record(model.model_validate(record))) == json.dumps(record), path.name
+    retrain = json.loads((folder / "retrain.json").read_text())
+    assert json.dumps(json_record(RetrainRecord.model_validate(retrain))) == json.dumps(retrain)
+    report = json.loads((folder / "report.json").read_text())
+    assert json.dumps(Report.model_validate(report).model_dump(mode="json")) == json.dumps(report)
+    # The report's model takes no key it does not name, and misses none.
+    with pytest.raises(ValidationError, match="extra"):
+        Report.model_validate({**report, "surprise": 1})
+    with pytest.raises(ValidationError, match="verdict"):
+        Report.model_validate({key: value for key, value in report.items() if key != "verdict"})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 
 class Section(BaseModel):
@@ -90,6 +90,15 @@ class SeedSummary(Section):
     sts_dev_chosen: float
     sts_dev_final: float
     objective_chosen: dict[str, float]  # the STS-dev scores the step was chosen by
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nested(cls, data: Any) -> Any:
+        """A seed as report.json holds it, flat: the keys that are no field of this model are its metrics."""
+        if isinstance(data, dict) and "metrics" not in data:
+            own = {key: value for key, value in data.items() if key in cls.model_fields}
+            return {**own, "metrics": {key: value for key, value in data.items() if key not in own}}
+        return data
 
     @model_serializer(mode="wrap")
     def _flat(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
