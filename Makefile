@@ -34,9 +34,10 @@ bench: install  ## every benchmark on real data and MiniLM, full size (about 4 h
 bench-quick: install  ## every benchmark, shrunk (about 25 minutes on 2 CPU cores)
 	$(BIN)/python -m benchmarks --quick
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check, and the type hints checked by mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -12,6 +12,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 
@@ -76,7 +77,7 @@ def run(session: Session) -> Outcome:
         "all depths, naive (L cut models)": lambda: per_depth_naive(model, pairs, batch),
     }
     times: dict[str, list[float]] = {name: [] for name in ways}
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for _ in range(REPEATS):
         for name, way in ways.items():
             began = time.perf_counter()

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -57,7 +58,8 @@ QUICK_ORDER = ("peer", "ours")
 def run(session: Session) -> Outcome:
     folder = RUNS_DIR / f"peer-{session.mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     sides = {"peer": peer_side, "ours": sweep_side}
-    rows, configs = [], {}
+    rows: list[dict[str, Any]] = []
+    configs: dict[str, Any] = {}
     for turn, side in enumerate(QUICK_ORDER if session.quick else ORDER, start=1):
         turn_folder = folder / f"{turn}-{side}"  # each turn its own config, results and logs
         turn_folder.mkdir(parents=True)
@@ -181,6 +183,7 @@ def sweep_side(config: Path, folder: Path) -> dict:
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
         )
+        assert process.stdout is not None  # piped above
         for line in process.stdout:
             handle.write(line)
             if ended_at is None and SWEEP_ENDED in line:

@@ -95,6 +95,7 @@ def search(config_path: str, out_path: str, launched_at: float) -> dict[str, Any
             study_name="peer",
         )
         ended = time.time()
+    assert not isinstance(best, list)  # one direction: one best run
     trials = []
     for frozen, run in zip(optuna.load_study(study_name="peer", storage=storage).trials, clock.runs, strict=True):
         trials.append(

@@ -28,6 +28,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ from benchmarks.recipe import RUNS_DIR
 from benchmarks.record import Outcome
 from benchmarks.recorded_curves import RECORDING, load_curves
 from benchmarks.replay_trainable import SLEPT
+
+if TYPE_CHECKING:
+    from trainables.data import TrialData
 from benchmarks.session import Session
 
 COMPRESS = 10.0  # recorded seconds per slept second: a replayed trial lasts about 1 s, as in Ray's benchmark
@@ -107,7 +111,8 @@ def measure(
         )
     )
     storage = study_storage(config.search.storage, experiment.study_journal(), experiment.location)
-    spec = tuner_spec(config, None, plan, experiment.files, study_storage=storage)
+    # No training data: the trainable is replaced by the replay below.
+    spec = tuner_spec(config, cast("TrialData", None), plan, experiment.files, study_storage=storage)
     replay = tune.with_parameters(replay_trainable, curves=load_curves(recording), compress=compress)
     if reuse_actors is not None:
         spec = dataclasses.replace(spec, tune_config=dataclasses.replace(spec.tune_config, reuse_actors=reuse_actors))
@@ -117,8 +122,9 @@ def measure(
         started = time.perf_counter()
         grid = tuner.fit()
         fit_wall_s = time.perf_counter() - started
-    slept_s = sum(float(result.metrics.get(SLEPT, 0.0)) for result in grid)
-    trial_pids = len({result.metrics.get("pid") for result in grid})
+    results = [grid[i] for i in range(len(grid))]
+    slept_s = sum(float((result.metrics or {}).get(SLEPT, 0.0)) for result in results)
+    trial_pids = len({(result.metrics or {}).get("pid") for result in results})
     trials, reports, readers_s = _read_results(experiment)
     return ScaleRun(
         trials=trials,

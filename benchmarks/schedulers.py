@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,7 +111,7 @@ class Cell:
     workers: int
     runs: list[Replayed]
     today: list[Replayed]  # ASHA as the recording ran it, same draws and workers
-    best: list[str]  # each draw's best curve (source id)
+    best: list[str | None]  # each draw's best curve (source id)
     within: list[bool]  # per draw: the winner is the best curve or within seed noise of it
     full_run_s: float
 
@@ -153,7 +154,7 @@ def measure_recording(name: str, plan: Plan) -> tuple[list[Cell], Recorded, int]
             for label, config in settings.items():
                 runs = today if label == "ASHA as today" else [replay_draw(recorded, d, config, workers) for d in draws]
                 within = [
-                    run.winner is not None and value[b] - value[run.winner] < noise
+                    b is not None and run.winner is not None and value[b] - value[run.winner] < noise
                     for run, b in zip(runs, best, strict=True)
                 ]
                 cells.append(
@@ -174,18 +175,18 @@ class Figures:
         rows = []
         for setting in dict.fromkeys(c.setting for c in self.cells):
             cells = [c for c in self.cells if c.setting == setting]
-            row = {"setting": setting}
+            row: dict[str, Any] = {"setting": setting}
             within = [w for c in cells for w in c.within]
             row["within noise"] = float(np.mean(within))
             row["best curve"] = sum(c.found_best for c in cells) / sum(len(c.runs) for c in cells)
-            per = {}
+            per: dict[str, tuple[float, float]] = {}
             for name in RECORDINGS:
                 mine = [c for c in cells if c.recording == name]
                 if not mine:
                     continue
                 per[name] = (
                     float(np.mean([w for c in mine for w in c.within])),
-                    np.mean([c.compute_vs_today for c in mine]),
+                    float(np.mean([c.compute_vs_today for c in mine])),
                 )
                 row[f"{_short(name)} within"] = per[name][0]
                 row[f"{_short(name)} compute/today"] = per[name][1]
@@ -203,6 +204,13 @@ class Figures:
             if (c.recording, c.trials, c.workers, c.setting) == (recording, trials, workers, setting)
         ]
         return found[0] if found else None
+
+    def cell_at(self, recording: str, trials: int, workers: int, setting: str) -> Cell:
+        """The cell, which the benchmark ran: a LookupError otherwise."""
+        found = self.cell(recording, trials, workers, setting)
+        if found is None:
+            raise LookupError(f"no cell for {recording}, {trials} trials on {workers} workers, {setting}")
+        return found
 
     def default(self) -> pd.Series | None:
         """The issue's rule: the least compute against ASHA as today among the settings that find the best
@@ -272,7 +280,7 @@ def cell_lines(figures: Figures, setting: str) -> list[str]:
     lines = []
     for name in RECORDINGS:
         for trials, workers in sorted({(c.trials, c.workers) for c in figures.cells if c.recording == name}):
-            cells = [figures.cell(name, trials, workers, s) for s in (setting, "ASHA as today", "none")]
+            cells = [figures.cell_at(name, trials, workers, s) for s in (setting, "ASHA as today", "none")]
             lines.append(
                 f"{_short(name)}, {trials} trials on {workers} workers: compute "
                 + " / ".join(f"{c.compute:.1f}" for c in cells)

@@ -242,6 +242,8 @@ def headline(figures: Figures) -> str:
         figures.moonshot(NONE_SETTING),
         figures.closest(),
     )
+    if closest is None:
+        raise LookupError("the moonshot part searched no setting")
     draws, largest = len(recorded.runs), figures.largest()
     patience = largest[-1]
     return (

@@ -31,7 +31,7 @@ class SweepProcess:
         self,
         results: Path,
         *args: str,
-        overrides: list[str] = (),
+        overrides: tuple[str, ...] | list[str] = (),
         env: dict[str, str] | None = None,
         command: list[str] | None = None,
     ):
@@ -47,8 +47,10 @@ class SweepProcess:
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+        assert self.process.stdout is not None and self.process.stderr is not None  # both piped above
+        self.out, errors = self.process.stdout, self.process.stderr
         self.err: list[str] = []
-        self.reader = threading.Thread(target=lambda: self.err.extend(self.process.stderr), daemon=True)
+        self.reader = threading.Thread(target=lambda: self.err.extend(errors), daemon=True)
         self.reader.start()
         self.tree: list = []  # the processes it had started, as of the last condition met
 
@@ -71,7 +73,7 @@ class SweepProcess:
     def finish(self, timeout: float = 600.0) -> tuple[int, float]:
         """The exit status, and the seconds it took to exit after this call."""
         started = time.monotonic()
-        self.process.stdout.read()
+        self.out.read()
         status = self.process.wait(timeout=timeout)
         self.reader.join(timeout=10)
         return status, time.monotonic() - started

@@ -135,7 +135,7 @@ def test_every_import_from_another_package_uses_a_name_it_declares_public():
 def test_every_public_name_of_a_package_is_there(package):
     module = importlib.import_module(f"sweep.{package}")
     for name in module.__all__:
-        assert getattr(module, name) is not None
+        getattr(module, name)  # an AttributeError where the table names a module that lacks the name
 
 
 @pytest.mark.parametrize(

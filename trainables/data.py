@@ -119,8 +119,8 @@ def _readers_silent():
 
 def _reason(error: BaseException) -> str:
     """The innermost cause: datasets wraps a reader's error in a generic 'error while generating'."""
-    while (error.__cause__ or error.__context__) is not None:
-        error = error.__cause__ or error.__context__
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 

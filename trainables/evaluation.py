@@ -17,6 +17,7 @@ from sentence_transformers.util.tensor import batch_to_device
 
 from trainables.data import StsPairs
 from trainables.metrics import METRIC_NAMES, SIMILARITIES
+from trainables.model import encoder
 
 
 @torch.inference_mode()
@@ -28,7 +29,7 @@ def embed_all_depths(model: SentenceTransformer, sentences: list[str], batch_siz
     """
     transformer = model[0]
     tail = [model[i] for i in range(1, len(model))]
-    hf_config = transformer.auto_model.config
+    hf_config = encoder(model).config
     was_training, had_hidden_states = model.training, hf_config.output_hidden_states
     order = np.argsort([-len(s) for s in sentences], kind="stable")  # similar lengths pad less
     out: np.ndarray | None = None

@@ -8,7 +8,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -17,9 +17,18 @@ from trainables.schema import MAX_SEED, Strict
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Transformer
+    from transformers import PreTrainedModel
 
 # torch, transformers and sentence-transformers are imported inside the functions that need them:
 # validating a config and scheduling trials should not cost their import time (several seconds).
+
+
+def encoder(model: SentenceTransformer) -> PreTrainedModel:
+    """The Hugging Face model inside ``model``'s first module, its Transformer (a Sequential's items are
+    typed as plain modules)."""
+    return cast("Transformer", model[0]).auto_model
+
 
 REFERENCE_MODEL = "distilbert/distilroberta-base"  # the reference recipe's base model
 TINY_VOCAB = Path(__file__).parent / "tiny_model" / "vocab.txt"
@@ -241,10 +250,11 @@ def build_model(config: ModelConfig, device: str | None = None) -> SentenceTrans
 def _cut(model: SentenceTransformer, keep: int) -> None:
     """Keep the first ``keep`` layers, and say so in the model's config, so that the saved model is the
     cut one when loaded anywhere."""
-    transformer = model[0].auto_model
-    path, count_key = LAYER_STACKS.get(transformer.config.model_type, (None, None))
-    if path is None:
+    transformer = encoder(model)
+    stack = LAYER_STACKS.get(transformer.config.model_type)
+    if stack is None:
         raise InputError(f"model.keep_layers: a {transformer.config.model_type!r} model has no layer stack to cut")
+    path, count_key = stack
     parent = transformer.get_submodule(path.rsplit(".", 1)[0])
     name = path.rsplit(".", 1)[1]
     setattr(parent, name, getattr(parent, name)[:keep])
@@ -267,7 +277,9 @@ def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    # An alias of BertTokenizer since transformers 5, which its type information leaves out.
+    from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
     text = spec.vocab_text()
     if text is None:

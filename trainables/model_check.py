@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from trainables.errors import InputError, reason
-from trainables.model import ModelConfig, build_model, config_file, hf_config, resolve_folder
+from trainables.model import ModelConfig, build_model, config_file, encoder, hf_config, resolve_folder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from torch.nn import Embedding
 
 # Plain English words: any vocabulary this sweep can train on (its data is English) spells each one.
 PROBE = "a man is playing a guitar on the stage while a woman sings"
@@ -144,7 +145,7 @@ def _check_tokenizer(model: SentenceTransformer, where: str) -> None:
             f"{PROBE!r} are unknown; give a folder with its tokenizer files (tokenizer.json, or vocab.txt with "
             "tokenizer_config.json)"
         )
-    rows = model[0].auto_model.get_input_embeddings().num_embeddings
+    rows = cast("Embedding", encoder(model).get_input_embeddings()).num_embeddings
     if size > rows:
         raise InputError(
             f"model: the tokenizer of {where} has {size} tokens, more than the {rows} rows of its embeddings "
@@ -155,14 +156,15 @@ def _check_tokenizer(model: SentenceTransformer, where: str) -> None:
 def _check_length(model: SentenceTransformer, config: ModelConfig, where: str) -> None:
     """``max_seq_length`` within the position embeddings. RoBERTa-style models (and MPNet) number positions
     from their padding index + 1, as transformers does, so they hold that many fewer tokens."""
-    auto = model[0].auto_model
+    auto = encoder(model)
     positions = getattr(auto.config, "max_position_embeddings", None)
     table = getattr(getattr(auto, "embeddings", None), "position_embeddings", None)
     if not isinstance(positions, int) or positions < 1:  # relative or rotary positions: no table to overrun
         return
-    offset = table.padding_idx + 1 if getattr(table, "padding_idx", None) is not None else 0
+    padding = getattr(table, "padding_idx", None)
+    offset = padding + 1 if padding is not None else 0
     limit = positions - offset
-    if model.max_seq_length > limit:
+    if model.max_seq_length is not None and model.max_seq_length > limit:
         source = "model.max_seq_length" if config.max_seq_length is not None else f"max_seq_length of {where}"
         beyond = f"max_position_embeddings {positions}" + (f", less {offset} for its padding offset" if offset else "")
         raise InputError(
@@ -178,7 +180,7 @@ def _check_encoding(model: SentenceTransformer, n_layers: int, where: str) -> No
 
     from trainables.evaluation import embed_all_depths
 
-    sentence = " ".join([PROBE] * (model.max_seq_length // 4 + 1))  # cut to max_seq_length tokens
+    sentence = " ".join([PROBE] * ((model.max_seq_length or 0) // 4 + 1))  # cut to max_seq_length tokens
     try:
         embeddings = embed_all_depths(model, [sentence])
     except Exception as error:

@@ -33,10 +33,10 @@ class Selection:
 
     def key(self, row: Mapping[str, Any]) -> tuple[float, ...] | None:
         """The row's rank as a tuple (larger is better), or None when it cannot be ranked."""
-        values = [row.get(metric) for metric in self.metrics]
-        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        given = [row.get(metric) for metric in self.metrics]
+        values = [float(v) for v in given if isinstance(v, numbers.Real) and not isinstance(v, bool)]
+        if len(values) != len(given) or not all(map(math.isfinite, values)):
             return None
-        values = [float(v) for v in values]
         return (sum(values) / len(values), *values) if self.average else tuple(values)
 
     def better(self, row: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:

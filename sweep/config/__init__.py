@@ -10,6 +10,7 @@ from sweep.lazy import exports
 
 # The names other packages use, and the module each lives in.
 _PUBLIC = {
+    "ArmName": "arms",
     "ARMS": "arms",
     "ATTRIBUTION": "arms",
     "BEST": "arms",

@@ -21,7 +21,7 @@ tuned, buys over plain training). Two arms whose configs are equal are one set o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from sweep.config.search_space import TRAINER_KNOBS
 from trainables.loss import ADAPTIVE
@@ -37,7 +37,9 @@ BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED = (
     "plain",
     "untrained",
 )
-ARMS = (BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED)
+ArmName = Literal["best", "defaults", "defaults_at_best_trainer", "plain", "untrained"]
+ARMS: tuple[ArmName, ...] = get_args(ArmName)
+assert ARMS == (BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED)  # one order, stated twice
 # Record and run names: the defaults' runs keep the name folders written before the other arms existed.
 RUN_NAMES = {BEST: "best", DEFAULTS: "default", DEFAULTS_AT_BEST_TRAINER: DEFAULTS_AT_BEST_TRAINER, PLAIN: PLAIN}
 ATTRIBUTION = {

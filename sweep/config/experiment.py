@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationError, ValidationInfo, field_validator, model_validator
 
-from sweep.config.arms import ARMS, BEST, UNTRAINED
+from sweep.config.arms import ARMS, BEST, UNTRAINED, ArmName
 from sweep.config.objective import ObjectiveConfig
 from sweep.config.search_space import Param, parse_space, reference_point
 from sweep.config.study import check_storage
@@ -92,7 +92,7 @@ class SchedulerConfig(Strict):
     @field_validator("brackets", "min_samples_required")
     @classmethod
     def _read_by_its_type(cls, value: int | None, info: ValidationInfo) -> int | None:
-        owner, given = ONLY_FOR[info.field_name], info.data.get("type")
+        owner, given = ONLY_FOR[str(info.field_name)], info.data.get("type")
         if value is not None and given != owner:
             raise ValueError(f"read by type {owner} only (type is {given}); set it to null")
         return value
@@ -168,7 +168,7 @@ class RetrainConfig(Strict):
     seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] | None = Field(None, min_length=1)
     # Which arms to train with those seeds; all of them by default. `best` is the delivered model; the
     # untrained model is always scored (one evaluation, no training), named or not.
-    arms: list[Literal[ARMS]] | None = Field(None, min_length=1)  # type: ignore[valid-type]
+    arms: list[ArmName] = Field(default_factory=lambda: list(ARMS), min_length=1)
     defaults: bool = True  # the older spelling: false is `arms: [best, untrained]`
     # Where data.train has a limit, each seed trains on its own random subset of that size (every arm
     # of a seed on the same one), so that the comparison samples the training data's variance too.
@@ -190,10 +190,10 @@ class RetrainConfig(Strict):
 
     @field_validator("arms")
     @classmethod
-    def _arms(cls, arms: list[str] | None) -> list[str] | None:
-        if arms is not None and len(set(arms)) != len(arms):
+    def _arms(cls, arms: list[ArmName]) -> list[ArmName]:
+        if len(set(arms)) != len(arms):
             raise ValueError(f"arms repeat: {arms}")
-        if arms is not None and BEST not in arms:
+        if BEST not in arms:
             raise ValueError(f"arms must hold {BEST}: it is the delivered model")
         return arms
 

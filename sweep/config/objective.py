@@ -49,7 +49,9 @@ class ObjectiveConfig(Strict):
     @property
     def scores(self) -> list[Score]:
         """The one or two scores optimised."""
-        return ["full", "depth"] if self.target == "pareto" else [self.target]  # type: ignore[list-item]
+        if self.target == "pareto":
+            return ["full", "depth"]
+        return [self.target]
 
     @property
     def metrics(self) -> list[str]:

@@ -55,7 +55,8 @@ def _yaml() -> YAML:
     # forms (052 as octal 42). The pure loader is YAML 1.2 throughout, and refuses duplicate keys.
     yaml = YAML(typ="safe", pure=True)
     yaml.Constructor, yaml.Representer = _Constructor, _Representer
-    yaml.sort_base_mapping_type_on_output = False  # config.yaml keeps the sections in the schema's order
+    # config.yaml keeps the sections in the schema's order (ruamel.yaml annotates this setting as None).
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
     yaml.default_flow_style = False
     return yaml
 

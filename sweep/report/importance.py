@@ -26,7 +26,8 @@ def distribution(param: Param) -> BaseDistribution:
     if param.kind == "uniform":
         return FloatDistribution(*param.values)
     if param.kind == "loguniform":
-        return FloatDistribution(*param.values, log=True)
+        low, high = param.values
+        return FloatDistribution(low, high, log=True)
     if param.kind == "int":
         return IntDistribution(*param.values)
     return CategoricalDistribution(list(param.values))

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
 from sweep.report.comparison import arm_columns, attribution_bullets, attribution_lines, depth_cell, verdict_lines
 from sweep.report.markdown import fmt, short, spread, table
 from trainables.metrics import METRIC_NAMES
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCardData
 
 SECTION = "## Adaptive-layer sweep"
 EMPTY = "---\n---\n"  # a card with no metadata yet
@@ -37,8 +40,9 @@ def render_card(existing: str | None, report: dict[str, Any]) -> str:
         log.warning("best_model/README.md could not be read (%s); writing the card afresh", type(error).__name__)
         card = ModelCard(EMPTY)
     delivered = report["delivered"]
-    card.data.model_name = report["name"]
-    card.data.eval_results = [
+    card_data = cast("ModelCardData", card.data)  # what ModelCard(...) reads from a model card
+    card_data.model_name = report["name"]
+    card_data.eval_results = [
         EvalResult(
             task_type=TASK,
             task_name="Semantic Similarity",

@@ -88,7 +88,7 @@ def learning_curves(trials: pd.DataFrame, reports: pd.DataFrame, metric: str, la
     for trial_id, rows in reports.groupby("trial_id", sort=False):
         kind = status.get(trial_id, "unfinished")
         style = STYLE.get(kind, STYLE["unfinished"])
-        color, width, order, name = style["color"], 1.2, 2, CURVE_LABELS.get(kind, kind)
+        color, width, order, name = style["color"], 1.2, 2, str(CURVE_LABELS.get(kind, kind))
         if trial_id == best_id:
             color, width, order = BEST_COLOR, 2.8, 4
             name = "best trial" + (" (the reference defaults)" if trial_id == first else "")

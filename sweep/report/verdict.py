@@ -247,8 +247,8 @@ def verdicts(
         }
         for d in range(depths)
     ]
-    weights = np.asarray(weights if weights is not None else [0.0] * (depths - 1) + [1.0])
-    objective = compare(gold, best, default, margin=margin, weights=weights, draws=(best_draws, default_draws))
+    weighted = np.asarray(weights if weights is not None else [0.0] * (depths - 1) + [1.0])
+    objective = compare(gold, best, default, margin=margin, weights=weighted, draws=(best_draws, default_draws))
     if full_depth_margin is not None:
         per_depth[-1]["non_inferiority"] = non_inferiority(per_depth[-1], full_depth_margin)
         per_depth[-1]["text"] += "; " + per_depth[-1]["non_inferiority"]["text"]

@@ -41,7 +41,7 @@ import pandas as pd
 from ray.tune.schedulers import TrialScheduler
 
 from sweep.config.experiment import ExperimentConfig
-from sweep.tuning.rungs import ReplayedTrial, Reported, prime
+from sweep.tuning.rungs import NO_CONTROLLER, ReplayedTrial, Reported, prime
 from sweep.tuning.schedulers import build_scheduler, ranked
 from sweep.tuning.tuner import build_plateau
 from trainables.errors import InputError
@@ -184,10 +184,10 @@ def replay(
         nonlocal ticket
         i = waiting.pop()
         curve = curves[i]
-        trials[i] = ReplayedTrial(curve.trial_id)
+        trials[i] = ReplayedTrial(curve.trial_id).as_trial()
         stall[i] = plateau.tracker() if plateau else None
         started[i] = at + curve.overhead_s
-        scheduler.on_trial_add(None, trials[i])
+        scheduler.on_trial_add(NO_CONTROLLER, trials[i])
         heapq.heappush(events, (started[i] + curve.offsets[0], ticket, i, 0))
         ticket += 1
 
@@ -198,9 +198,10 @@ def replay(
         curve, row = curves[i], curves[i].rows[k]
         # The trainable decides first (its report already says whether the run ended), then Tune asks
         # the scheduler about that report.
-        stalled = stall[i] is not None and stall[i].stalled(float(row[metric]))
+        watch = stall[i]
+        stalled = watch is not None and watch.stalled(float(row[metric]))
         ended = int(row["step"]) >= int(row["total_steps"]) or stalled
-        decision = scheduler.on_trial_result(None, trials[i], row)
+        decision = scheduler.on_trial_result(NO_CONTROLLER, trials[i], row)
         outcome.calls += 1
         fate = COMPLETE if ended else STOP if decision == TrialScheduler.STOP else CONTINUE
         if fate == STOP and curve.trial_id in ranked(scheduler):
@@ -212,10 +213,10 @@ def replay(
             ticket += 1
             continue
         if fate == CONTINUE and curve.fate == "errored":
-            scheduler.on_trial_error(None, trials[i])
+            scheduler.on_trial_error(NO_CONTROLLER, trials[i])
             status = "errored"
         else:
-            scheduler.on_trial_complete(None, trials[i], row)
+            scheduler.on_trial_complete(NO_CONTROLLER, trials[i], row)
             status = {COMPLETE: "completed", STOP: "pruned"}.get(fate, CURVE_ENDS)
         if fate == STOP:
             outcome.stopped_at[int(row["training_iteration"])] += 1
@@ -237,7 +238,7 @@ def decisions_matched(curves: list[Curve], outcome: Outcome) -> tuple[int, int, 
     """(matched, total, the first differences in words): each recorded report's decision against the
     replay's; a report the replay never reached counts as a difference."""
     matched = total = 0
-    differences = []
+    differences: list[str] = []
     for curve in curves:
         seen = outcome.decisions.get(curve.trial_id, [])
         for k, recorded in enumerate(curve.recorded_decisions):

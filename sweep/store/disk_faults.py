@@ -30,6 +30,7 @@ _FIXES = {
     errno.EPERM: "make it writable for this user",
     errno.EIO: "check the disk",
 }
+_ANY = "give a folder this user can write"  # an error not above: only the folder check meets one
 
 
 class CannotWrite(Exception):
@@ -40,13 +41,13 @@ class CannotWrite(Exception):
         self.error, self.location, self.command = error, location, command
 
     def __str__(self) -> str:
-        error = self.error
-        what = error.strerror or os.strerror(error.errno)
+        error, errno = self.error, self.error.errno or 0
+        what = error.strerror or os.strerror(errno)
         path = error.filename or self.location
         if self.command is None:  # nothing in the folder to go on from yet
-            return f"cannot write {path}: {what}; {_FIXES[error.errno]}, then run the command again"
+            return f"cannot write {path}: {what}; {_FIXES.get(errno, _ANY)}, then run the command again"
         return (
-            f"cannot write {path}: {what}; {self.location} is kept as it was: {_FIXES[error.errno]}, "
+            f"cannot write {path}: {what}; {self.location} is kept as it was: {_FIXES.get(errno, _ANY)}, "
             f"then `sweep {self.command} {self.location}` goes on from it"
         )
 
@@ -81,7 +82,7 @@ def check_writable(folder: Path | str, then: str, key: str | None = None) -> Non
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         probe.unlink()
     except OSError as error:
-        fix = _FIXES.get(error.errno, "give a folder this user can write")
+        fix = _FIXES.get(error.errno or 0, _ANY)
         inside = "" if existing == folder else f" (in {existing}, where it would be made)"
         raise InputError(f"{said}: cannot write there{inside}: {error.strerror or error}; {fix}, then {then}") from None
 

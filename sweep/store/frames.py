@@ -131,7 +131,7 @@ def _trial_row(
     last = history.iloc[-1] if not history.empty else None
     error = record.error
     failure = last.get(FAILURE) if last is not None else None
-    if isinstance(failure, str) and failure:
+    if last is not None and isinstance(failure, str) and failure:
         # The trial stopped itself (a non-finite loss): it failed, though Tune saw it end normally.
         error = f"{failure} at step {int(last['step'])}"
     if error is not None or record.status == "ERROR":

@@ -12,7 +12,7 @@ JSON records are pydantic models; the saved frames are checked against the colum
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import pandas as pd
 from pydantic import (
@@ -26,13 +26,12 @@ from pydantic import (
     model_validator,
 )
 
-from sweep.config.arms import ARMS, RUN_NAMES, UNTRAINED
+from sweep.config.arms import RUN_NAMES, UNTRAINED, ArmName
 from sweep.config.search_space import RULES
 from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES, TIMING_COLUMNS
 
 M = TypeVar("M", bound=BaseModel)
-ArmName = Literal[ARMS]  # an arm of sweep.config.arms
 _JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 # A name Ray gives a trial's folder or a file in it: one entry inside the folder, never a path out of it.
 _ENTRY = re.compile(r"^(?!\.\.?$)[^/\\]+$")
@@ -339,7 +338,8 @@ def _holds(column: pd.Series, dtype: str) -> bool:
 
 
 # Ray Tune's own files (read by ``sweep.store.tune_state``): Ray rebuilds none of them.
-RAY_STATUSES = ("PENDING", "RUNNING", "PAUSED", "TERMINATED", "ERROR")
+RayStatus = Literal["PENDING", "RUNNING", "PAUSED", "TERMINATED", "ERROR"]
+RAY_STATUSES: tuple[RayStatus, ...] = get_args(RayStatus)
 # A trial's folder or file as Ray's state names it: one name inside the experiment folder, or none.
 InsideName = Annotated[str | None, AfterValidator(entry_name)]
 # Report values the trials frame reads as numbers: Ray's timings, the step clock's, and every STS-dev score.
@@ -357,7 +357,7 @@ class RayTrial(Record):
     """A trial's state in Ray's experiment state."""
 
     trial_id: str = Field(pattern=r"^[A-Za-z0-9_-]+$")  # it names the trial's folder, trial_<id>
-    status: Literal[RAY_STATUSES]
+    status: RayStatus
     config: dict[str, Any] | None = None
     relative_logdir: InsideName = None
     experiment_tag: str | None = None

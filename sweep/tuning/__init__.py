@@ -8,6 +8,7 @@ from sweep.lazy import exports
 
 # The names other packages use, and the module each lives in.
 _PUBLIC = {
+    "NO_CONTROLLER": "rungs",
     "ReplayedTrial": "rungs",
     "Reported": "rungs",
     "prime": "rungs",

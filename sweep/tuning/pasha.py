@@ -42,7 +42,8 @@ def rung_levels(max_t: int, grace_period: int, reduction_factor: float) -> list[
     """The evaluations at which trials are judged, then the full budget: where Ray's ASHA places its rungs
     (grace_period × rf**k below max_t), each as the evaluation that reaches it, so that rungs one report
     cannot tell apart count once (a reduction factor near 1 makes millions of them)."""
-    levels, k = [], 0
+    levels: list[int] = []
+    k = 0
     while (level := grace_period * reduction_factor**k) < max_t:
         reach = math.ceil(level)
         if not levels or reach > levels[-1]:

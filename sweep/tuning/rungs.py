@@ -15,11 +15,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ray.tune.schedulers import TrialScheduler
 
 from sweep.store.ranking import finite
+
+if TYPE_CHECKING:
+    from ray.tune.execution.tune_controller import TuneController
+    from ray.tune.experiment import Trial
+
+# A scheduler driven without Tune has no controller to be told of; the ones this sweep builds read none.
+NO_CONTROLLER = cast("TuneController", None)
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,10 @@ class ReplayedTrial:
     """What Ray Tune's schedulers read of a trial: its id (async_hyperband.py keys every rung by it)."""
 
     trial_id: str
+
+    def as_trial(self) -> Trial:
+        """This stand-in where a scheduler's interface names Tune's trial, of which it has what they read."""
+        return cast("Trial", self)
 
 
 @dataclass(frozen=True)
@@ -45,19 +56,19 @@ def prime(scheduler: TrialScheduler, earlier: Iterable[Reported]) -> int:
     scheduler whose state depends on the order across trials (PASHA's top rung, the median rule's running
     means) ends where the crashed sweep's stood; else trial by trial, in the order given."""
     told = [reported for reported in earlier if reported.rows]
-    trials = [ReplayedTrial(reported.trial_id) for reported in told]
+    trials = [ReplayedTrial(reported.trial_id).as_trial() for reported in told]
     for trial in trials:
-        scheduler.on_trial_add(None, trial)
+        scheduler.on_trial_add(NO_CONTROLLER, trial)
     reports = [(i, k) for i, reported in enumerate(told) for k in range(len(reported.rows))]
     if all(finite(told[i].rows[k].get("reported_at")) for i, k in reports):
         reports.sort(key=lambda at: (float(told[at[0]].rows[at[1]]["reported_at"]), at))
     for i, k in reports:
         reported, row = told[i], told[i].rows[k]
-        scheduler.on_trial_result(None, trials[i], row)
+        scheduler.on_trial_result(NO_CONTROLLER, trials[i], row)
         if k < len(reported.rows) - 1:
             continue
         if reported.errored:
-            scheduler.on_trial_error(None, trials[i])
+            scheduler.on_trial_error(NO_CONTROLLER, trials[i])
         else:
-            scheduler.on_trial_complete(None, trials[i], row)
+            scheduler.on_trial_complete(NO_CONTROLLER, trials[i], row)
     return len(told)

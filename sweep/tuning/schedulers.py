@@ -58,12 +58,12 @@ def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:
             mode=MODE,
             grace_period=settings.grace_period,
             min_samples_required=settings.median_samples,
-            min_time_slice=float("inf"),
+            min_time_slice=float("inf"),  # type: ignore[arg-type]  # annotated int; read as a time
             hard_stop=True,
         )
     if settings.type == "pasha":
         return Pasha(metric, MODE, max_t, settings.grace_period, settings.reduction_factor)
-    asha = {
+    asha: dict[str, Any] = {
         "time_attr": TIME_ATTR,
         "metric": metric,
         "mode": MODE,
