@@ -84,7 +84,7 @@ def attribution_table(report: dict) -> pd.DataFrame:
 
 def run(session: Session) -> Outcome:
     sweep = session.recipe_sweep()
-    report = sweep.report
+    report = sweep.finished_report()
     key, found = judged(report)
     table = verdict_table(report, found)
     arms = pd.DataFrame(

@@ -77,8 +77,9 @@ def run(session: Session) -> Outcome:
     wall = stopping.sweep_wall_s() / unpruned.sweep_wall_s()
 
     frame = ExperimentFolder(stopping.folder).retrained().similarities
-    seeds = stopping.report["seeds"]["retrain"]
-    winner, others = _delivered(config, unpruned, stopping.report["best"]["config"])
+    report = stopping.finished_report()
+    seeds = report["seeds"]["retrain"]
+    winner, others = _delivered(config, unpruned, report["best"]["config"])
     if others is None:
         delivered = "both arms pick the same config, so they deliver the same models"
         worse = False

@@ -102,6 +102,8 @@ def measure(
     )
     check_resources(config.resources.cpu, config.resources.gpu, config.search.max_concurrent)
     recorded = ExperimentFolder(recording).meta()
+    if recorded.max_evaluations is None:
+        raise RuntimeError(f"{recording}: experiment.json has no max_evaluations to replay the sweep with")
     plan = SweepPlan(recorded.n_layers, recorded.max_evaluations)
     experiment.write_config(config)
     # The recording's command: the replayed trials are its (experiment.json needs one to be read back).

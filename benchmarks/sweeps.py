@@ -51,6 +51,12 @@ class SweepRun:
     folder: Path
     report: dict[str, Any] | None = None  # report.json, for a full `sweep run`
 
+    def finished_report(self) -> dict[str, Any]:
+        """report.json, which a benchmark of the whole run needs: RuntimeError where the run wrote none."""
+        if self.report is None:
+            raise RuntimeError(f"{self.folder} has no report.json: the run did not finish")
+        return self.report
+
     def per_trial(self) -> pd.DataFrame:
         """One row per trial: its start, first step, last report, and seconds in steps and evaluations."""
         grouped = self.reports.groupby("trial_id")
@@ -118,7 +124,7 @@ def finished_sweep(folder: Path) -> SweepRun:
     if report is None:
         raise RuntimeError(f"{folder} has no report.json: finish it first (`sweep resume {folder}`)")
     trials, reports = saved.saved_results()
-    created = datetime.strptime(saved.meta().created, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    created = datetime.strptime(str(saved.meta().created), "%Y-%m-%dT%H:%M:%S%z").timestamp()
     return SweepRun(created, trials, reports, slots_for(saved.config()), Path(folder), report=report)
 
 

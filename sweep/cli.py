@@ -26,6 +26,7 @@ from trainables.errors import InputError, RunFailed
 from trainables.quiet import quiet_environment
 
 if TYPE_CHECKING:
+    from sweep.config.experiment import ExperimentConfig
     from sweep.workflow.finish import ExperimentResult
 
 log = logging.getLogger("sweep")
@@ -211,7 +212,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     # Only the commands that join a cluster follow RAY_ADDRESS: `report` and `trial` never start Ray.
     address, source = given_address(args.address) if hasattr(args, "address") else (None, "--address")
     check_address(address, source)
-    config = None
+    config: ExperimentConfig | None = None  # read by `run` and `trial` only
     if args.command in ("run", "trial"):
         config = load_config(args.config, args.overrides)
         results_dir = getattr(args, "results_dir", None)
@@ -232,7 +233,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
                 "give an absolute shared path or a URI",
                 config.results_dir,
             )
-        return submit(address, without_address(argv), source=source)
+        return submit(str(address), without_address(argv), source=source)
 
     from sweep.monitor.progress import OutputOptions, quiet_ray
 
@@ -247,22 +248,24 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     )
 
     if args.command == "trial":
-        result = run_single_trial(config, report=lambda row: say(json.dumps(_rounded(row))))
+        assert config is not None
+        trial = run_single_trial(config, report=lambda row: say(json.dumps(_rounded(row))))
         say(
             json.dumps(
                 {
-                    "params": result["params"],
-                    "chosen_step": result["chosen_step"],
-                    "test": _rounded(result["test"]),
-                    "test_per_depth": [round(v, 4) for v in result["test_per_depth"]],
-                    "final_spearman_cosine": round(result["final"]["spearman_cosine"], 4),
-                    "final_per_depth": [round(v, 4) for v in result["final_per_depth"]],
+                    "params": trial["params"],
+                    "chosen_step": trial["chosen_step"],
+                    "test": _rounded(trial["test"]),
+                    "test_per_depth": [round(v, 4) for v in trial["test_per_depth"]],
+                    "final_spearman_cosine": round(trial["final"]["spearman_cosine"], 4),
+                    "final_per_depth": [round(v, 4) for v in trial["final_per_depth"]],
                 },
                 indent=2,
             )
         )
         return 0
     if args.command == "run":
+        assert config is not None
         command = shlex.join(["python", "-m", "sweep", *argv])
         result = run_experiment(config, command, address=address, resume_if_exists=args.resume_if_exists, output=output)
         _print_summary(result.location, result)
@@ -293,6 +296,8 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     from sweep.store.folder import REPORT_MD
 
     report = result.report
+    if report is None:  # a folder not yet retrained has no answer to sum up
+        return
     trials = report["trials"]
     default = report["default"]["test"]
     say(f"experiment: {experiment_dir}")
@@ -356,7 +361,7 @@ def _print_nothing_delivered(experiment_dir: str, report: dict) -> None:
     if report.get("retrain_cost"):
         say(f"retrain: {report['retrain_cost']}")
     say(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
-    say(nothing_delivered(report))
+    say(str(nothing_delivered(report)))  # this end is only reached where nothing was delivered
     say("  `sweep simulate DIR --set objective.full_depth_margin=...` says what a looser margin would pick")
 
 

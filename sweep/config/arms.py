@@ -76,9 +76,9 @@ class Arm:
     """One arm: ``params`` None for the untrained model; ``runs_of`` the arm whose runs it is (itself
     unless an earlier arm has the same config); ``note`` why it is not trained on its own, if it is not."""
 
-    name: str
+    name: ArmName
     params: dict[str, Any] | None
-    runs_of: str
+    runs_of: ArmName
     note: str | None = None
 
 

@@ -301,9 +301,9 @@ def _last_change(experiment: ExperimentFolder, reports: pd.DataFrame, now: float
     times = [files.modified(name) for name in [*state_files(files, names), META_FILE] if name in names]
     if not reports.empty:
         times.append(float(reports["reported_at"].max()))
-    times = [t for t in times if t is not None and math.isfinite(t)]
-    past = [t for t in times if t <= now + FUTURE_TOLERANCE_S]
-    ahead = max(times) - now if len(past) < len(times) else None
+    known = [t for t in times if t is not None and math.isfinite(t)]
+    past = [t for t in known if t <= now + FUTURE_TOLERANCE_S]
+    ahead = max(known) - now if len(past) < len(known) else None
     return (max(past) if past else None), ahead
 
 

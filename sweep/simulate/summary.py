@@ -54,7 +54,7 @@ class Recorded:
         grace period beyond the recorded budget)."""
         check_overrides(overrides)
         config = self.folder.config(overrides)
-        check_objective_depth(config.objective, self.folder.meta()["n_layers"])  # a depth the model has
+        check_objective_depth(config.objective, self.folder.meta().n_layers)  # a depth the model has
         build_scheduler(config, self.recording.max_t)
         return config
 

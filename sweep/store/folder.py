@@ -136,7 +136,7 @@ class ExperimentFolder:
     """One experiment folder, on a disk or behind a URI."""
 
     def __init__(self, location: ExperimentFolder | Folder | Path | str):
-        self.files = location.files if isinstance(location, ExperimentFolder) else Folder.of(location)
+        self.files: Folder = location.files if isinstance(location, ExperimentFolder) else Folder.of(location)
 
     @classmethod
     def create(cls, results_dir: str, name: str) -> ExperimentFolder:

@@ -4,6 +4,7 @@ run, as the retrain writes it and the verdict resamples it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ from trainables.data import StsPairs
 
 
 def similarity_frame(
-    sts_test: StsPairs, runs: dict[str, list[dict[str, Any]]], untrained: dict[str, Any]
+    sts_test: StsPairs, runs: Mapping[str, list[dict[str, Any]]], untrained: dict[str, Any]
 ) -> pd.DataFrame:
     """STS-test cosine similarity of every pair at every depth for every run, long: ``run`` (the arm's run
     name: best, default, defaults_at_best_trainer, plain, untrained), ``seed`` (-1 for the untrained

@@ -209,10 +209,11 @@ def resume_experiment(
         else:
             config = _with_study_name(prepared.config, experiment)
             storage = _study_storage(config, experiment)
-            stored = storage is not None and study_exists(storage, config.search.study_name)
+            name = str(config.search.study_name)  # set just above
+            stored = storage is not None and study_exists(storage, name)
             plan = plan_resume(experiment.files, config, meta.superseded, stored)
-            if stored:
-                study = optuna.load_study(study_name=config.search.study_name, storage=storage)
+            if storage is not None and stored:
+                study = optuna.load_study(study_name=name, storage=storage)
                 failed = settle_interrupted(study, plan.outcomes)
                 log.info("the stored Optuna study goes on; %d trials the crash interrupted marked failed", len(failed))
             log.info(

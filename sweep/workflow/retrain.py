@@ -230,18 +230,20 @@ def _run(
         per_seed[seed] = stored[id(rows)]
     shared_data = per_seed[None]
     threads = config.resources.threads
-    pending = {}
+    pending: dict[ray.ObjectRef, RetrainRun] = {}
     for run in todo:
+        ref: ray.ObjectRef
         if run.params is None:
             ref = score.remote(shared_data, shared_test, config.model, threads, config.train.eval_batch_size)
         else:
             keep = run.keep_model and folder is not None
+            assert run.seed is not None  # every trained run has one; only the untrained model has none
             ref = train.remote(
                 run.params, run.seed, per_seed[run.seed], shared_test, config.train, config.model,
                 config.objective.selection, threads, keep,
             )  # fmt: skip
         pending[ref] = run
-    done = {}
+    done: dict[str, dict[str, Any]] = {}
     try:
         with signals.polled():
             while pending:
@@ -309,7 +311,7 @@ def _assemble(
 ) -> Retrained:
     """The retrain's record and similarity frame from the finished runs."""
     arms = plan_arms(config, best, default)
-    runs = {
+    runs: dict[str, list[dict[str, Any]]] = {
         arm.name: [done[run.name] for run in planned if run.arm == arm.name]
         for arm in arms
         if arm.params is not None and arm.runs_of == arm.name
@@ -341,7 +343,7 @@ def training_data_note(config: ExperimentConfig) -> str:
     return f"every seed: the sweep's {source.limit} rows of data.train"
 
 
-def gather(refs: list[ray.ObjectRef], what: str) -> list[dict[str, Any]]:
+def gather(refs: list[ray.ObjectRef], what: str) -> list[Any]:
     """The tasks' results; a task that raised becomes one line naming what it was retraining."""
     try:
         return ray.get(refs)
