@@ -16,10 +16,19 @@ import sys
 from pathlib import Path
 
 from trainables.errors import InputError
-
-MODE_ENV = "RAY_AUTH_MODE"
-TOKEN_ENV = "RAY_AUTH_TOKEN"
-TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+from trainables.internals import (
+    RAY_AUTH_MODE_ENV as MODE_ENV,
+)
+from trainables.internals import (
+    RAY_AUTH_TOKEN_ENV as TOKEN_ENV,
+)
+from trainables.internals import (
+    RAY_AUTH_TOKEN_FILE,
+    ray_refused_token,
+)
+from trainables.internals import (
+    RAY_AUTH_TOKEN_PATH_ENV as TOKEN_PATH_ENV,
+)
 
 
 def token_source() -> str | None:
@@ -27,7 +36,7 @@ def token_source() -> str | None:
     if os.environ.get(TOKEN_ENV, "").strip():
         return TOKEN_ENV
     named = os.environ.get(TOKEN_PATH_ENV)
-    path = Path(named).expanduser() if named else Path.home() / ".ray" / "auth_token"
+    path = Path(named).expanduser() if named else Path.home() / RAY_AUTH_TOKEN_FILE
     try:
         return str(path) if path.read_text(encoding="utf-8").strip() else None
     except (OSError, UnicodeDecodeError):
@@ -51,7 +60,7 @@ def refusal(address: str, error: BaseException) -> InputError:
     """The one line for a cluster that refused this process's token, or wanted one it did not send."""
     text = str(error)
     source = token_source()
-    if "Forbidden" in text or "invalid" in text.lower():
+    if ray_refused_token(text):
         return InputError(
             f"--address {address}: the cluster refused the token from {source or 'this machine'}; "
             f"set {TOKEN_ENV} to the cluster's token (`ray get-auth-token` on its head prints it)"

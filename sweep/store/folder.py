@@ -46,8 +46,9 @@ from sweep.store.records import (
     check_frame,
     fit,
 )
-from sweep.store.tune_state import STATE_PATTERN, state_files
+from sweep.store.tune_state import state_files
 from trainables.errors import InputError
+from trainables.internals import TUNE_STATE_FILE
 
 # The times of run facts (experiment.json's created, resumed and stopped; a retrain run's start and end).
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
@@ -204,7 +205,7 @@ class ExperimentFolder:
         for name in self.files.names():
             if name in FOLDERS:
                 wanted = "folder"
-            elif name in FILES or STATE_PATTERN.match(name) or name.startswith(_PLOT_PREFIX):
+            elif name in FILES or TUNE_STATE_FILE.match(name) or name.startswith(_PLOT_PREFIX):
                 wanted = "file"
             else:
                 continue
