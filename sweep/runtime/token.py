@@ -17,18 +17,14 @@ from pathlib import Path
 
 from trainables.errors import InputError
 from trainables.internals import (
-    RAY_AUTH_MODE_ENV as MODE_ENV,
-)
-from trainables.internals import (
-    RAY_AUTH_TOKEN_ENV as TOKEN_ENV,
-)
-from trainables.internals import (
+    RAY_AUTH_MODE_ENV,
+    RAY_AUTH_TOKEN_ENV,
     RAY_AUTH_TOKEN_FILE,
+    RAY_AUTH_TOKEN_PATH_ENV,
     ray_refused_token,
 )
-from trainables.internals import (
-    RAY_AUTH_TOKEN_PATH_ENV as TOKEN_PATH_ENV,
-)
+
+MODE_ENV, TOKEN_ENV, TOKEN_PATH_ENV = RAY_AUTH_MODE_ENV, RAY_AUTH_TOKEN_ENV, RAY_AUTH_TOKEN_PATH_ENV
 
 
 def token_source() -> str | None:
