@@ -27,6 +27,7 @@ from benchmarks.record import Outcome
 from benchmarks.session import Session
 from sweep.store.folder import ExperimentFolder
 from tests.fault_injection import LOOPBACK, ROOT, SweepProcess, add_node, kill_node, reporting_trial, running
+from trainables.internals import TUNE_CHECKPOINT_PERIOD_ENV, ray_address_file
 
 TRIALS = 4
 RETRAIN_SEEDS = (1, 2)
@@ -59,9 +60,7 @@ def run(session: Session) -> Outcome:
             rows.append(_scenario(cluster, Path(tmp) / "driver", "driver killed in retrain, resumed", _kill_driver))
     finally:
         cluster.shutdown()
-        from ray._private.utils import get_ray_address_file
-
-        Path(get_ray_address_file(None)).unlink(missing_ok=True)
+        ray_address_file().unlink(missing_ok=True)
     table = pd.DataFrame(rows)
     baseline = table.loc[table["scenario"] == "no fault", "wall_s"]
     table["lost_s"] = (table["wall_s"] - baseline.mean()).round(1)
@@ -96,7 +95,7 @@ def _scenario(cluster, results: Path, name: str, fault) -> dict:
         "--address",
         cluster.address,
         overrides=OVERRIDES,
-        env={**LOOPBACK, "TUNE_GLOBAL_CHECKPOINT_S": "1"},
+        env={**LOOPBACK, TUNE_CHECKPOINT_PERIOD_ENV: "1"},
     )
     try:
         facts = fault(cluster, nodes, driver, results)

@@ -20,17 +20,18 @@ import pandas as pd
 from benchmarks.recipe import RECIPE, ROOT, RUNS_DIR
 from sweep.config.experiment import ExperimentConfig
 from sweep.store.folder import ExperimentFolder
+from trainables.internals import RAY_LOCAL_ONLY_ENV, RAY_TMPDIR_ENV
 
 
 def use_private_ray() -> None:
     """Call before Ray is imported: every Ray the benchmarks start is private to them and to this machine.
 
     ``ray.init`` attaches to a cluster it finds recorded in its temporary folder, so the benchmarks use
-    a folder of their own; and with ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` Ray takes the loopback
+    a folder of their own; and with its local-only switch (``trainables.internals``) Ray takes the loopback
     address as the node's, so no Ray port opens on the network.
     """
-    os.environ.setdefault("RAY_TMPDIR", "/tmp/ray-benchmarks")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault(RAY_TMPDIR_ENV, "/tmp/ray-benchmarks")
+    os.environ.setdefault(RAY_LOCAL_ONLY_ENV, "0")
 
 
 def start_private_ray() -> None:

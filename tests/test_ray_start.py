@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import shutil
 import subprocess
@@ -56,44 +55,6 @@ def test_workers_of_a_local_ray_start_with_progress_bars_off():
         shutil.rmtree(temporary, ignore_errors=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split()[-1] == "1"
-
-
-def test_the_ray_internals_this_code_relies_on_are_still_there():
-    """Some behaviours come from outside Ray's public API; if a Ray upgrade moves them, this says which."""
-    from ray._private import ray_constants
-    from ray.tune.search.optuna import OptunaSearch
-
-    # sweep.runtime.cluster: a local Ray binds to 127.0.0.1 when it believes no other node may join.
-    assert ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR == "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-    assert isinstance(ray_constants.ENABLE_RAY_CLUSTER, bool)
-    # sweep.tuning.searcher: Tune hands the search space to OptunaSearch in set_search_properties, which creates
-    # the study in the storage and under the name it was given (public arguments, replayed trials after).
-    init = inspect.signature(OptunaSearch.__init__).parameters
-    assert {"storage", "study_name", "points_to_evaluate", "sampler"} <= set(init)
-    assert list(inspect.signature(OptunaSearch.set_search_properties).parameters)[:4] == [
-        "self",
-        "metric",
-        "mode",
-        "config",
-    ]
-    # sweep.tuning.searcher: the Optuna trial asked for each Tune trial, by Tune's trial id (no public getter).
-    assert OptunaSearch()._ot_trials == {}
-    # sweep.runtime.credentials: the set of variables Tune copies into each trainable's runtime environment, read
-    # from the module each time it makes an actor class.
-    from ray.tune.execution import class_cache
-
-    assert isinstance(class_cache.ENV_VARS_TO_PROPAGATE, set)
-    assert "in ENV_VARS_TO_PROPAGATE:" in inspect.getsource(class_cache._ActorClassCache.get)
-    # sweep.runtime.upload: Ray's own walk over a working directory and its matching of excludes.
-    from ray._private.runtime_env import packaging
-
-    assert list(inspect.signature(packaging._dir_travel).parameters)[:4] == [
-        "path",
-        "excludes",
-        "handler",
-        "include_gitignore",
-    ]
-    assert list(inspect.signature(packaging._get_excludes).parameters) == ["path", "excludes"]
 
 
 def test_a_local_ray_listens_on_this_machine_only(ray_session):

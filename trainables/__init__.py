@@ -5,5 +5,6 @@ Modules: ``data``, ``model``, ``model_support`` (which models can be scored per 
 model checked once, in the driver), ``loss``, ``training``, ``selection`` (a run's best evaluation, and its
 weights), ``evaluation``, ``adaptive_layer`` (the trainable), ``hold`` (a switch for the fault tests,
 ``SWEEP_TEST_HOLD``: a run waits after an evaluation while a file exists, so that a kill lands mid-run; unset,
-nothing waits).
+nothing waits), ``internals`` (every library internal and environment switch the code relies on, each with why
+no public route exists; ``tests/test_internals.py`` checks them against the installed libraries).
 """

@@ -6,11 +6,7 @@ import logging
 import os
 import warnings
 
-QUIET_ENVIRONMENT = {
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TQDM_DISABLE": "1",  # read when tqdm is imported: model-card widget bars
-    "TOKENIZERS_PARALLELISM": "false",  # a trial owns its threads; no tokenizer pool
-}
+from trainables.internals import OPTUNA_OUT_OF_RANGE_WARNING, QUIET_ENVIRONMENT
 
 
 def quiet_environment() -> None:
@@ -30,4 +26,4 @@ def quiet_libraries() -> None:
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message=".*Fixed parameter .* is out of range.*")
+    warnings.filterwarnings("ignore", message=OPTUNA_OUT_OF_RANGE_WARNING)

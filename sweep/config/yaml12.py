@@ -18,6 +18,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.representer import SafeRepresenter
 
+from trainables.internals import YAML_DUPLICATE_KEY
+
 
 class YamlError(ValueError):
     """Text that is not one YAML 1.2 document of plain data; ``line`` (1-based) where it is known."""
@@ -103,7 +105,7 @@ def _one_error(error: YAMLError) -> YamlError:
         return YamlError(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, None)
     mark = error.problem_mark or error.context_mark
     problem = error.problem or error.context or type(error).__name__
-    if problem.startswith("found duplicate key"):
+    if problem.startswith(YAML_DUPLICATE_KEY):
         # ruamel.yaml's text goes on with both values and a how-to for its own switch; the key is the point.
         key = problem.split('"')[1] if problem.count('"') >= 2 else ""
         problem = f"duplicate key {key!r}: a key may appear once in a mapping (a second one would replace the first)"

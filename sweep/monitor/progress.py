@@ -8,7 +8,6 @@ shows a real run's.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ from ray.tune import Callback
 
 from sweep.monitor.stdout import say
 from sweep.monitor.time_left import duration, estimate_left
+from trainables.internals import RAY_TOKEN_SETUP_LOGGER, keep_trial_tracebacks_out, use_tune_output_engine
 from trainables.metrics import FAILURE, RANKED
 from trainables.selection import Selection
 
@@ -39,14 +39,14 @@ class OutputOptions:
         return 1 if self.verbose else 0
 
     def tune_output_engine(self) -> None:
-        """Choose Tune's output engine for the next ``fit`` (it reads ``RAY_AIR_NEW_OUTPUT`` then).
+        """Choose Tune's output engine for the next ``fit`` (it reads its switch then).
 
         Its current engine prints its start-up table even at ``verbose=0``, and hands its hooks to the
         first of its reporters among the callbacks only, so another reporter there leaves its own half
         set up (it raises on the first trial error). Its earlier engine prints nothing at ``verbose=0``
         and leaves these lines to a plain callback; ``verbose`` keeps the current engine's tables.
         """
-        os.environ["RAY_AIR_NEW_OUTPUT"] = "1" if self.verbose else "0"
+        use_tune_output_engine(new=self.verbose)
 
 
 def quiet_ray(options: OutputOptions) -> None:
@@ -58,9 +58,8 @@ def quiet_ray(options: OutputOptions) -> None:
     """
     if options.verbose:
         return
-    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-    # Read when Tune's controller starts; a user's own setting wins.
-    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+    logging.getLogger(RAY_TOKEN_SETUP_LOGGER).setLevel(logging.ERROR)
+    keep_trial_tracebacks_out()  # read when Tune's controller starts
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

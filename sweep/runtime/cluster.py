@@ -22,10 +22,16 @@ import ray
 from sweep.runtime import local_ray, signals, token
 from sweep.store.disk_faults import check_writable
 from trainables.errors import InputError
+from trainables.internals import (
+    RAY_ADDRESS_ENV,
+    RAY_LONGEST_SOCKET,
+    RAY_START_TIMED_OUT,
+    RAY_TMPDIR_ENV,
+    bind_local_ray_to_loopback,
+)
 from trainables.quiet import quiet_environment
 
 log = logging.getLogger("sweep")
-START_TIMEOUT = "timed out during startup"  # in the error of a local Ray start that missed its deadline
 _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
 
 
@@ -39,7 +45,7 @@ def given_address(address: str | None) -> tuple[str | None, str]:
     if address is not None:
         return address, "--address"
     # An empty RAY_ADDRESS is Ray's own "unset".
-    return os.environ.get("RAY_ADDRESS") or None, "RAY_ADDRESS"
+    return os.environ.get(RAY_ADDRESS_ENV) or None, RAY_ADDRESS_ENV
 
 
 def check_address(address: str | None, source: str = "--address") -> None:
@@ -67,9 +73,7 @@ def check_address(address: str | None, source: str = "--address") -> None:
         ) from None
 
 
-# Ray's longest socket path inside its temporary folder, which a socket's 107 bytes must hold.
-_RAY_SOCKET = "/ray/session_2026-01-01_00-00-00_000000_4194304/sockets/plasma_store"
-SOCKET_PATH_MAX = 107
+SOCKET_PATH_MAX = 107  # the bytes a Unix socket's path may have
 
 
 def check_local_ray(address: str | None) -> None:
@@ -80,7 +84,7 @@ def check_local_ray(address: str | None) -> None:
     if given_address(address)[0]:
         return
     # Ray's own rule (ray._common.utils.get_default_system_temp_dir), repeated here to name the variable.
-    for key in ("RAY_TMPDIR", "TMPDIR"):
+    for key in (RAY_TMPDIR_ENV, "TMPDIR"):
         if os.environ.get(key):
             tmp = os.environ[key]
             break
@@ -88,9 +92,9 @@ def check_local_ray(address: str | None) -> None:
         key, tmp = "Ray's temporary folder", "/tmp"
     session_root = Path(tmp) / "ray"
     check_writable(session_root if session_root.is_dir() else tmp, f"run the command again (or set {key})", key=key)
-    longest = len(os.fsencode(tmp)) + len(_RAY_SOCKET)
+    longest = len(os.fsencode(tmp)) + len(RAY_LONGEST_SOCKET)
     if longest > SOCKET_PATH_MAX:
-        room = SOCKET_PATH_MAX - len(_RAY_SOCKET)
+        room = SOCKET_PATH_MAX - len(RAY_LONGEST_SOCKET)
         raise InputError(
             f"{key}: {tmp} is too long for Ray's sockets under it ({longest} of the {SOCKET_PATH_MAX} bytes a "
             f"socket path may have); give a folder path of at most {room} bytes"
@@ -117,7 +121,8 @@ def start_ray(address: str | None = None) -> None:
             raise InputError(f"{source} {address}: cannot connect to a Ray cluster ({message})") from None
         signals.reinstall()
         return
-    _this_machine_only()
+    # A local Ray listens on this machine only.
+    bind_local_ray_to_loopback()
     # Read by tqdm and the tokenizers at import, before a trial can silence them. The workers of a Ray
     # started here inherit this process's environment; a runtime_env would add about 1.5 s to each
     # worker's start.
@@ -132,7 +137,7 @@ def start_ray(address: str | None = None) -> None:
     try:
         ray.init(**local)
     except Exception as error:  # Ray raises a bare Exception when its node start times out
-        if START_TIMEOUT not in str(error):
+        if RAY_START_TIMED_OUT not in str(error):
             raise
         # On a busy machine the node's agents can miss Ray's start-up deadline; a second start succeeds.
         logging.getLogger("sweep").warning("Ray's start timed out; starting it once more")
@@ -218,16 +223,3 @@ def _shortfall(cpu: float, gpu: float, max_concurrent: int) -> str | None:
             + f"; the cluster has {cpus:g} CPUs and {gpus:g} GPUs, so use 1..{max(fits, 1)}"
         )
     return None
-
-
-def _this_machine_only() -> None:
-    """Make a Ray started here bind its servers to 127.0.0.1 rather than every interface.
-
-    Ray does so when it believes no other node may join (its macOS/Windows default). The switch is
-    read at call time from ``ray_constants`` in this process and from the environment in the
-    processes Ray starts.
-    """
-    from ray._private import ray_constants
-
-    os.environ[ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False

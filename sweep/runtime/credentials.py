@@ -17,12 +17,18 @@ import os
 import re
 from collections.abc import Iterator
 
-# Variables whose values are secrets: cloud keys, tracker keys, the model hub's token, Ray's token, and
-# libpq's password (the study storage's database).
-_CREDENTIAL = re.compile(
-    r"AWS_.+|WANDB_API_KEY|MLFLOW_TRACKING_(USERNAME|PASSWORD|TOKEN)|HF_TOKEN|HUGGING_FACE_HUB_TOKEN"
-    r"|RAY_AUTH_TOKEN|PGPASSWORD"
+from trainables.internals import (
+    MLFLOW_CREDENTIALS,
+    RAY_AUTH_TOKEN_ENV,
+    WANDB_API_KEY_ENV,
+    keep_out_of_tune_env_propagation,
 )
+
+# Variables whose values are secrets: cloud keys, tracker keys, the model hub's token, Ray's token, and
+# libpq's password (the study storage's database). Those the sweep itself reads are named in
+# trainables.internals; the others it only keeps out of Ray's files.
+_SECRETS = ("AWS_.+", WANDB_API_KEY_ENV, *MLFLOW_CREDENTIALS, "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", RAY_AUTH_TOKEN_ENV)
+_CREDENTIAL = re.compile("|".join([*_SECRETS, "PGPASSWORD"]))
 
 
 def is_credential(name: str) -> bool:
@@ -33,11 +39,8 @@ def is_credential(name: str) -> bool:
 def keep_out_of_runtime_envs() -> None:
     """Stop Ray Tune from copying credential variables into the trainables' runtime environment.
 
-    Tune reads this module-level set each time it makes a trainable's actor class, so removing the names
-    here is enough; everything else it propagates stays."""
-    from ray.tune.execution import class_cache
-
-    class_cache.ENV_VARS_TO_PROPAGATE = {name for name in class_cache.ENV_VARS_TO_PROPAGATE if not is_credential(name)}
+    Everything else it propagates stays."""
+    keep_out_of_tune_env_propagation(is_credential)
 
 
 @contextlib.contextmanager

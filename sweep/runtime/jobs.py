@@ -16,6 +16,7 @@ from pathlib import Path
 from sweep.config.tracking import redact
 from sweep.runtime import token, upload
 from trainables.errors import InputError
+from trainables.internals import RAY_JOB_AGENT_NOT_READY
 
 POLL_S = 2.0
 
@@ -70,7 +71,7 @@ def _submit(client, entrypoint: str, runtime_env: dict, wait_s: float = 60.0) ->
         try:
             return client.submit_job(entrypoint=entrypoint, runtime_env=runtime_env)
         except RuntimeError as error:
-            if "No available agent" not in str(error) or time.monotonic() > deadline:
+            if RAY_JOB_AGENT_NOT_READY not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(POLL_S)
 

@@ -17,14 +17,12 @@ import os
 import signal
 from collections.abc import Iterator
 
+from trainables.internals import TUNE_LOGGER, TUNE_STOP_LINES, tune_sigint_handler_disabled, tune_stop_handler
+
 # SIGHUP: the terminal or SSH session the sweep ran in was closed. Its default action kills the driver
 # at once, with no `stopped` record and a local Ray's agents left running; it is a request to stop
 # like SIGTERM, so it gets the same graceful stop.
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# What Tune logs when it stops on a signal, which our one line replaces: it would point at Tuner.restore,
-# which does not retrain or report, rather than at `sweep resume`.
-_TUNE_LOGGER = "ray.tune.tune"
-_TUNE_STOP_LINES = ("Stop signal received", "Experiment has been interrupted", "Trials did not complete")
 _state: dict = {"installed": False, "received": None, "sweeping": False, "polled": False}
 
 
@@ -51,29 +49,25 @@ class Interrupted(BaseException):
 @contextlib.contextmanager
 def handled() -> Iterator[None]:
     """Handle SIGINT, SIGTERM and SIGHUP inside (the command line's whole run); the handlers before come back after."""
-    # Tune's own SIGINT handler would take Ctrl-C from ours; its SIGUSR1 handler is what ours calls.
-    saved_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    # Tune's own SIGINT handler would take Ctrl-C from ours; its stop handler is what ours calls.
     saved = {signum: signal.getsignal(signum) for signum in _SIGNALS}
     _state.update(installed=True, received=None)
     for signum in _SIGNALS:
         signal.signal(signum, _handle)
-    logging.getLogger(_TUNE_LOGGER).addFilter(_without_tune_stop_lines)
+    # What Tune logs when it stops on a signal, which our one line replaces.
+    logging.getLogger(TUNE_LOGGER).addFilter(_without_tune_stop_lines)
     try:
-        yield
+        with tune_sigint_handler_disabled():
+            yield
     finally:
-        logging.getLogger(_TUNE_LOGGER).removeFilter(_without_tune_stop_lines)
+        logging.getLogger(TUNE_LOGGER).removeFilter(_without_tune_stop_lines)
         _state.update(installed=False, received=None, sweeping=False, polled=False)
         for signum, handler in saved.items():
             signal.signal(signum, handler)
-        if saved_env is None:
-            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
-        else:
-            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = saved_env
 
 
 def _without_tune_stop_lines(record: logging.LogRecord) -> bool:
-    return not (_state["received"] is not None and str(record.msg).startswith(_TUNE_STOP_LINES))
+    return not (_state["received"] is not None and str(record.msg).startswith(TUNE_STOP_LINES))
 
 
 def reinstall() -> None:
@@ -96,8 +90,8 @@ def _handle(signum: int, frame) -> None:
         return  # the code inside `polled` raises it at its next check
     if _state["sweeping"]:
         # Installed by tune.run for the length of the sweep loop: ends it after saving the experiment.
-        tune_stop = signal.getsignal(signal.SIGUSR1)
-        if callable(tune_stop):
+        tune_stop = tune_stop_handler()
+        if tune_stop is not None:
             tune_stop(signum, frame)
             return
     raise Interrupted(signum)

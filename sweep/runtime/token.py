@@ -16,10 +16,15 @@ import sys
 from pathlib import Path
 
 from trainables.errors import InputError
+from trainables.internals import (
+    RAY_AUTH_MODE_ENV,
+    RAY_AUTH_TOKEN_ENV,
+    RAY_AUTH_TOKEN_FILE,
+    RAY_AUTH_TOKEN_PATH_ENV,
+    ray_refused_token,
+)
 
-MODE_ENV = "RAY_AUTH_MODE"
-TOKEN_ENV = "RAY_AUTH_TOKEN"
-TOKEN_PATH_ENV = "RAY_AUTH_TOKEN_PATH"
+MODE_ENV, TOKEN_ENV, TOKEN_PATH_ENV = RAY_AUTH_MODE_ENV, RAY_AUTH_TOKEN_ENV, RAY_AUTH_TOKEN_PATH_ENV
 
 
 def token_source() -> str | None:
@@ -27,7 +32,7 @@ def token_source() -> str | None:
     if os.environ.get(TOKEN_ENV, "").strip():
         return TOKEN_ENV
     named = os.environ.get(TOKEN_PATH_ENV)
-    path = Path(named).expanduser() if named else Path.home() / ".ray" / "auth_token"
+    path = Path(named).expanduser() if named else Path.home() / RAY_AUTH_TOKEN_FILE
     try:
         return str(path) if path.read_text(encoding="utf-8").strip() else None
     except (OSError, UnicodeDecodeError):
@@ -51,7 +56,7 @@ def refusal(address: str, error: BaseException) -> InputError:
     """The one line for a cluster that refused this process's token, or wanted one it did not send."""
     text = str(error)
     source = token_source()
-    if "Forbidden" in text or "invalid" in text.lower():
+    if ray_refused_token(text):
         return InputError(
             f"--address {address}: the cluster refused the token from {source or 'this machine'}; "
             f"set {TOKEN_ENV} to the cluster's token (`ray get-auth-token` on its head prints it)"

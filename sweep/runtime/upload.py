@@ -10,9 +10,10 @@ Ray does.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
+
+from trainables.internals import upload_default_excludes, upload_exclude_rule, walk_upload
 
 # gitwildmatch patterns, as in a .gitignore: a name without a slash matches at any depth (a folder's name
 # without its trailing slash, so that Ray skips the folder whole, and it is listed as one).
@@ -51,12 +52,8 @@ def runtime_env(working_dir: Path | str) -> dict[str, Any]:
 def left_out(working_dir: Path | str) -> list[str]:
     """What the upload of ``working_dir`` leaves out, relative to it, as Ray decides: the topmost path of
     each part left out, a folder with a trailing ``/``, sorted."""
-    from ray._private import ray_constants
-    from ray._private.runtime_env.packaging import _dir_travel, _get_excludes
-
     root = Path(working_dir).absolute()
-    excludes = [*ray_constants.get_runtime_env_default_excludes(), *SECRET_FILES]
-    include_gitignore = os.environ.get(ray_constants.RAY_RUNTIME_ENV_IGNORE_GITIGNORE, "0") != "1"
+    excludes = [*upload_default_excludes(), *SECRET_FILES]
     skipped: list[Path] = []
     rules: list = []
 
@@ -68,8 +65,8 @@ def left_out(working_dir: Path | str) -> list[str]:
             return True
         return False
 
-    rules.extend([recorded, _get_excludes(root, excludes)])
-    _dir_travel(root, rules, lambda path: None, include_gitignore=include_gitignore, logger=_QUIET)
+    rules.extend([recorded, upload_exclude_rule(root, excludes)])
+    walk_upload(root, rules, _QUIET)
     return sorted(str(path.relative_to(root)) + ("/" if path.is_dir() else "") for path in skipped)
 
 

@@ -47,8 +47,9 @@ from sweep.store.records import (
     fit,
     json_record,
 )
-from sweep.store.tune_state import STATE_PATTERN, state_files
+from sweep.store.tune_state import state_files
 from trainables.errors import InputError
+from trainables.internals import TUNE_STATE_FILE
 
 R = TypeVar("R", bound=Record)
 # The times of run facts (experiment.json's created, resumed and stopped; a retrain run's start and end).
@@ -206,7 +207,7 @@ class ExperimentFolder:
         for name in self.files.names():
             if name in FOLDERS:
                 wanted = "folder"
-            elif name in FILES or STATE_PATTERN.match(name) or name.startswith(_PLOT_PREFIX):
+            elif name in FILES or TUNE_STATE_FILE.match(name) or name.startswith(_PLOT_PREFIX):
                 wanted = "file"
             else:
                 continue

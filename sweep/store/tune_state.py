@@ -18,8 +18,8 @@ import pandas as pd
 from sweep.store.files import Folder
 from sweep.store.records import Params, RayRuntime, RayState, RayTrial, ResultRow, fit
 from trainables.errors import InputError
+from trainables.internals import TUNE_STATE_FILE
 
-STATE_PATTERN = re.compile(r"^experiment_state-.*\.json$")
 FINISHED = ("TERMINATED", "ERROR")  # Ray's statuses of a trial that will not run again
 # Ray's bookkeeping in each result row; the parameters live in the trial's config instead.
 _DROPPED = ("config", "checkpoint_dir_name", "done", "trial_id", "date", "pid", "hostname", "node_ip")
@@ -55,7 +55,7 @@ class TrialRecord:
 
 def state_files(folder: Folder, names: list[str] | None = None) -> list[str]:
     """Ray's experiment state files, oldest first (their names end in a sortable timestamp)."""
-    return [name for name in (folder.names() if names is None else names) if STATE_PATTERN.match(name)]
+    return [name for name in (folder.names() if names is None else names) if TUNE_STATE_FILE.match(name)]
 
 
 def read_records(folder: Folder) -> list[TrialRecord]:

@@ -11,7 +11,6 @@ import contextlib
 import functools
 import logging
 import os
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,18 @@ from sweep.config.experiment import ExperimentConfig
 from sweep.config.tracking import TrackingConfig, redact
 from sweep.runtime import credentials
 from trainables.errors import InputError
+from trainables.internals import (
+    MLFLOW_CREDENTIALS,
+    MLFLOW_PASSWORD_ENV,
+    MLFLOW_RETRIES_ENV,
+    MLFLOW_TIMEOUT_ENV,
+    MLFLOW_URI_ENV,
+    MLFLOW_USERNAME_ENV,
+    WANDB_API_KEY_ENV,
+    WANDB_DIR_ENV,
+    WANDB_MODE_ENV,
+    import_without_torch,
+)
 
 log = logging.getLogger("sweep")
 
@@ -28,15 +39,11 @@ KIND_TAG = "sweep.kind"  # trial, retrain or report
 RUN_TAG = "sweep.run"  # a retrain run's name (best-seed13, default-seed13, untrained) or a trial's id
 STATUS_TAG = "sweep.status"  # a trial's outcome once the sweep ends: completed, pruned, errored, unfinished
 REPORT_RUN = "report"
-WANDB_API_KEY = "WANDB_API_KEY"  # where W&B's key comes from, besides `wandb login`
-MLFLOW_URI_ENV = "MLFLOW_TRACKING_URI"  # the MLflow server configured on this machine
-# What MLflow sends to the server it is pointed at, read from the environment on every request.
-MLFLOW_CREDENTIALS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 _PACKAGES = {"tensorboard": "tensorboardX", "mlflow": "mlflow", "wandb": "wandb"}
 # An MLflow server that does not answer fails the check at once, and a tracker gone after the sweep
 # costs one short wait, instead of MLflow's default 7 retries with exponential back-off (minutes).
-_CHECK_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-AFTER_SWEEP_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_CHECK_HTTP = {MLFLOW_RETRIES_ENV: "0", MLFLOW_TIMEOUT_ENV: "10"}
+AFTER_SWEEP_HTTP = {MLFLOW_RETRIES_ENV: "1", MLFLOW_TIMEOUT_ENV: "30"}
 
 
 @contextlib.contextmanager
@@ -55,19 +62,8 @@ def scoped_environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def import_tensorboardx() -> Any:
-    """tensorboardX without torch. Its writer imports torch only to name ``torch.Tensor`` in type hints
-    (``try: import torch``), which cost the driver seconds of CPU before the first trial; a None entry in
-    ``sys.modules`` makes that import fail as if torch were absent, and is removed again at once."""
-    if "torch" in sys.modules:
-        import tensorboardX
-
-        return tensorboardX
-    sys.modules["torch"] = None  # type: ignore[assignment]
-    try:
-        import tensorboardX
-    finally:
-        del sys.modules["torch"]
-    return tensorboardX
+    """tensorboardX without torch, which it would import only for type hints (seconds of the driver's CPU)."""
+    return import_without_torch("tensorboardX")
 
 
 def check_tracking(tracking: TrackingConfig) -> None:
@@ -85,7 +81,7 @@ def check_tracking(tracking: TrackingConfig) -> None:
         _check_mlflow(mlflow_uri(tracking))
     if tracking.wandb is not None and _wandb_mode(tracking) == "online" and not _wandb_api_key():
         raise InputError(
-            "tracking.wandb: mode online needs an API key: set WANDB_API_KEY or run `wandb login`; "
+            f"tracking.wandb: mode online needs an API key: set {WANDB_API_KEY_ENV} or run `wandb login`; "
             "or use mode offline and `wandb sync` later"
         )
 
@@ -100,9 +96,9 @@ def mlflow_uri(tracking: TrackingConfig) -> str | None:
         return None
     parts = urllib.parse.urlsplit(uri)
     if parts.username is not None:
-        os.environ["MLFLOW_TRACKING_USERNAME"] = urllib.parse.unquote(parts.username)
+        os.environ[MLFLOW_USERNAME_ENV] = urllib.parse.unquote(parts.username)
     if parts.password is not None:
-        os.environ["MLFLOW_TRACKING_PASSWORD"] = urllib.parse.unquote(parts.password)
+        os.environ[MLFLOW_PASSWORD_ENV] = urllib.parse.unquote(parts.password)
     return redact(uri)
 
 
@@ -148,11 +144,11 @@ def error_reason(error: Exception) -> str:
 
 def _wandb_mode(tracking: TrackingConfig) -> str:
     assert tracking.wandb is not None
-    return tracking.wandb.mode or os.environ.get("WANDB_MODE", "online")
+    return tracking.wandb.mode or os.environ.get(WANDB_MODE_ENV, "online")
 
 
 def _wandb_api_key() -> bool:
-    if os.environ.get(WANDB_API_KEY):
+    if os.environ.get(WANDB_API_KEY_ENV):
         return True
     import wandb
 
@@ -173,10 +169,10 @@ def wandb_init_args(config: ExperimentConfig, group: str) -> dict[str, Any]:
     args: dict[str, Any] = {"project": wandb.project or config.name, "group": wandb.group or group}
     if wandb.mode is not None:
         args["mode"] = wandb.mode
-    if os.environ.get("WANDB_DIR"):
+    if os.environ.get(WANDB_DIR_ENV):
         # The trials' logging actors run on this node but in workers of a Ray that may have started
         # before this variable was set, so they are told it.
-        args["dir"] = os.environ["WANDB_DIR"]
+        args["dir"] = os.environ[WANDB_DIR_ENV]
     return args
 
 
@@ -203,7 +199,7 @@ def tune_callbacks(config: ExperimentConfig, group: str) -> list[Any]:
         if "mode" in args:
             # Ray's callback asks for an API key unless this variable says offline; its trials' runs
             # get the mode itself through wandb.init.
-            os.environ["WANDB_MODE"] = args["mode"]
+            os.environ[WANDB_MODE_ENV] = args["mode"]
         callbacks.append(_wandb_callback_class()(**args, job_type="trial"))
     return callbacks
 
@@ -218,7 +214,7 @@ def _wandb_callback_class() -> type:
 
     class WandbKeyInherited(WandbLoggerCallback):
         def log_trial_start(self, trial: Any) -> None:
-            with credentials.hidden(WANDB_API_KEY):
+            with credentials.hidden(WANDB_API_KEY_ENV):
                 super().log_trial_start(trial)
 
     return WandbKeyInherited

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sweep.tracking.backends import (
     scoped_environment,
     wandb_init_args,
 )
+from trainables.internals import stop_wandb_service, wandb_settings_without_meta
 
 log = logging.getLogger("sweep")
 
@@ -177,14 +177,14 @@ class Tracker:
             reinit="create_new",
             # No system metadata: it records this process's command line, which may hold a tracking URI
             # with its password (`--set tracking.mlflow.tracking_uri=...`).
-            settings=wandb.Settings(silent=True, x_disable_meta=True),
+            settings=wandb_settings_without_meta(),
         )
 
     def close(self) -> None:
         """Stop wandb's service process, which the driver's own runs started."""
-        if "wandb" in self.config.tracking.backends and "wandb" in sys.modules:
+        if "wandb" in self.config.tracking.backends:
             with contextlib.suppress(Exception):
-                sys.modules["wandb"].teardown()
+                stop_wandb_service()
 
 
 def _mlflow_metrics(metrics: dict[str, float]) -> list[Any]:

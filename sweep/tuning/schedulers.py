@@ -17,6 +17,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, MedianStoppingRule
 from sweep.config.experiment import ExperimentConfig
 from sweep.tuning.pasha import Pasha
 from trainables.errors import InputError
+from trainables.internals import bracket_rung_count, hyperband_brackets, place_in_bracket
 from trainables.metrics import MODE, RANKED
 
 TIME_ATTR = "training_iteration"
@@ -32,10 +33,10 @@ class SeededHyperBand(ASHAScheduler):
         self._rng = np.random.default_rng(seed)
 
     def on_trial_add(self, tune_controller, trial) -> None:
-        # Ray keeps each bracket's rungs in ``_rungs`` and a trial's bracket in ``_trial_info``.
-        sizes = np.array([len(bracket._rungs) for bracket in self._brackets])
+        brackets = hyperband_brackets(self)
+        sizes = np.array([bracket_rung_count(bracket) for bracket in brackets])
         weights = np.exp(sizes - sizes.max())
-        self._trial_info[trial.trial_id] = self._brackets[self._rng.choice(len(sizes), p=weights / weights.sum())]
+        place_in_bracket(self, trial.trial_id, brackets[self._rng.choice(len(sizes), p=weights / weights.sum())])
 
 
 def build_scheduler(config: ExperimentConfig, max_t: int) -> TrialScheduler:

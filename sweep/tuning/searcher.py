@@ -37,6 +37,7 @@ from sweep.config.objective import search_metric
 from sweep.config.search_space import first_point
 from sweep.store.ranking import is_reference
 from sweep.tuning.study import RAY_TRIAL_ID
+from trainables.internals import optuna_distributions_of, optuna_trial_of
 from trainables.metrics import FAILURE, OBJECTIVE
 from trainables.selection import Selection
 
@@ -162,7 +163,7 @@ class SweepSearch(OptunaSearch):
             value=value if not isinstance(value, list) else None,
             values=value if isinstance(value, list) else None,
             params=point["parameters"],
-            distributions=self._space,  # Ray-private: the Optuna distributions OptunaSearch built from the space
+            distributions=optuna_distributions_of(self),
             intermediate_values=intermediate,
             system_attrs={CONSTRAINT_ATTR: constraint},
         )
@@ -176,10 +177,9 @@ class SweepSearch(OptunaSearch):
         """Tune's next config; the Optuna trial behind it records the Tune trial's id, so that a resume
         can tell which stored trials a crash interrupted."""
         config = super().suggest(trial_id)
-        # Ray-private: OptunaSearch keeps the Optuna trial it asked for each Tune trial in `_ot_trials` and
-        # has no public getter (tests/test_ray_start.py fails if that moves).
-        if trial_id in self._ot_trials:
-            self._ot_trials[trial_id].set_user_attr(RAY_TRIAL_ID, trial_id)
+        optuna_trial = optuna_trial_of(self, trial_id)
+        if optuna_trial is not None:
+            optuna_trial.set_user_attr(RAY_TRIAL_ID, trial_id)
         if self._margin is not None and self._reference_id is None and self._is_reference(config):
             self._reference_id = trial_id
         return config
@@ -202,8 +202,9 @@ class SweepSearch(OptunaSearch):
         if trial_id == self._reference_id:
             self._reference_reports = reports
         outcome = told(reports, self._metric_list, self._selection)
-        if self._margin is not None and trial_id in self._ot_trials and outcome.state != "failed":
-            self._ot_trials[trial_id].set_constraint(CONSTRAINT, self._shortfall(reports))
+        optuna_trial = optuna_trial_of(self, trial_id)
+        if self._margin is not None and optuna_trial is not None and outcome.state != "failed":
+            optuna_trial.set_constraint(CONSTRAINT, self._shortfall(reports))
         if error or outcome.state != "complete":
             super().on_trial_complete(trial_id, None, error=error or outcome.state == "failed")
             return

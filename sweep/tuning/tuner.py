@@ -3,7 +3,6 @@ scheduler of ``scheduler.type`` (``sweep.tuning.schedulers``)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from sweep.tuning.searcher import Warmstart, build_searcher
 from sweep.tuning.space import param_space
 from trainables.adaptive_layer import adaptive_layer_trainable
 from trainables.data import TrialData
+from trainables.internals import disable_tune_auto_loggers
 from trainables.plateau import Plateau
 
 
@@ -119,7 +119,7 @@ def tuner_spec(
     # Each trial's result.json and progress.csv, but no TensorBoard files: Tune's TensorBoard logger
     # imports tensorboardX, which imports torch, and so delayed the first trial of a sweep by seconds
     # of the driver's CPU (7 s on 2 cores). `tracking.tensorboard` adds it back without torch.
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    disable_tune_auto_loggers()
     # Tune would copy this process's AWS keys into each trial's runtime environment, which Ray writes to
     # its logs in plain text; the trials inherit them anyway (see sweep.runtime.credentials).
     credentials.keep_out_of_runtime_envs()
