@@ -130,7 +130,7 @@ class TrialClocks(TrainerCallback):
     """A ``StepClock`` per training run of the search, timing steps as the sweep's trials time them; an
     evaluation is timed from the end of the step before it to the Trainer's ``on_evaluate``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.runs: list[StepClock] = []
 
     def on_train_begin(self, args, state, control, **kwargs):

@@ -100,7 +100,9 @@ class SweepProgress(Callback):
         self._best_row: dict[str, dict[str, Any]] = {}  # trial id -> its best evaluation so far
 
     # Tune's hooks.
-    def setup(self, **info: Any) -> None:
+    def setup(
+        self, stop: Any = None, num_samples: int | None = None, total_num_samples: int | None = None, **info: Any
+    ) -> None:
         self._started_at = self._last_line_at = time.monotonic()
         where = f", into {self.location}" if self.location else ""
         emit(f"Ray Tune runs {self.planned} trials, {self.concurrency} at a time{where}")
@@ -194,7 +196,7 @@ class SweepProgress(Callback):
             pool = [t for t in self._best_row if self._ended.get(t, ("",))[0] != "errored"]
         if not pool:
             return "no score yet"
-        best = max(pool, key=lambda t: self.selection.key(self._best_row[t]))
+        best = max(pool, key=lambda t: self.selection.key(self._best_row[t]) or ())  # (): a row it cannot rank
         note = ", provisional: none completed yet" if provisional else ""
         return f"best {self._score(self._best_row[best])} ({best}{note})"
 

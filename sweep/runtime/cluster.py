@@ -16,6 +16,7 @@ import re
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -36,7 +37,7 @@ _HOST_PORT = re.compile(r"^(?:ray://)?(?P<host>[A-Za-z0-9_.\-]+|\[[0-9a-fA-F:]+\
 
 
 def is_job_api(address: str | None) -> bool:
-    return bool(address) and address.startswith(("http://", "https://"))
+    return address is not None and address.startswith(("http://", "https://"))
 
 
 def given_address(address: str | None) -> tuple[str | None, str]:
@@ -127,7 +128,7 @@ def start_ray(address: str | None = None) -> None:
     # started here inherit this process's environment; a runtime_env would add about 1.5 s to each
     # worker's start.
     quiet_environment()
-    local = {
+    local: dict[str, Any] = {
         # A new Ray of our own, even where `ray start` left a cluster address file behind (a dead one hangs).
         "address": "local",
         "include_dashboard": False,

@@ -178,7 +178,7 @@ def wandb_init_args(config: ExperimentConfig, group: str) -> dict[str, Any]:
 
 def tune_callbacks(config: ExperimentConfig, group: str) -> list[Any]:
     """Ray Tune's own logger callbacks for the trackers turned on; ``group`` is the experiment folder's name."""
-    tracking, callbacks = config.tracking, []
+    tracking, callbacks = config.tracking, list[Any]()
     if tracking.tensorboard:
         import_tensorboardx()  # before Ray's callback imports it, so that torch stays out of the driver
         from ray.tune.logger import TBXLoggerCallback

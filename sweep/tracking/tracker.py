@@ -77,7 +77,7 @@ class Tracker:
 
     def __init__(self, config: ExperimentConfig, group: str):
         self.config, self.group = config, group
-        self.live = [name for name in ("mlflow", "wandb") if name in config.tracking.backends]
+        self.live: list[str] = [name for name in ("mlflow", "wandb") if name in config.tracking.backends]
 
     @contextlib.contextmanager
     def _guarded(self, backend: str, what: str) -> Iterator[None]:

@@ -111,7 +111,7 @@ class SweepSearch(OptunaSearch):
 
     def __init__(
         self,
-        *args,
+        *,
         selection: Selection,
         evaluated: Sequence[dict[str, Any]] = (),
         storage: BaseStorage | None = None,
@@ -127,7 +127,7 @@ class SweepSearch(OptunaSearch):
         # created again (OptunaSearch creates it with load_if_exists): that is how a resume goes on.
         self.storage = storage if storage is not None else InMemoryStorage()
         self.study_name = study_name
-        super().__init__(*args, storage=self.storage, study_name=study_name, **kwargs)
+        super().__init__(storage=self.storage, study_name=study_name, **kwargs)
         self._selection = selection
         self._evaluated = list(evaluated)
         self._reports: dict[str, list[dict[str, Any]]] = {}
@@ -248,7 +248,7 @@ def build_searcher(
     margin = config.objective.full_depth_margin
     # A trial's constraint (set on it before it is told) is what makes TPE model the feasible region.
     sampler = TPESampler(seed=config.search.seed, n_startup_trials=config.search.n_startup_trials)
-    study = {
+    study: dict[str, Any] = {
         "storage": storage,
         "study_name": config.search.study_name or STUDY_NAME,
         "margin": margin,
