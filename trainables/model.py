@@ -277,9 +277,7 @@ def _build_tiny(spec: TinyModel, device: str | None) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
-
-    # An alias of BertTokenizer since transformers 5, which its type information leaves out.
-    from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
+    from transformers import BertConfig, BertModel, BertTokenizerFast
 
     text = spec.vocab_text()
     if text is None:
