@@ -2,7 +2,7 @@
 
 This is ``ray job submit --working-dir . -- python -m sweep ...`` from Python: the checkout travels
 as the job's working directory (without what ``.gitignore`` and ``.rayignore`` leave out, nor files that
-hold secrets: ``sweep.upload``), the job's log streams here, and the job's exit status becomes this
+hold secrets: ``sweep.runtime.upload``), the job's log streams here, and the job's exit status becomes this
 command's. Credentials stay on this machine: the command sent carries no URI's user or password (a
 cluster keeps the entrypoint in its job table and logs), so the cluster's nodes need their own.
 """
