@@ -40,14 +40,17 @@ def per_depth_naive(model, pairs, batch_size: int) -> list[float]:
     """spearman_cosine at each depth from L evaluations of the encoder cut to 1..L layers."""
     import torch
 
-    layers = model[0].auto_model.encoder.layer
+    from trainables.model import encoder
+
+    stack = encoder(model).encoder
+    layers = stack.layer
     scores = []
     try:
         for depth in range(1, len(layers) + 1):
-            model[0].auto_model.encoder.layer = torch.nn.ModuleList(list(layers)[:depth])
+            stack.layer = torch.nn.ModuleList(list(layers)[:depth])
             scores.append(full_depth_once(model, pairs, batch_size))
     finally:
-        model[0].auto_model.encoder.layer = layers
+        stack.layer = layers
     return scores
 
 

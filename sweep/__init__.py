@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from sweep.lazy import exports
 
+# A literal list, so that type checkers and linters see the names imported below for them as this API.
 __all__ = [
     "analyze_experiment",
     "load_config",
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 
 # Lazy, so that `python -m sweep --help` does not import torch and Ray.
-__getattr__ = exports(
+_, __getattr__ = exports(
     __name__,
     {
         "load_config": "config.experiment",

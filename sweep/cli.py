@@ -292,7 +292,7 @@ def _delivered_status(result: ExperimentResult) -> int:
 
 def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
     """The report's answer in a few lines; ``experiment_dir`` as the user named the folder."""
-    from sweep.report.comparison import attribution_lines, left_out, verdict_lines
+    from sweep.report.comparison import attribution_lines, left_out, nothing_delivered, verdict_lines
     from sweep.store.folder import REPORT_MD
 
     report = result.report
@@ -311,8 +311,9 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
             f"feasible: {constraint['feasible']} of {constraint['completed']} completed trials reached full-depth "
             f"STS-dev {constraint['threshold']:.4f} (the defaults' trial's minus {constraint['full_depth_margin']:g})"
         )
-    if report["best"] is None:  # no trial was feasible
-        _print_nothing_delivered(experiment_dir, report)
+    nothing = nothing_delivered(report)
+    if nothing is not None:  # no trial was feasible
+        _print_nothing_delivered(experiment_dir, report, nothing)
         return
     say(f"best config: {json.dumps(report['best']['config'])}")
     say(f"best STS-dev spearman_cosine: {report['best']['sts_dev_spearman']:.4f}")
@@ -347,10 +348,9 @@ def _print_summary(experiment_dir: str, result: ExperimentResult) -> None:
         say(f"note: retrain seed(s) {report['seeds']['seen_by_sweep']} are the sweep's own training seed")
 
 
-def _print_nothing_delivered(experiment_dir: str, report: dict) -> None:
+def _print_nothing_delivered(experiment_dir: str, report: dict, nothing: str) -> None:
     """The end of the summary where no trial was feasible: the models that need no winner, then what
-    report.md opens with, last."""
-    from sweep.report.comparison import nothing_delivered
+    report.md opens with (``nothing``), last."""
     from sweep.store.folder import REPORT_MD
 
     seeds = report["seeds"]["retrain"]
@@ -361,7 +361,7 @@ def _print_nothing_delivered(experiment_dir: str, report: dict) -> None:
     if report.get("retrain_cost"):
         say(f"retrain: {report['retrain_cost']}")
     say(f"report: {experiment_dir.rstrip('/')}/{REPORT_MD}")
-    say(str(nothing_delivered(report)))  # this end is only reached where nothing was delivered
+    say(nothing)
     say("  `sweep simulate DIR --set objective.full_depth_margin=...` says what a looser margin would pick")
 
 

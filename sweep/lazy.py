@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 
-def exports(package: str, names: dict[str, str], modules: tuple[str, ...] = ()) -> Callable[[str], Any]:
-    """The ``__getattr__`` of ``package``: each name of ``names`` from its module (a name relative to the
-    package), and each of ``modules``, the package's modules that others use whole."""
+def exports(
+    package: str, names: dict[str, str], modules: tuple[str, ...] = ()
+) -> tuple[list[str], Callable[[str], Any]]:
+    """The ``__all__`` and ``__getattr__`` of ``package``: each name of ``names`` from its module (a name
+    relative to the package), and each of ``modules``, the package's modules that others use whole."""
 
     def __getattr__(name: str) -> Any:
         if name in modules:
@@ -25,4 +27,4 @@ def exports(package: str, names: dict[str, str], modules: tuple[str, ...] = ()) 
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(f"{package}.{module}"), name)
 
-    return __getattr__
+    return sorted([*names, *modules]), __getattr__

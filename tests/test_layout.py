@@ -5,6 +5,7 @@ made of the packages' own descriptions."""
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import re
 import subprocess
@@ -32,14 +33,20 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _exported(package: str, name: str) -> str | None:
-    """The module holding ``package``'s public ``name``, read from its ``_PUBLIC`` table."""
+@functools.cache
+def _public(package: str) -> dict[str, str]:
+    """``package``'s ``_PUBLIC`` table (empty where it has none): each public name and its module."""
     tree = ast.parse(MODULES[package].read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_PUBLIC" for t in node.targets):
-            table = ast.literal_eval(node.value)
-            return f"{package}.{table[name]}" if name in table else None
-    return None
+            return ast.literal_eval(node.value)
+    return {}
+
+
+def _exported(package: str, name: str) -> str | None:
+    """The module holding ``package``'s public ``name``."""
+    module = _public(package).get(name)
+    return f"{package}.{module}" if module else None
 
 
 def _imports(module: str, typing_only: bool = True) -> list[tuple[str, str | None]]:

@@ -8,7 +8,7 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -17,7 +17,6 @@ from trainables.schema import MAX_SEED, Strict
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Transformer
     from transformers import PreTrainedModel
 
 # torch, transformers and sentence-transformers are imported inside the functions that need them:
@@ -25,9 +24,8 @@ if TYPE_CHECKING:
 
 
 def encoder(model: SentenceTransformer) -> PreTrainedModel:
-    """The Hugging Face model inside ``model``'s first module, its Transformer (a Sequential's items are
-    typed as plain modules)."""
-    return cast("Transformer", model[0]).auto_model
+    """The Hugging Face model inside ``model``'s first module, its Transformer."""
+    return model[0].auto_model
 
 
 REFERENCE_MODEL = "distilbert/distilroberta-base"  # the reference recipe's base model

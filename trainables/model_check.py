@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from trainables.errors import InputError, reason
 from trainables.model import ModelConfig, build_model, config_file, encoder, hf_config, resolve_folder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from torch.nn import Embedding
 
 # Plain English words: any vocabulary this sweep can train on (its data is English) spells each one.
 PROBE = "a man is playing a guitar on the stage while a woman sings"
@@ -145,7 +144,7 @@ def _check_tokenizer(model: SentenceTransformer, where: str) -> None:
             f"{PROBE!r} are unknown; give a folder with its tokenizer files (tokenizer.json, or vocab.txt with "
             "tokenizer_config.json)"
         )
-    rows = cast("Embedding", encoder(model).get_input_embeddings()).num_embeddings
+    rows = encoder(model).get_input_embeddings().num_embeddings
     if size > rows:
         raise InputError(
             f"model: the tokenizer of {where} has {size} tokens, more than the {rows} rows of its embeddings "

@@ -44,5 +44,4 @@ _PUBLIC = {
     "TrackingConfig": "tracking",
     "redact": "tracking",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

@@ -30,16 +30,10 @@ if TYPE_CHECKING:
     from sweep.config.experiment import ExperimentConfig
     from sweep.config.search_space import Param
 
-BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED = (
-    "best",
-    "defaults",
-    "defaults_at_best_trainer",
-    "plain",
-    "untrained",
-)
 ArmName = Literal["best", "defaults", "defaults_at_best_trainer", "plain", "untrained"]
 ARMS: tuple[ArmName, ...] = get_args(ArmName)
-assert ARMS == (BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED)  # one order, stated twice
+# Each arm's name as a plain string, as the tables below and the records' keys use it.
+BEST, DEFAULTS, DEFAULTS_AT_BEST_TRAINER, PLAIN, UNTRAINED = (str(arm) for arm in ARMS)
 # Record and run names: the defaults' runs keep the name folders written before the other arms existed.
 RUN_NAMES = {BEST: "best", DEFAULTS: "default", DEFAULTS_AT_BEST_TRAINER: DEFAULTS_AT_BEST_TRAINER, PLAIN: PLAIN}
 ATTRIBUTION = {

@@ -16,5 +16,4 @@ _PUBLIC = {
     "say": "stdout",
     "tell": "stdout",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

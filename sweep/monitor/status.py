@@ -89,34 +89,23 @@ class SweepStatus(_Shown):
     location: str
     name: str
     state: State
-    reported: bool
-    delivered: bool | None
+    reported: bool  # report.json written
+    delivered: bool | None  # None until the report; then False where no trial was feasible, else True
     trials: StatusTrials
-    best: StatusBest | None
+    best: StatusBest | None  # None before any score
     objective: str
     running: list[RunningTrial]
     elapsed_s: float | None
-    remaining_s: float | None
+    remaining_s: float | None  # None when unknown
+    # Seconds since a file of the sweep last changed; None when every time it left lies in the future.
     last_change_s: float | None
+    # How far ahead of this clock the newest such time is; None when none is (see FUTURE_TOLERANCE_S).
     clock_ahead_s: float | None
 
 
 def sweep_status(location: str, now: float | None = None) -> SweepStatus:
-    """The sweep in ``location`` at a glance.
-
-    Keys: ``state`` (running / finished / crashed), ``reported`` (report.json written), ``trials``
-    (``total`` planned, ``completed``, ``pruned``, ``errored``, ``running``, ``pending`` not started yet,
-    ``interrupted`` started but cut off by a crash; they add up to ``total``), ``delivered`` (None until
-    the report is written; then False where no trial was feasible and nothing is delivered, else True),
-    ``best`` (``trial_id``,
-    ``config``, ``score`` and ``scores`` of its chosen evaluation, ``step``, ``status``, ``provisional``;
-    None before any score), ``running`` (per running trial: ``trial_id``, ``step``, ``total_steps``,
-    ``evaluations``, ``last_score``, ``elapsed_s``), ``elapsed_s``, ``remaining_s`` (None when unknown),
-    ``last_change_s`` (seconds since a file of the sweep last changed; None when every time it left lies
-    in the future), ``clock_ahead_s`` (how far ahead of this clock the newest such time is; None when
-    none is: times ahead are left out, see FUTURE_TOLERANCE_S). Raises InputError when
-    ``location`` is not an experiment folder.
-    """
+    """The sweep in ``location`` at a glance (``SweepStatus`` and its parts say what each key holds).
+    Raises InputError when ``location`` is not an experiment folder."""
     now = time.time() if now is None else now
     experiment = ExperimentFolder(location)
     config = experiment.config()  # InputError: not an experiment folder

@@ -21,5 +21,4 @@ _PUBLIC = {
     "build_report": "summary",
     "compare": "verdict",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

@@ -24,5 +24,4 @@ _MODULES = (
     "signals",
     "token",
 )
-__all__ = sorted([*_PUBLIC, *_MODULES])
-__getattr__ = exports(__name__, _PUBLIC, _MODULES)
+__all__, __getattr__ = exports(__name__, _PUBLIC, _MODULES)

@@ -13,5 +13,4 @@ _PUBLIC = {
     "read_recorded": "summary",
     "simulate_experiment": "summary",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

@@ -101,5 +101,4 @@ _MODULES = (
     "atomic",
     "folder",
 )
-__all__ = sorted([*_PUBLIC, *_MODULES])
-__getattr__ = exports(__name__, _PUBLIC, _MODULES)
+__all__, __getattr__ = exports(__name__, _PUBLIC, _MODULES)

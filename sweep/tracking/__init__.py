@@ -11,5 +11,4 @@ _PUBLIC = {
     "tune_callbacks": "backends",
     "Tracker": "tracker",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

@@ -31,5 +31,4 @@ _PUBLIC = {
     "smallest_batch": "tuner",
     "tuner_spec": "tuner",
 }
-__all__ = sorted(_PUBLIC)
-__getattr__ = exports(__name__, _PUBLIC)
+__all__, __getattr__ = exports(__name__, _PUBLIC)

@@ -18,5 +18,4 @@ _PUBLIC = {
 }
 # Modules other packages use whole.
 _MODULES = ("commands",)
-__all__ = sorted([*_PUBLIC, *_MODULES])
-__getattr__ = exports(__name__, _PUBLIC, _MODULES)
+__all__, __getattr__ = exports(__name__, _PUBLIC, _MODULES)
