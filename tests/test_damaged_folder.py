@@ -85,11 +85,22 @@ def _n_layers_as_text(meta: dict) -> None:
     meta["n_layers"] = str(meta["n_layers"])
 
 
+def _n_layers_beyond_any_model(meta: dict) -> None:
+    meta["n_layers"] = 10**20  # loops over depths 1..L would never end (status was killed for its memory)
+
+
 READERS = ("report", "analyze", "status", "simulate")  # read the folder without starting Ray
 # file, how it is damaged, the commands that must refuse it, and what the line says of the file.
 FINISHED = [
     ("experiment.json", "an empty object", _write("{}"), (*READERS, "resume"), "damaged (command: missing)"),
     ("experiment.json", "the depth as text", _edit(_n_layers_as_text), ("report", "simulate"), "n_layers: Input"),
+    (
+        "experiment.json",
+        "a depth beyond any model",
+        _edit(_n_layers_beyond_any_model),
+        ("report", "status"),
+        "n_layers: Input should be less than or equal to 1024",
+    ),
     ("retrain.json", "an empty object", _write("{}"), ("report", "analyze", "resume"), "damaged (best: missing)"),
     ("retrain.json", "a list", _write("[]"), ("report", "analyze"), "damaged (a JSON list where an object belongs)"),
     ("retrain.json", "no best runs", _edit(_empty_best), ("report",), "damaged (best: List should have at least"),

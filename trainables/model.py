@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, PrivateAttr, model_validator
 
 from trainables.errors import InputError, reason
-from trainables.schema import MAX_SEED, Strict
+from trainables.schema import MAX_LAYERS, MAX_SEED, Strict
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -75,7 +75,7 @@ class ModelConfig(Strict):
     max_seq_length: int | None = Field(None, ge=8, le=8192)  # None keeps the model's own limit
     # Keep only the first k transformer layers of a pretrained model: a finished sentence model cut short
     # is an encoder whose output is not yet a sentence embedding, which training then has to make one.
-    keep_layers: int | None = Field(None, ge=1, le=1024)
+    keep_layers: int | None = Field(None, ge=1, le=MAX_LAYERS)
     # None: the model's modules as they come. False: leave out its Normalize module (with unit-length
     # embeddings the KL term of AdaptiveLayerLoss is tiny at usual temperatures). True: add one at the end.
     normalize: bool | None = None

@@ -11,6 +11,9 @@ MAX_SEED = 2**32 - 1
 # Steps, counts and trial parameters land in int64 columns (trials.parquet, reports.parquet) and in numpy's
 # int64 draws (tune.randint): a larger whole number overflows there.
 MAX_INT64 = 2**63 - 1
+# A transformer's depth: well beyond any model this tool trains, so that a larger figure (a damaged file, a
+# mistyped key) is refused rather than spent on 1..L loops over depths.
+MAX_LAYERS = 1024
 
 
 class Strict(BaseModel):

@@ -30,6 +30,7 @@ from sweep.config.arms import RUN_NAMES, UNTRAINED, ArmName
 from sweep.config.search_space import RULES
 from trainables.errors import InputError
 from trainables.metrics import METRIC_NAMES, TIMING_COLUMNS
+from trainables.schema import MAX_LAYERS
 
 M = TypeVar("M", bound=BaseModel)
 _JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
@@ -97,7 +98,7 @@ class ExperimentMeta(Record):
 
     command: str  # the command line the report repeats
     created: str | None = None
-    n_layers: int = Field(ge=1)  # the model's depth: the report's depths 1..L
+    n_layers: int = Field(ge=1, le=MAX_LAYERS)  # the model's depth: the report's depths 1..L
     max_evaluations: int | None = Field(default=None, ge=1)  # what ASHA was given; a replay gives it again
     superseded: list[str] = []  # trials a resume reran under new ids
     config_digest: str | None = None
